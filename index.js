@@ -1,0 +1,243 @@
+'use strict'
+
+// connect-dynamodb-rs: a DynamoDB session store for express-session, Connect
+// and @fastify/session. This shim handles arguments, callbacks and promises,
+// and turns sessions into JSON; every DynamoDB call, expiry rule, retry and
+// codec lives in the native core (src/).
+
+const { NativeStore } = require('./native.js')
+const { clientBridge, defaultClient } = require('./lib/client')
+const { storeError, liftError, invalidArgument } = require('./lib/errors')
+
+const classes = new WeakMap()
+
+/**
+ * connect-dynamodb's factory: pass express-session (or `{ session }`,
+ * `{ Store }`, connect 2.x, express 3.x) and get the store class.
+ */
+function connectDynamoDB(connect) {
+  const Store = connect && (connect.Store || (connect.session && connect.session.Store))
+  if (typeof Store !== 'function') {
+    throw new TypeError(
+      'connect-dynamodb-rs: pass express-session (or connect) to the factory: require("connect-dynamodb-rs")(session)',
+    )
+  }
+  if (!classes.has(Store)) classes.set(Store, defineStore(Store))
+  return classes.get(Store)
+}
+
+function defineStore(Store) {
+  return class DynamoDBStore extends Store {
+    #native
+    #client
+    #ownClient = false
+    #reaper
+
+    constructor(options) {
+      super(options)
+      options = options == null ? {} : options
+      if (typeof options !== 'object') {
+        throw storeError('ERR_INVALID_OPTION', 'options must be an object')
+      }
+      const bridge = options.client == null ? undefined : clientBridge(options.client)
+      try {
+        this.#native = new NativeStore(options, bridge && bridge.config, bridge && bridge.credentials)
+      } catch (err) {
+        throw liftError(err)
+      }
+      this.#client = options.client
+      this.#startReaper(this.#native.reapInterval)
+    }
+
+    /** The DynamoDBClient passed in, or one made to match the store's options. */
+    get client() {
+      if (this.#client === undefined) {
+        this.#client = defaultClient(this.#native.connection)
+        this.#ownClient = this.#client !== undefined
+      }
+      return this.#client
+    }
+
+    get table() {
+      return this.#native.table
+    }
+
+    get prefix() {
+      return this.#native.prefix
+    }
+
+    get hashKey() {
+      return this.#native.hashKey
+    }
+
+    get(sid, cb) {
+      return settle(cb, () => this.#native.get(checkSid(sid)).then(parseSession))
+    }
+
+    set(sid, sess, cb) {
+      return settle(cb, () => {
+        checkSid(sid)
+        const json = serialize(sess)
+        return this.#native.set(sid, json, ...cookieTimes(sess))
+      })
+    }
+
+    /** Refreshes the expiry of a live session; resolves `{ expires }`, or null when none exists. */
+    touch(sid, sess, cb) {
+      if (typeof sess === 'function' && cb === undefined) [sess, cb] = [undefined, sess]
+      return settle(cb, () =>
+        this.#native
+          .touch(checkSid(sid), ...cookieTimes(sess))
+          .then((expires) => (expires == null ? null : { expires: String(expires) })),
+      )
+    }
+
+    destroy(sid, cb) {
+      return settle(cb, () => this.#native.destroy(checkSid(sid)))
+    }
+
+    /** Every live session, each with its `id`. */
+    all(cb) {
+      return settle(cb, () =>
+        this.#native.all().then((stored) =>
+          stored.flatMap(({ sid, sess }) => {
+            const session = parseSession(sess)
+            return session ? [Object.assign(session, { id: sid })] : []
+          }),
+        ),
+      )
+    }
+
+    /** The ids of every live session. */
+    ids(cb) {
+      return settle(cb, () => this.#native.ids())
+    }
+
+    length(cb) {
+      return settle(cb, () => this.#native.length())
+    }
+
+    /** Deletes every session of this store's prefix; resolves how many. */
+    clear(cb) {
+      return settle(cb, () => this.#native.clear())
+    }
+
+    /** Deletes expired sessions of this store's prefix; resolves how many. */
+    reap(cb) {
+      return settle(cb, () => this.#native.reap())
+    }
+
+    /** Makes sure the table exists (creating it if needed) and is ACTIVE. */
+    initialize(cb) {
+      return settle(cb, () => this.#native.initialize())
+    }
+
+    clearInterval(cb) {
+      return settle(cb, async () => {
+        clearInterval(this.#reaper)
+        this.#reaper = undefined
+      })
+    }
+
+    /** Stops the reaper; later calls fail with ERR_STORE_CLOSED. */
+    close(cb) {
+      return settle(cb, async () => {
+        clearInterval(this.#reaper)
+        this.#native.close()
+        if (this.#ownClient) this.#client.destroy()
+      })
+    }
+
+    #startReaper(interval) {
+      if (!(interval > 0)) return
+      this.#reaper = setInterval(() => {
+        this.reap().catch((err) => {
+          if (this.listenerCount && this.listenerCount('error') > 0) this.emit('error', err)
+        })
+      }, interval)
+      this.#reaper.unref()
+    }
+  }
+}
+
+/**
+ * Runs one store operation: its result goes to `callback` (exactly once, on a
+ * later tick) and to the returned promise. With a callback, errors go only to
+ * the callback, so an ignored promise never becomes an unhandled rejection.
+ */
+function settle(callback, operation) {
+  let promise
+  try {
+    promise = Promise.resolve(operation())
+  } catch (err) {
+    promise = Promise.reject(err)
+  }
+  promise = promise.catch((err) => {
+    throw liftError(err)
+  })
+  if (typeof callback !== 'function') return promise
+  return promise.then(
+    (value) => {
+      process.nextTick(callback, null, value)
+      return value
+    },
+    (err) => {
+      process.nextTick(callback, err)
+    },
+  )
+}
+
+function checkSid(sid) {
+  if (typeof sid !== 'string' || sid === '') throw invalidArgument('sid must be a non-empty string')
+  return sid
+}
+
+function serialize(sess) {
+  if (sess === null || typeof sess !== 'object') throw invalidArgument('session must be an object')
+  let json
+  try {
+    json = JSON.stringify(sess)
+  } catch (cause) {
+    const err = storeError('ERR_SESSION_NOT_SERIALIZABLE', `session cannot be stored as JSON: ${cause.message}`)
+    err.cause = cause
+    throw err
+  }
+  if (typeof json !== 'string') {
+    throw storeError('ERR_SESSION_NOT_SERIALIZABLE', 'session cannot be stored as JSON')
+  }
+  return json
+}
+
+/** The cookie's absolute expiry (ms) and maxAge (ms); the core picks the rule. */
+function cookieTimes(sess) {
+  const cookie = sess && sess.cookie
+  if (!cookie || typeof cookie !== 'object') return [undefined, undefined]
+  const expires = cookie.expires == null ? undefined : new Date(cookie.expires).getTime()
+  const maxAge = typeof cookie.maxAge === 'number' ? cookie.maxAge : undefined
+  return [expires, maxAge]
+}
+
+function parseSession(json) {
+  if (json == null) return null
+  try {
+    const session = JSON.parse(json)
+    return session !== null && typeof session === 'object' && !Array.isArray(session) ? session : null
+  } catch {
+    return null
+  }
+}
+
+/** The store class over express-session's Store (or a bare EventEmitter without it). */
+function defaultStoreClass() {
+  let Store
+  try {
+    ;({ Store } = require('express-session'))
+  } catch {
+    Store = require('node:events').EventEmitter
+  }
+  return connectDynamoDB({ Store })
+}
+
+module.exports = connectDynamoDB
+module.exports.default = connectDynamoDB
+Object.defineProperty(module.exports, 'DynamoDBStore', { enumerable: true, get: defaultStoreClass })

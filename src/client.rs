@@ -1,0 +1,133 @@
+//! Building the one DynamoDB client a store uses, from explicit options, from
+//! a JS `DynamoDBClient` the app passed in, or from the AWS default chain.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{error::CredentialsError, future, ProvideCredentials};
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::Client;
+use napi::bindgen_prelude::Promise;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::Status;
+use napi_derive::napi;
+
+use crate::error::{code, StoreError, StoreResult};
+use crate::options::ConnectionOptions;
+
+/// Used when neither the options nor the environment name a region.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// What the shim reads off a JS SDK client: its region and custom endpoint.
+#[napi(object)]
+pub struct JsClientConfig {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+/// One answer of a JS SDK client's credentials provider.
+#[napi(object)]
+pub struct JsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    /// Epoch milliseconds.
+    pub expiration: Option<f64>,
+}
+
+/// A JS async function called from Rust. Weak: it never keeps Node alive.
+pub type JsProvider<T> = ThreadsafeFunction<(), Promise<T>, (), Status, false, true>;
+
+/// The JS client the app passed in, seen through its async providers.
+pub struct JsClient {
+    pub config: JsProvider<JsClientConfig>,
+    pub credentials: Arc<JsProvider<JsCredentials>>,
+}
+
+pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>) -> StoreResult<Client> {
+    let (mut region, mut endpoint) = (options.region.clone(), options.endpoint.clone());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(js) = js {
+        let config = call_js(&js.config).await.map_err(|e| {
+            StoreError::new(code::CREDENTIALS, format!("could not read the client's config: {e}"))
+        })?;
+        region = config.region.or(region);
+        endpoint = config.endpoint.or(endpoint);
+        loader = loader.credentials_provider(JsCredentialsProvider(js.credentials.clone()));
+    } else if let Some(creds) = &options.credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            creds.session_token.clone(),
+            None,
+            "connect-dynamodb-rs options",
+        ));
+    }
+    let region_chain = RegionProviderChain::first_try(region.map(Region::new))
+        .or_default_provider()
+        .or_else(Region::new(DEFAULT_REGION));
+    loader = loader.region(region_chain);
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(retries) = options.max_retries {
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(retries + 1));
+    }
+    loader = loader.timeout_config(timeouts(options));
+    Ok(Client::new(&loader.load().await))
+}
+
+fn timeouts(options: &ConnectionOptions) -> TimeoutConfig {
+    let mut timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_millis(
+        options.connect_timeout_ms.unwrap_or(3_000),
+    ));
+    if let Some(ms) = options.timeout_ms.filter(|ms| *ms > 0) {
+        timeouts = timeouts.operation_attempt_timeout(Duration::from_millis(ms));
+    }
+    timeouts.build()
+}
+
+async fn call_js<T: napi::bindgen_prelude::FromNapiValue + 'static>(provider: &JsProvider<T>) -> napi::Result<T> {
+    provider.call_async_catch(()).await?.await
+}
+
+/// Asks the JS client's provider each time the SDK's identity cache needs
+/// fresh credentials (on first use and when they near their expiration).
+#[derive(Clone)]
+struct JsCredentialsProvider(Arc<JsProvider<JsCredentials>>);
+
+impl JsCredentialsProvider {
+    async fn fetch(self) -> aws_credential_types::provider::Result {
+        let js = call_js(&self.0).await.map_err(|e| CredentialsError::provider_error(e.reason))?;
+        let expiry = js
+            .expiration
+            .filter(|ms| ms.is_finite() && *ms > 0.0)
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms as u64));
+        Ok(Credentials::new(
+            js.access_key_id,
+            js.secret_access_key,
+            js.session_token,
+            expiry,
+            "js-client",
+        ))
+    }
+}
+
+impl std::fmt::Debug for JsCredentialsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JsCredentialsProvider")
+    }
+}
+
+impl ProvideCredentials for JsCredentialsProvider {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.clone().fetch())
+    }
+}

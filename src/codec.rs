@@ -1,0 +1,284 @@
+//! The item layout, byte-compatible with connect-dynamodb 3.0.5:
+//! `<hashKey>` S = prefix + sid, `expires` N = epoch seconds,
+//! `type` S = "connect-session", `sess` S = the session JSON, plus special keys.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+
+use crate::error::{code, StoreError, StoreResult};
+use crate::options::{AttrKind, SpecialKey, StoreOptions, EXPIRES_ATTR, SESS_ATTR, TYPE_ATTR};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const SESSION_TYPE: &str = "connect-session";
+/// DynamoDB's item limit, attribute names included.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's limit on a partition key value.
+const MAX_KEY_BYTES: usize = 2048;
+const ONE_DAY_MS: f64 = 86_400_000.0;
+
+/// When the stored session expires, in epoch seconds: the cookie's absolute
+/// expiry when it has one, else now + its maxAge, else now + one day.
+/// Rounded up, so the item never dies before the cookie does.
+pub fn expires_at(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>) -> i64 {
+    let at_ms = match (finite(cookie_expires_ms), finite(max_age_ms)) {
+        (Some(expires), _) => expires,
+        (None, Some(max_age)) => now_ms + max_age,
+        (None, None) => now_ms + ONE_DAY_MS,
+    };
+    (at_ms / 1000.0).ceil() as i64
+}
+
+fn finite(n: Option<f64>) -> Option<f64> {
+    n.filter(|n| n.is_finite())
+}
+
+/// connect-dynamodb's rule: expired once `floor(now_s) >= expires`.
+/// An item without `expires` never expires.
+pub fn is_expired(expires: Option<f64>, now_ms: f64) -> bool {
+    expires.is_some_and(|expires| (now_ms / 1000.0).floor() >= expires)
+}
+
+pub fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// The table key of a session id.
+pub fn session_key(prefix: &str, sid: &str) -> StoreResult<String> {
+    if sid.is_empty() {
+        return Err(StoreError::invalid_argument("sid must be a non-empty string"));
+    }
+    let key = format!("{prefix}{sid}");
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StoreError::invalid_argument(format!(
+            "prefix + sid is {} bytes; DynamoDB keys hold at most {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(key)
+}
+
+/// The session id of a table key, when the key belongs to this store's prefix.
+pub fn sid_of<'a>(prefix: &str, key: &'a str) -> Option<&'a str> {
+    key.strip_prefix(prefix).filter(|sid| !sid.is_empty())
+}
+
+pub fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+pub fn read_number(value: Option<&AttributeValue>) -> Option<f64> {
+    match value {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The full item for `set`. Refuses sessions DynamoDB would refuse, before
+/// anything is sent.
+pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i64) -> StoreResult<Item> {
+    let mut item = Item::with_capacity(4 + options.special_keys.len());
+    if !options.special_keys.is_empty() {
+        for (name, value) in special_values(options, &sess)? {
+            item.insert(name, value);
+        }
+    }
+    item.insert(options.hash_key.clone(), AttributeValue::S(key));
+    item.insert(EXPIRES_ATTR.to_string(), number(expires));
+    item.insert(TYPE_ATTR.to_string(), AttributeValue::S(SESSION_TYPE.to_string()));
+    item.insert(SESS_ATTR.to_string(), AttributeValue::S(sess));
+    let size = item_size(&item);
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::new(
+            code::SESSION_TOO_LARGE,
+            format!("the session item is {size} bytes; DynamoDB stores at most {MAX_ITEM_BYTES}"),
+        ));
+    }
+    Ok(item)
+}
+
+/// The stored session JSON of an item, or None when the item is expired or
+/// holds no session string.
+pub fn decode_session(mut item: Item, now_ms: f64) -> Option<String> {
+    if is_expired(read_number(item.get(EXPIRES_ATTR)), now_ms) {
+        return None;
+    }
+    match item.remove(SESS_ATTR) {
+        Some(AttributeValue::S(sess)) if !sess.is_empty() => Some(sess),
+        _ => None,
+    }
+}
+
+/// The top-level session values copied to their own attributes. Only this
+/// path parses the session JSON, and only when special keys are configured.
+fn special_values(options: &StoreOptions, sess: &str) -> StoreResult<Vec<(String, AttributeValue)>> {
+    let parsed: Value = serde_json::from_str(sess)
+        .map_err(|e| StoreError::invalid_argument(format!("session is not valid JSON: {e}")))?;
+    let mut values = Vec::with_capacity(options.special_keys.len());
+    let mut missing = Vec::new();
+    for key in &options.special_keys {
+        match parsed.get(&key.name).filter(|v| !v.is_null()) {
+            Some(value) => values.push((key.name.clone(), special_value(key, value)?)),
+            None => missing.push(key.name.as_str()),
+        }
+    }
+    if !missing.is_empty() && !options.skip_throw_missing_special_keys {
+        return Err(StoreError::new(
+            code::MISSING_SPECIAL_KEY,
+            format!("session is missing special keys: {}", missing.join(", ")),
+        ));
+    }
+    Ok(values)
+}
+
+fn special_value(key: &SpecialKey, value: &Value) -> StoreResult<AttributeValue> {
+    let as_text = || match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let invalid = |expected: &str| {
+        StoreError::new(
+            code::INVALID_SPECIAL_KEY,
+            format!("special key \"{}\" must be {expected} in the session", key.name),
+        )
+    };
+    match key.kind {
+        AttrKind::S => Ok(AttributeValue::S(as_text())),
+        AttrKind::B => Ok(AttributeValue::B(Blob::new(as_text().into_bytes()))),
+        AttrKind::Bool => value.as_bool().map(AttributeValue::Bool).ok_or_else(|| invalid("a boolean")),
+        AttrKind::N => match value {
+            Value::Number(n) => Ok(AttributeValue::N(n.to_string())),
+            Value::String(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
+                Ok(AttributeValue::N(s.trim().to_string()))
+            }
+            _ => Err(invalid("a number")),
+        },
+    }
+}
+
+/// DynamoDB's size of an item: attribute names plus values.
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
+}
+
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(s) => s.len(),
+        // One byte per two significant digits, plus one.
+        AttributeValue::N(n) => n.chars().filter(char::is_ascii_digit).count().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: f64 = 1_700_000_000_500.0;
+
+    fn options(value: Value) -> StoreOptions {
+        StoreOptions::parse(value.as_object().unwrap(), |_| Err(std::io::Error::other("none"))).unwrap()
+    }
+
+    #[test]
+    fn expiry_prefers_absolute_cookie_expiry() {
+        assert_eq!(expires_at(NOW, Some(1_700_000_100_000.0), Some(5_000.0)), 1_700_000_100);
+        assert_eq!(expires_at(NOW, Some(1_700_000_100_001.0), None), 1_700_000_101);
+    }
+
+    #[test]
+    fn expiry_falls_back_to_max_age_then_one_day() {
+        assert_eq!(expires_at(NOW, None, Some(60_000.0)), 1_700_000_061);
+        assert_eq!(expires_at(NOW, Some(f64::NAN), None), 1_700_086_401);
+        assert_eq!(expires_at(NOW, None, None), 1_700_086_401);
+    }
+
+    #[test]
+    fn expired_exactly_at_the_stored_second() {
+        assert!(!is_expired(Some(1_700_000_001.0), NOW));
+        assert!(is_expired(Some(1_700_000_000.0), NOW));
+        // connect-dynamodb 3.0.5 writes fractional seconds.
+        assert!(!is_expired(Some(1_700_000_000.25), NOW));
+        assert!(!is_expired(None, NOW));
+    }
+
+    #[test]
+    fn key_is_prefix_plus_sid_and_must_fit() {
+        assert_eq!(session_key("sess:", "abc").unwrap(), "sess:abc");
+        assert_eq!(session_key("sess:", "").unwrap_err().code, code::INVALID_ARGUMENT);
+        assert_eq!(session_key("", &"x".repeat(2049)).unwrap_err().code, code::INVALID_ARGUMENT);
+        assert_eq!(sid_of("sess:", "sess:abc"), Some("abc"));
+        assert_eq!(sid_of("sess:", "other:abc"), None);
+    }
+
+    #[test]
+    fn item_has_connect_dynamodb_layout() {
+        let item = encode_item(&options(json!({})), "sess:a".into(), "{\"n\":1}".into(), 1_700_000_061).unwrap();
+        assert_eq!(item.len(), 4);
+        assert_eq!(item["id"], AttributeValue::S("sess:a".into()));
+        assert_eq!(item["expires"], AttributeValue::N("1700000061".into()));
+        assert_eq!(item["type"], AttributeValue::S("connect-session".into()));
+        assert_eq!(item["sess"], AttributeValue::S("{\"n\":1}".into()));
+    }
+
+    #[test]
+    fn special_keys_are_copied_with_their_types() {
+        let o = options(json!({"specialKeys": [
+            {"name": "user", "type": "S"}, {"name": "n", "type": "N"},
+            {"name": "ok", "type": "BOOL"}, {"name": "id2", "type": "S"}]}));
+        let sess = r#"{"user":"ann","n":42,"ok":true,"id2":7}"#;
+        let item = encode_item(&o, "sess:a".into(), sess.into(), 1).unwrap();
+        assert_eq!(item["user"], AttributeValue::S("ann".into()));
+        assert_eq!(item["n"], AttributeValue::N("42".into()));
+        assert_eq!(item["ok"], AttributeValue::Bool(true));
+        assert_eq!(item["id2"], AttributeValue::S("7".into()));
+    }
+
+    #[test]
+    fn missing_or_mistyped_special_keys_are_refused() {
+        let o = options(json!({"specialKeys": [{"name": "user", "type": "N"}]}));
+        let missing = encode_item(&o, "k".into(), "{}".into(), 1).unwrap_err();
+        assert_eq!(missing.code, code::MISSING_SPECIAL_KEY);
+        let mistyped = encode_item(&o, "k".into(), r#"{"user":"ann"}"#.into(), 1).unwrap_err();
+        assert_eq!(mistyped.code, code::INVALID_SPECIAL_KEY);
+
+        let lenient = options(json!({"specialKeys": [{"name": "user", "type": "N"}],
+                                     "skipThrowMissingSpecialKeys": true}));
+        let item = encode_item(&lenient, "k".into(), "{}".into(), 1).unwrap();
+        assert!(!item.contains_key("user"));
+    }
+
+    #[test]
+    fn oversized_sessions_are_refused_before_sending() {
+        let o = options(json!({}));
+        let fits = format!("\"{}\"", "x".repeat(MAX_ITEM_BYTES - 100));
+        assert!(encode_item(&o, "sess:a".into(), fits, 1).is_ok());
+        let too_big = format!("\"{}\"", "x".repeat(MAX_ITEM_BYTES));
+        assert_eq!(encode_item(&o, "sess:a".into(), too_big, 1).unwrap_err().code, code::SESSION_TOO_LARGE);
+    }
+
+    #[test]
+    fn decode_returns_live_sessions_only() {
+        let live = |expires: &str, sess: AttributeValue| {
+            Item::from([("expires".to_string(), AttributeValue::N(expires.into())), ("sess".to_string(), sess)])
+        };
+        assert_eq!(decode_session(live("1700000001", AttributeValue::S("{}".into())), NOW).as_deref(), Some("{}"));
+        assert_eq!(decode_session(live("1700000000", AttributeValue::S("{}".into())), NOW), None);
+        assert_eq!(decode_session(live("1700000001", AttributeValue::Bool(true)), NOW), None);
+        assert_eq!(decode_session(Item::new(), NOW), None);
+    }
+
+    #[test]
+    fn number_sizes_follow_dynamodb() {
+        assert_eq!(value_size(&AttributeValue::N("1700000061".into())), 6);
+        assert_eq!(value_size(&AttributeValue::S("héllo".into())), 6);
+    }
+}

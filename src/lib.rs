@@ -1,0 +1,199 @@
+//! connect-dynamodb-rs: the native core of a DynamoDB session store for
+//! express-session. This file is the N-API surface; the work happens in the
+//! modules below it.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod batch;
+mod client;
+mod codec;
+mod error;
+mod options;
+mod store;
+mod table;
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{Function, JsObjectValue, Object, Promise, Unknown};
+use napi::{Result, ValueType};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+use crate::client::{JsClient, JsClientConfig, JsCredentials};
+use crate::error::{code, StoreError};
+use crate::options::{StoreOptions, KNOWN_OPTIONS};
+use crate::store::Store;
+
+/// The connection settings given in the options, for building a JS SDK client
+/// that matches the store (`store.client` when the app passed none).
+#[napi(object)]
+pub struct ConnectionInfo {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+}
+
+/// One live session as `all()` returns it.
+#[napi(object)]
+pub struct StoredSession {
+    pub sid: String,
+    pub sess: String,
+}
+
+/// The native half of `DynamoDBStore`. Sessions cross as JSON strings.
+#[napi]
+pub struct NativeStore {
+    store: Arc<Store>,
+}
+
+#[napi]
+impl NativeStore {
+    /// `client_config` and `client_credentials` are the async providers of a
+    /// JS SDK client the app passed in; without them the store connects from
+    /// its own options and the AWS default chain.
+    #[napi(constructor)]
+    pub fn new(
+        options: Option<Object>,
+        client_config: Option<Function<(), Promise<JsClientConfig>>>,
+        client_credentials: Option<Function<(), Promise<JsCredentials>>>,
+    ) -> Result<Self> {
+        let raw = match options {
+            Some(object) => read_options(&object)?,
+            None => Map::new(),
+        };
+        let options = StoreOptions::parse(&raw, |path| std::fs::read_to_string(path))?;
+        let js_client = match (client_config, client_credentials) {
+            (Some(config), Some(credentials)) => Some(JsClient {
+                config: config.build_threadsafe_function().weak::<true>().build()?,
+                credentials: Arc::new(credentials.build_threadsafe_function().weak::<true>().build()?),
+            }),
+            _ => None,
+        };
+        Ok(NativeStore {
+            store: Arc::new(Store::new(options, js_client)),
+        })
+    }
+
+    /// The validated `reapInterval` (ms); the shim runs the timer.
+    #[napi(getter)]
+    pub fn reap_interval(&self) -> f64 {
+        self.store.options().reap_interval_ms
+    }
+
+    #[napi(getter)]
+    pub fn table(&self) -> String {
+        self.store.options().table.clone()
+    }
+
+    #[napi(getter)]
+    pub fn prefix(&self) -> String {
+        self.store.options().prefix.clone()
+    }
+
+    #[napi(getter)]
+    pub fn hash_key(&self) -> String {
+        self.store.options().hash_key.clone()
+    }
+
+    #[napi(getter)]
+    pub fn connection(&self) -> ConnectionInfo {
+        let connection = &self.store.options().connection;
+        let credentials = connection.credentials.as_ref();
+        ConnectionInfo {
+            region: connection.region.clone(),
+            endpoint: connection.endpoint.clone(),
+            access_key_id: credentials.map(|c| c.access_key_id.clone()),
+            secret_access_key: credentials.map(|c| c.secret_access_key.clone()),
+            session_token: credentials.and_then(|c| c.session_token.clone()),
+        }
+    }
+
+    #[napi]
+    pub async fn initialize(&self) -> Result<()> {
+        Ok(self.store.initialize().await?)
+    }
+
+    #[napi]
+    pub async fn get(&self, sid: String) -> Result<Option<String>> {
+        Ok(self.store.get(&sid).await?)
+    }
+
+    #[napi]
+    pub async fn set(
+        &self,
+        sid: String,
+        sess: String,
+        cookie_expires: Option<f64>,
+        max_age: Option<f64>,
+    ) -> Result<()> {
+        Ok(self.store.set(&sid, sess, cookie_expires, max_age).await?)
+    }
+
+    /// The new expiry in epoch seconds, or null when no live session exists.
+    #[napi]
+    pub async fn touch(&self, sid: String, cookie_expires: Option<f64>, max_age: Option<f64>) -> Result<Option<i64>> {
+        Ok(self.store.touch(&sid, cookie_expires, max_age).await?)
+    }
+
+    #[napi]
+    pub async fn destroy(&self, sid: String) -> Result<()> {
+        Ok(self.store.destroy(&sid).await?)
+    }
+
+    #[napi]
+    pub async fn all(&self) -> Result<Vec<StoredSession>> {
+        let sessions = self.store.all().await?;
+        Ok(sessions.into_iter().map(|(sid, sess)| StoredSession { sid, sess }).collect())
+    }
+
+    #[napi]
+    pub async fn ids(&self) -> Result<Vec<String>> {
+        Ok(self.store.ids().await?)
+    }
+
+    #[napi]
+    pub async fn length(&self) -> Result<u32> {
+        Ok(self.store.length().await?)
+    }
+
+    #[napi]
+    pub async fn clear(&self) -> Result<u32> {
+        Ok(self.store.clear().await?)
+    }
+
+    #[napi]
+    pub async fn reap(&self) -> Result<u32> {
+        Ok(self.store.reap().await?)
+    }
+
+    /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish.
+    #[napi]
+    pub fn close(&self) {
+        self.store.close();
+    }
+}
+
+/// Copies the known options into plain JSON values, so that validating them
+/// is pure Rust. A value JSON cannot hold (a function, a symbol) is refused
+/// here, naming the option.
+fn read_options(object: &Object) -> Result<Map<String, Value>> {
+    let mut map = Map::new();
+    for &name in KNOWN_OPTIONS {
+        let value: Unknown = object.get_named_property_unchecked(name)?;
+        let unsupported = match value.get_type()? {
+            ValueType::Undefined => continue,
+            ValueType::Function | ValueType::Symbol | ValueType::External | ValueType::BigInt => true,
+            _ => false,
+        };
+        let converted = if unsupported { None } else { unsafe { value.cast::<Value>() }.ok() };
+        match converted {
+            Some(json) => map.insert(name.to_string(), json),
+            None => {
+                let err = StoreError::new(code::INVALID_OPTION, format!("option \"{name}\" has an unsupported type"));
+                return Err(err.into());
+            }
+        };
+    }
+    Ok(map)
+}

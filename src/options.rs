@@ -1,0 +1,455 @@
+//! Store options: connect-dynamodb's names and defaults, validated up front so
+//! that a wrong option is a clear error at construction, never a failure later.
+
+use serde_json::{Map, Value};
+
+use crate::error::{code, StoreError, StoreResult};
+
+/// Every option the native side reads. (`client` is handled by the JS shim.)
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "table",
+    "hashKey",
+    "prefix",
+    "readCapacityUnits",
+    "writeCapacityUnits",
+    "reapInterval",
+    "specialKeys",
+    "skipThrowMissingSpecialKeys",
+    "initialized",
+    "AWSConfigJSON",
+    "AWSConfigPath",
+    "AWSRegion",
+];
+
+/// Attributes the store itself writes; a special key may not reuse them.
+pub const EXPIRES_ATTR: &str = "expires";
+pub const TYPE_ATTR: &str = "type";
+pub const SESS_ATTR: &str = "sess";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreOptions {
+    pub table: String,
+    pub hash_key: String,
+    pub prefix: String,
+    pub read_capacity_units: i64,
+    pub write_capacity_units: i64,
+    pub reap_interval_ms: f64,
+    pub special_keys: Vec<SpecialKey>,
+    pub skip_throw_missing_special_keys: bool,
+    pub initialized: bool,
+    pub connection: ConnectionOptions,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecialKey {
+    pub name: String,
+    pub kind: AttrKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttrKind {
+    S,
+    N,
+    B,
+    Bool,
+}
+
+/// Connection settings given explicitly; anything absent comes from the AWS
+/// default chain (environment, profiles, SSO, container and instance roles).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionOptions {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub credentials: Option<StaticCredentials>,
+    pub max_retries: Option<u32>,
+    pub timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct StaticCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreOptions {
+    /// Validates `options`. `read_file` loads `AWSConfigPath` (injected so the
+    /// rules stay testable without touching the disk).
+    pub fn parse(
+        options: &Map<String, Value>,
+        read_file: impl Fn(&str) -> std::io::Result<String>,
+    ) -> StoreResult<Self> {
+        let o = Reader::new(options, "");
+        let hash_key = o.string("hashKey")?.unwrap_or("id").to_string();
+        if hash_key.is_empty() || hash_key.len() > 255 {
+            return Err(StoreError::invalid_option("hashKey", "a string of 1 to 255 bytes"));
+        }
+        let special_keys = parse_special_keys(options.get("specialKeys"), &hash_key)?;
+        Ok(StoreOptions {
+            table: parse_table(o.string("table")?)?,
+            prefix: o.string("prefix")?.unwrap_or("sess:").to_string(),
+            read_capacity_units: o.capacity("readCapacityUnits")?,
+            write_capacity_units: o.capacity("writeCapacityUnits")?,
+            reap_interval_ms: o.non_negative("reapInterval")?.unwrap_or(0.0),
+            special_keys,
+            skip_throw_missing_special_keys: o.boolean("skipThrowMissingSpecialKeys")?,
+            initialized: o.boolean("initialized")?,
+            hash_key,
+            connection: parse_connection(options, read_file)?,
+        })
+    }
+}
+
+fn parse_table(table: Option<&str>) -> StoreResult<String> {
+    let table = table.unwrap_or("sessions");
+    let valid_chars = table
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !(3..=255).contains(&table.len()) || !valid_chars {
+        return Err(StoreError::invalid_option(
+            "table",
+            "a DynamoDB table name (3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.')",
+        ));
+    }
+    Ok(table.to_string())
+}
+
+fn parse_special_keys(value: Option<&Value>, hash_key: &str) -> StoreResult<Vec<SpecialKey>> {
+    let expected = "an array of { name, type } with type \"S\", \"N\", \"B\" or \"BOOL\"";
+    let entries = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(entries)) => entries,
+        Some(_) => return Err(StoreError::invalid_option("specialKeys", expected)),
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
+            let kind = match entry.get("type").and_then(Value::as_str) {
+                Some("S") => AttrKind::S,
+                Some("N") => AttrKind::N,
+                Some("B") => AttrKind::B,
+                Some("BOOL") => AttrKind::Bool,
+                _ => return Err(StoreError::invalid_option("specialKeys", expected)),
+            };
+            if name.is_empty() || [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR].contains(&name) {
+                return Err(StoreError::invalid_option(
+                    "specialKeys",
+                    "entries whose name is non-empty and not the hash key, \"expires\", \"type\" or \"sess\"",
+                ));
+            }
+            Ok(SpecialKey {
+                name: name.to_string(),
+                kind,
+            })
+        })
+        .collect()
+}
+
+/// `AWSConfigJSON` wins over the file at `AWSConfigPath`, which wins over
+/// `AWSRegion`, key by key.
+fn parse_connection(
+    options: &Map<String, Value>,
+    read_file: impl Fn(&str) -> std::io::Result<String>,
+) -> StoreResult<ConnectionOptions> {
+    let o = Reader::new(options, "");
+    let from_file = match o.string("AWSConfigPath")? {
+        Some(path) => Some(read_aws_config_file(path, read_file)?),
+        None => None,
+    };
+    let from_json = match options.get("AWSConfigJSON") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(aws_config_map(map, "AWSConfigJSON")?),
+        Some(_) => return Err(StoreError::invalid_option("AWSConfigJSON", "an object")),
+    };
+    let region_option = o.string("AWSRegion")?.map(str::to_string);
+    let mut merged = ConnectionOptions::default();
+    for layer in [from_file, from_json].into_iter().flatten() {
+        merged = ConnectionOptions {
+            region: layer.region.or(merged.region),
+            endpoint: layer.endpoint.or(merged.endpoint),
+            credentials: layer.credentials.or(merged.credentials),
+            max_retries: layer.max_retries.or(merged.max_retries),
+            timeout_ms: layer.timeout_ms.or(merged.timeout_ms),
+            connect_timeout_ms: layer.connect_timeout_ms.or(merged.connect_timeout_ms),
+        };
+    }
+    merged.region = merged.region.or(region_option);
+    Ok(merged)
+}
+
+fn read_aws_config_file(
+    path: &str,
+    read_file: impl Fn(&str) -> std::io::Result<String>,
+) -> StoreResult<ConnectionOptions> {
+    let fail = |why: String| {
+        StoreError::new(
+            code::AWS_CONFIG_PATH,
+            format!("cannot use AWSConfigPath \"{path}\": {why}"),
+        )
+    };
+    let text = read_file(path).map_err(|e| fail(e.to_string()))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => aws_config_map(&map, "AWSConfigPath"),
+        Ok(_) => Err(fail("the file does not hold a JSON object".into())),
+        Err(e) => Err(fail(format!("the file is not valid JSON ({e})"))),
+    }
+}
+
+/// The parts of an AWS SDK v2 config object that map cleanly onto this store.
+fn aws_config_map(map: &Map<String, Value>, owner: &str) -> StoreResult<ConnectionOptions> {
+    let o = Reader::new(map, owner);
+    let endpoint = o.string("endpoint")?.map(str::to_string);
+    if let Some(url) = &endpoint {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(StoreError::invalid_option(
+                &o.name("endpoint"),
+                "a URL starting with http:// or https://",
+            ));
+        }
+    }
+    let nested = match map.get("credentials") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(creds)) => Some(creds),
+        Some(_) => return Err(StoreError::invalid_option(&o.name("credentials"), "an object")),
+    };
+    let credentials = match nested {
+        Some(creds) => static_credentials(&Reader::new(creds, &o.name("credentials")))?,
+        None => static_credentials(&o)?,
+    };
+    let http = match map.get("httpOptions") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(http)) => http.clone(),
+        Some(_) => return Err(StoreError::invalid_option(&o.name("httpOptions"), "an object")),
+    };
+    let http = Reader::new(&http, &o.name("httpOptions"));
+    Ok(ConnectionOptions {
+        region: o.string("region")?.map(str::to_string),
+        endpoint,
+        credentials,
+        max_retries: o.non_negative("maxRetries")?.map(|n| n.min(100.0) as u32),
+        timeout_ms: http.non_negative("timeout")?.map(|n| n as u64),
+        connect_timeout_ms: http.non_negative("connectTimeout")?.map(|n| n as u64),
+    })
+}
+
+fn static_credentials(o: &Reader) -> StoreResult<Option<StaticCredentials>> {
+    let key = o.string("accessKeyId")?;
+    let secret = o.string("secretAccessKey")?;
+    let token = o.string("sessionToken")?;
+    match (key, secret) {
+        (None, None) if token.is_none() => Ok(None),
+        (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => {
+            Ok(Some(StaticCredentials {
+                access_key_id: key.to_string(),
+                secret_access_key: secret.to_string(),
+                session_token: token.map(str::to_string),
+            }))
+        }
+        _ => Err(StoreError::invalid_option(
+            &o.name("accessKeyId"),
+            "given together with a secretAccessKey (both non-empty strings)",
+        )),
+    }
+}
+
+/// Typed access to one level of an options object; error messages name the
+/// option by its full dotted path.
+struct Reader<'a> {
+    map: &'a Map<String, Value>,
+    owner: String,
+}
+
+impl<'a> Reader<'a> {
+    fn new(map: &'a Map<String, Value>, owner: &str) -> Self {
+        Reader {
+            map,
+            owner: owner.to_string(),
+        }
+    }
+
+    fn name(&self, key: &str) -> String {
+        if self.owner.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.owner)
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, key: &str) -> StoreResult<Option<&'a str>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(StoreError::invalid_option(&self.name(key), "a string")),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> StoreResult<bool> {
+        match self.get(key) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(StoreError::invalid_option(&self.name(key), "a boolean")),
+        }
+    }
+
+    fn non_negative(&self, key: &str) -> StoreResult<Option<f64>> {
+        match self.get(key).map(Value::as_f64) {
+            None => Ok(None),
+            Some(Some(n)) if n >= 0.0 && n.is_finite() => Ok(Some(n)),
+            Some(_) => Err(StoreError::invalid_option(&self.name(key), "a number >= 0")),
+        }
+    }
+
+    /// Capacity units: a positive integer, or its decimal string (connect-dynamodb
+    /// passed these through parseInt).
+    fn capacity(&self, key: &str) -> StoreResult<i64> {
+        let units = match self.get(key) {
+            None => return Ok(5),
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+            Some(_) => None,
+        };
+        units
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| StoreError::invalid_option(&self.name(key), "a positive integer"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> StoreResult<StoreOptions> {
+        let map = value.as_object().cloned().unwrap_or_default();
+        StoreOptions::parse(&map, |_| Err(std::io::Error::other("no file")))
+    }
+
+    fn option_error(value: Value) -> String {
+        let err = parse(value).expect_err("should be rejected");
+        assert_eq!(err.code, code::INVALID_OPTION);
+        err.message
+    }
+
+    #[test]
+    fn defaults_match_connect_dynamodb() {
+        let o = parse(json!({})).unwrap();
+        assert_eq!(o.table, "sessions");
+        assert_eq!(o.hash_key, "id");
+        assert_eq!(o.prefix, "sess:");
+        assert_eq!((o.read_capacity_units, o.write_capacity_units), (5, 5));
+        assert_eq!(o.reap_interval_ms, 0.0);
+        assert!(!o.initialized && !o.skip_throw_missing_special_keys);
+        assert!(o.special_keys.is_empty());
+        assert_eq!(o.connection, ConnectionOptions::default());
+    }
+
+    #[test]
+    fn null_means_default() {
+        let o = parse(json!({"table": null, "prefix": null})).unwrap();
+        assert_eq!((o.table.as_str(), o.prefix.as_str()), ("sessions", "sess:"));
+    }
+
+    #[test]
+    fn empty_prefix_is_allowed() {
+        assert_eq!(parse(json!({"prefix": ""})).unwrap().prefix, "");
+    }
+
+    #[test]
+    fn capacity_accepts_numeric_strings_like_parse_int() {
+        let o = parse(json!({"readCapacityUnits": "7", "writeCapacityUnits": 3})).unwrap();
+        assert_eq!((o.read_capacity_units, o.write_capacity_units), (7, 3));
+    }
+
+    #[test]
+    fn wrong_types_name_the_option() {
+        assert!(option_error(json!({"table": 5})).contains("\"table\""));
+        assert!(option_error(json!({"table": "x"})).contains("\"table\""));
+        assert!(option_error(json!({"hashKey": ""})).contains("\"hashKey\""));
+        assert!(option_error(json!({"prefix": {}})).contains("\"prefix\""));
+        assert!(option_error(json!({"readCapacityUnits": 0})).contains("readCapacityUnits"));
+        assert!(option_error(json!({"writeCapacityUnits": "many"})).contains("writeCapacityUnits"));
+        assert!(option_error(json!({"reapInterval": -1})).contains("reapInterval"));
+        assert!(option_error(json!({"initialized": "yes"})).contains("initialized"));
+        assert!(option_error(json!({"skipThrowMissingSpecialKeys": 1}))
+            .contains("skipThrowMissingSpecialKeys"));
+        assert!(option_error(json!({"AWSConfigJSON": "eu"})).contains("AWSConfigJSON"));
+        assert!(option_error(json!({"AWSRegion": 1})).contains("AWSRegion"));
+    }
+
+    #[test]
+    fn special_keys_are_checked() {
+        let o = parse(json!({"specialKeys": [{"name": "user", "type": "S"}, {"name": "n", "type": "N"}]}))
+            .unwrap();
+        assert_eq!(o.special_keys[0], SpecialKey { name: "user".into(), kind: AttrKind::S });
+        assert_eq!(o.special_keys[1].kind, AttrKind::N);
+        assert!(option_error(json!({"specialKeys": [{"name": "x", "type": "SS"}]})).contains("specialKeys"));
+        assert!(option_error(json!({"specialKeys": [{"name": "sess", "type": "S"}]})).contains("specialKeys"));
+        assert!(option_error(json!({"specialKeys": {"name": "x"}})).contains("specialKeys"));
+    }
+
+    #[test]
+    fn aws_config_json_maps_v2_fields() {
+        let o = parse(json!({"AWSConfigJSON": {
+            "region": "eu-west-1", "endpoint": "http://127.0.0.1:9", "accessKeyId": "a",
+            "secretAccessKey": "b", "maxRetries": 2, "httpOptions": {"timeout": 1500}
+        }}))
+        .unwrap();
+        let c = o.connection;
+        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(c.credentials.unwrap().secret_access_key, "b");
+        assert_eq!((c.max_retries, c.timeout_ms), (Some(2), Some(1500)));
+    }
+
+    #[test]
+    fn aws_config_json_nested_credentials_and_errors() {
+        let o = parse(json!({"AWSConfigJSON": {"credentials": {"accessKeyId": "k", "secretAccessKey": "s", "sessionToken": "t"}}}))
+            .unwrap();
+        assert_eq!(o.connection.credentials.unwrap().session_token.as_deref(), Some("t"));
+        assert!(option_error(json!({"AWSConfigJSON": {"accessKeyId": "only"}})).contains("AWSConfigJSON.accessKeyId"));
+        assert!(option_error(json!({"AWSConfigJSON": {"endpoint": "localhost:8000"}})).contains("AWSConfigJSON.endpoint"));
+        assert!(option_error(json!({"AWSConfigJSON": {"region": 3}})).contains("AWSConfigJSON.region"));
+    }
+
+    #[test]
+    fn region_precedence_json_then_file_then_aws_region() {
+        let map = json!({"AWSConfigPath": "cfg.json", "AWSRegion": "ap-south-1",
+                          "AWSConfigJSON": {"endpoint": "http://h:1"}});
+        let o = StoreOptions::parse(map.as_object().unwrap(), |path| {
+            assert_eq!(path, "cfg.json");
+            Ok(r#"{"region": "eu-central-1", "endpoint": "http://file:2"}"#.to_string())
+        })
+        .unwrap();
+        assert_eq!(o.connection.region.as_deref(), Some("eu-central-1"));
+        assert_eq!(o.connection.endpoint.as_deref(), Some("http://h:1"));
+
+        let only_region = parse(json!({"AWSRegion": "ap-south-1"})).unwrap();
+        assert_eq!(only_region.connection.region.as_deref(), Some("ap-south-1"));
+    }
+
+    #[test]
+    fn unreadable_config_path_is_its_own_error() {
+        let err = parse(json!({"AWSConfigPath": "missing.json"})).unwrap_err();
+        assert_eq!(err.code, code::AWS_CONFIG_PATH);
+        let bad_json = StoreOptions::parse(
+            json!({"AWSConfigPath": "x"}).as_object().unwrap(),
+            |_| Ok("not json".to_string()),
+        )
+        .unwrap_err();
+        assert_eq!(bad_json.code, code::AWS_CONFIG_PATH);
+    }
+}

@@ -1,0 +1,287 @@
+//! The session operations. One store owns one client (built on first use) and
+//! makes sure of its table once, however many calls arrive at the same time.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use tokio::sync::OnceCell;
+
+use crate::batch;
+use crate::client::{build_client, JsClient};
+use crate::codec::{self, Item};
+use crate::error::{code, StoreError, StoreResult};
+use crate::options::{StoreOptions, EXPIRES_ATTR, SESS_ATTR};
+use crate::table;
+
+pub struct Store {
+    options: StoreOptions,
+    js_client: Option<JsClient>,
+    client: OnceCell<Client>,
+    table_ready: OnceCell<()>,
+    closed: AtomicBool,
+}
+
+/// Which of this store's items a scan returns.
+#[derive(Clone, Copy)]
+enum Scope {
+    Live,
+    Expired,
+    All,
+}
+
+impl Store {
+    pub fn new(options: StoreOptions, js_client: Option<JsClient>) -> Self {
+        Store {
+            options,
+            js_client,
+            client: OnceCell::new(),
+            table_ready: OnceCell::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// The client, with the table known to exist (unless `initialized`).
+    async fn ready(&self) -> StoreResult<&Client> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::new(code::STORE_CLOSED, "the store was closed"));
+        }
+        let client = self
+            .client
+            .get_or_try_init(|| build_client(&self.options.connection, self.js_client.as_ref()))
+            .await?;
+        if !self.options.initialized {
+            self.table_ready
+                .get_or_try_init(|| table::ensure_table(client, &self.options))
+                .await?;
+        }
+        Ok(client)
+    }
+
+    fn key(&self, sid: &str) -> StoreResult<String> {
+        codec::session_key(&self.options.prefix, sid)
+    }
+
+    fn key_value(&self, key: String) -> (String, AttributeValue) {
+        (self.options.hash_key.clone(), AttributeValue::S(key))
+    }
+
+    pub async fn initialize(&self) -> StoreResult<()> {
+        self.ready().await.map(|_| ())
+    }
+
+    /// The stored session JSON, or None when missing or expired.
+    pub async fn get(&self, sid: &str) -> StoreResult<Option<String>> {
+        let (name, key) = self.key_value(self.key(sid)?);
+        let client = self.ready().await?;
+        let output = client
+            .get_item()
+            .table_name(&self.options.table)
+            .key(name, key)
+            .consistent_read(true)
+            .projection_expression("#s, #e")
+            .expression_attribute_names("#s", SESS_ATTR)
+            .expression_attribute_names("#e", EXPIRES_ATTR)
+            .send()
+            .await?;
+        Ok(output.item.and_then(|item| codec::decode_session(item, codec::now_ms())))
+    }
+
+    pub async fn set(
+        &self,
+        sid: &str,
+        sess: String,
+        cookie_expires_ms: Option<f64>,
+        max_age_ms: Option<f64>,
+    ) -> StoreResult<()> {
+        let expires = codec::expires_at(codec::now_ms(), cookie_expires_ms, max_age_ms);
+        let item = codec::encode_item(&self.options, self.key(sid)?, sess, expires)?;
+        let client = self.ready().await?;
+        client
+            .put_item()
+            .table_name(&self.options.table)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the expiry of a live session; returns the new expiry (epoch
+    /// seconds), or None when there is no live session to touch. Never
+    /// creates an item.
+    pub async fn touch(
+        &self,
+        sid: &str,
+        cookie_expires_ms: Option<f64>,
+        max_age_ms: Option<f64>,
+    ) -> StoreResult<Option<i64>> {
+        let now_ms = codec::now_ms();
+        let expires = codec::expires_at(now_ms, cookie_expires_ms, max_age_ms);
+        let (name, key) = self.key_value(self.key(sid)?);
+        let client = self.ready().await?;
+        let result = client
+            .update_item()
+            .table_name(&self.options.table)
+            .key(name, key)
+            .update_expression("SET #e = :e")
+            .condition_expression("attribute_exists(#s) AND #e > :now")
+            .expression_attribute_names("#e", EXPIRES_ATTR)
+            .expression_attribute_names("#s", SESS_ATTR)
+            .expression_attribute_values(":e", codec::number(expires))
+            .expression_attribute_values(":now", codec::number((now_ms / 1000.0).floor() as i64))
+            .send()
+            .await
+            .map_err(StoreError::from);
+        match result {
+            Ok(_) => Ok(Some(expires)),
+            Err(err) if err.is("ConditionalCheckFailedException") => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
+        let (name, key) = self.key_value(self.key(sid)?);
+        let client = self.ready().await?;
+        client
+            .delete_item()
+            .table_name(&self.options.table)
+            .key(name, key)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Every live session of this store as (sid, session JSON).
+    pub async fn all(&self) -> StoreResult<Vec<(String, String)>> {
+        let items = self.scan(Scope::Live, true).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|mut item| {
+                let sid = self.sid_of_item(&item)?;
+                match item.remove(SESS_ATTR) {
+                    Some(AttributeValue::S(sess)) => Some((sid, sess)),
+                    _ => None,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn ids(&self) -> StoreResult<Vec<String>> {
+        let items = self.scan(Scope::Live, false).await?;
+        Ok(items.iter().filter_map(|item| self.sid_of_item(item)).collect())
+    }
+
+    pub async fn length(&self) -> StoreResult<u32> {
+        Ok(self.ids().await?.len() as u32)
+    }
+
+    /// Deletes every session of this store's prefix; returns how many.
+    pub async fn clear(&self) -> StoreResult<u32> {
+        self.delete_scope(Scope::All).await
+    }
+
+    /// Deletes the expired sessions of this store's prefix; returns how many.
+    pub async fn reap(&self) -> StoreResult<u32> {
+        self.delete_scope(Scope::Expired).await
+    }
+
+    async fn delete_scope(&self, scope: Scope) -> StoreResult<u32> {
+        let client = self.ready().await?;
+        let mut pages = Pages::new(self.scan_request(client, scope, false));
+        let mut deleted = 0;
+        while let Some(items) = pages.next().await? {
+            let keys = items
+                .into_iter()
+                .filter_map(|mut item| match item.remove(&self.options.hash_key) {
+                    Some(AttributeValue::S(key)) => Some(key),
+                    _ => None,
+                })
+                .collect();
+            deleted += batch::delete_keys(client, &self.options.table, &self.options.hash_key, keys).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// All pages of a scan of this store's items.
+    async fn scan(&self, scope: Scope, with_session: bool) -> StoreResult<Vec<Item>> {
+        let client = self.ready().await?;
+        let mut pages = Pages::new(self.scan_request(client, scope, with_session));
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await? {
+            items.extend(page);
+        }
+        Ok(items)
+    }
+
+    /// A Scan of this store's prefix. Expiry is judged as `get` judges it:
+    /// expired once `floor(now_s) >= expires`.
+    fn scan_request(&self, client: &Client, scope: Scope, with_session: bool) -> ScanFluentBuilder {
+        let mut conditions = Vec::new();
+        let mut request = client
+            .scan()
+            .table_name(&self.options.table)
+            .projection_expression(if with_session { "#k, #s" } else { "#k" })
+            .expression_attribute_names("#k", &self.options.hash_key);
+        if with_session || matches!(scope, Scope::Live) {
+            request = request.expression_attribute_names("#s", SESS_ATTR);
+        }
+        if !self.options.prefix.is_empty() {
+            conditions.push("begins_with(#k, :p)");
+            request = request.expression_attribute_values(":p", AttributeValue::S(self.options.prefix.clone()));
+        }
+        let now = codec::number((codec::now_ms() / 1000.0).floor() as i64);
+        match scope {
+            Scope::Live => conditions.push("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now)"),
+            Scope::Expired => conditions.push("#e <= :now"),
+            Scope::All => {}
+        }
+        if !matches!(scope, Scope::All) {
+            request = request
+                .expression_attribute_names("#e", EXPIRES_ATTR)
+                .expression_attribute_values(":now", now);
+        }
+        if !conditions.is_empty() {
+            request = request.filter_expression(conditions.join(" AND "));
+        }
+        request
+    }
+
+    fn sid_of_item(&self, item: &Item) -> Option<String> {
+        match item.get(&self.options.hash_key) {
+            Some(AttributeValue::S(key)) => codec::sid_of(&self.options.prefix, key).map(str::to_string),
+            _ => None,
+        }
+    }
+}
+
+/// A cursor over the pages of a Scan (`LastEvaluatedKey` to `ExclusiveStartKey`).
+struct Pages {
+    request: ScanFluentBuilder,
+    start: Option<Item>,
+    done: bool,
+}
+
+impl Pages {
+    fn new(request: ScanFluentBuilder) -> Self {
+        Pages { request, start: None, done: false }
+    }
+
+    async fn next(&mut self) -> StoreResult<Option<Vec<Item>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let output = self.request.clone().set_exclusive_start_key(self.start.take()).send().await?;
+        self.start = output.last_evaluated_key.filter(|key| !key.is_empty());
+        self.done = self.start.is_none();
+        Ok(Some(output.items.unwrap_or_default()))
+    }
+}
