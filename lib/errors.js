@@ -15,7 +15,8 @@ function storeError(code, message) {
 }
 
 function liftError(err) {
-  const match = err instanceof Error ? CODE_IN_MESSAGE.exec(err.message) : null
+  // Duck-typed: errors from the addon may come from another realm (vm, jest).
+  const match = err && typeof err.message === 'string' ? CODE_IN_MESSAGE.exec(err.message) : null
   if (!match) return err
   return storeError(match[1], err.message.slice(match[0].length))
 }

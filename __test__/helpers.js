@@ -1,0 +1,75 @@
+'use strict'
+
+const session = require('express-session')
+const { DynamoDBClient, GetItemCommand, PutItemCommand, DescribeTableCommand } = require('@aws-sdk/client-dynamodb')
+const connectDynamoDB = require('..')
+
+const DynamoDBStore = connectDynamoDB(session)
+
+const endpoint = () => process.env.DYNAMODB_TEST_ENDPOINT
+const connection = () => ({ endpoint: endpoint(), region: 'us-east-1', accessKeyId: 'test', secretAccessKey: 'test' })
+
+let tables = 0
+/** A table name no other test uses. */
+const uniqueTable = (label = 't') => `${label}-${process.pid}-${Date.now().toString(36)}-${tables++}`
+
+const newStore = (options = {}) => new DynamoDBStore({ table: uniqueTable(), AWSConfigJSON: connection(), ...options })
+
+/** A real JS SDK client, to look at the table from outside the store. */
+const rawClient = () =>
+  new DynamoDBClient({ endpoint: endpoint(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+
+async function rawItem(client, table, key, hashKey = 'id') {
+  const { Item } = await client.send(new GetItemCommand({ TableName: table, Key: { [hashKey]: { S: key } }, ConsistentRead: true }))
+  return Item
+}
+
+const putRaw = (client, table, item) => client.send(new PutItemCommand({ TableName: table, Item: item }))
+const describe_ = (client, table) => client.send(new DescribeTableCommand({ TableName: table })).then((r) => r.Table)
+
+/** A session as express-session serializes it, alive for `maxAge` ms. */
+function cookieSession(data = {}, maxAge = 60_000) {
+  return {
+    cookie: { originalMaxAge: maxAge, expires: new Date(Date.now() + maxAge).toISOString(), httpOnly: true, path: '/' },
+    ...data,
+  }
+}
+
+/**
+ * Calls `method` with a callback; resolves `{ args, calls, sync }` once the
+ * callback has fired, then waits a little to catch a second call.
+ */
+function viaCallback(invoke) {
+  return new Promise((resolve) => {
+    let calls = 0
+    let first
+    let returned = false
+    invoke((...args) => {
+      calls += 1
+      if (calls === 1) {
+        first = { args, sync: !returned }
+        setTimeout(() => resolve({ ...first, calls }), 50)
+      }
+    })
+    returned = true
+  })
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+module.exports = {
+  session,
+  connectDynamoDB,
+  DynamoDBStore,
+  endpoint,
+  connection,
+  uniqueTable,
+  newStore,
+  rawClient,
+  rawItem,
+  putRaw,
+  describeTable: describe_,
+  cookieSession,
+  viaCallback,
+  nowSeconds,
+}
