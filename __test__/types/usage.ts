@@ -1,0 +1,47 @@
+// Compiled by types.test.js: what a TypeScript user writes must type-check,
+// and each line marked @ts-expect-error must be rejected.
+import session from 'express-session'
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import connectDynamoDB = require('../..')
+import { DynamoDBStore as NamedStore } from '../..'
+
+const DynamoDBStore = connectDynamoDB(session)
+const options: connectDynamoDB.DynamoDBStoreOptions = {
+  table: 'sessions',
+  hashKey: 'id',
+  prefix: 'sess:',
+  readCapacityUnits: 5,
+  writeCapacityUnits: '5',
+  reapInterval: 0,
+  specialKeys: [{ name: 'user', type: 'S' }],
+  skipThrowMissingSpecialKeys: false,
+  initialized: false,
+  AWSConfigJSON: { region: 'us-east-1', endpoint: 'http://localhost:8000', accessKeyId: 'a', secretAccessKey: 'b' },
+  AWSRegion: 'us-east-1',
+}
+const store: session.Store = new DynamoDBStore(options)
+const typed = new NamedStore({ client: new DynamoDBClient({}) })
+session({ store: typed, secret: 's', resave: false, saveUninitialized: false })
+
+async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData): Promise<void> {
+  const got: session.SessionData | null = await s.get('sid')
+  await s.set('sid', sess)
+  const touched: connectDynamoDB.TouchResult | null = await s.touch('sid', sess)
+  const expires: string | undefined = touched?.expires
+  const n: number = await s.length()
+  const ids: string[] = await s.ids()
+  const reaped: number = await s.reap()
+  s.get('sid', (err, value) => value?.cookie)
+  s.destroy('sid', (err) => err)
+  await s.close()
+  void [got, expires, n, ids, reaped]
+}
+
+// @ts-expect-error table must be a string
+new DynamoDBStore({ table: 5 })
+// @ts-expect-error unknown special key type
+new DynamoDBStore({ specialKeys: [{ name: 'x', type: 'SS' }] })
+// @ts-expect-error the factory needs something carrying a Store
+connectDynamoDB({})
+
+void [store, use]

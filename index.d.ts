@@ -1,0 +1,121 @@
+import { SessionData, Store } from 'express-session'
+
+/**
+ * connect-dynamodb's factory: pass express-session (or `{ session }`,
+ * `{ Store }`, connect 2.x, express 3.x) and get the store class.
+ */
+declare function connectDynamoDB(connect: connectDynamoDB.StoreSource): typeof connectDynamoDB.DynamoDBStore
+
+declare namespace connectDynamoDB {
+  /** Anything that carries a session Store class. */
+  type StoreSource = { Store: Function } | { session: { Store: Function } }
+
+  /** A top-level session value copied to its own attribute of this type. */
+  interface SpecialKey {
+    name: string
+    type: 'S' | 'N' | 'B' | 'BOOL'
+  }
+
+  /** The parts of an AWS SDK v2 config this store honours. */
+  interface AWSConfig {
+    region?: string
+    /** e.g. "http://localhost:8000" for DynamoDB Local. */
+    endpoint?: string
+    accessKeyId?: string
+    secretAccessKey?: string
+    sessionToken?: string
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+    maxRetries?: number
+    httpOptions?: { timeout?: number; connectTimeout?: number }
+  }
+
+  /** An AWS SDK v3 `DynamoDBClient` (or a v2 `AWS.DynamoDB`). */
+  interface DynamoDBClientLike {
+    config: object
+    send?(command: any, ...rest: any[]): Promise<any>
+  }
+
+  interface DynamoDBStoreOptions {
+    /** A configured client whose region, endpoint and credentials the store adopts. */
+    client?: DynamoDBClientLike
+    /** Default "sessions". */
+    table?: string
+    /** Default "id". */
+    hashKey?: string
+    /** Default "sess:". */
+    prefix?: string
+    /** Default 5; only used when the store creates the table. */
+    readCapacityUnits?: number | string
+    /** Default 5; only used when the store creates the table. */
+    writeCapacityUnits?: number | string
+    /** ms between scans that delete expired sessions; default 0 (off). Prefer DynamoDB TTL on `expires`. */
+    reapInterval?: number
+    specialKeys?: SpecialKey[]
+    /** Default false: a session missing a special key is refused with ERR_MISSING_SPECIAL_KEY. */
+    skipThrowMissingSpecialKeys?: boolean
+    /** Default false; true skips DescribeTable/CreateTable (the table must exist). */
+    initialized?: boolean
+    AWSConfigJSON?: AWSConfig
+    /** Path of a JSON file holding an AWSConfig. */
+    AWSConfigPath?: string
+    /** Region when nothing else names one; default "us-east-1". */
+    AWSRegion?: string
+  }
+
+  type ErrorCode =
+    | 'ERR_INVALID_OPTION'
+    | 'ERR_INVALID_ARGUMENT'
+    | 'ERR_AWS_CONFIG_PATH'
+    | 'ERR_SESSION_NOT_SERIALIZABLE'
+    | 'ERR_SESSION_TOO_LARGE'
+    | 'ERR_MISSING_SPECIAL_KEY'
+    | 'ERR_INVALID_SPECIAL_KEY'
+    | 'ERR_CREDENTIALS'
+    | 'ERR_NETWORK'
+    | 'ERR_TIMEOUT'
+    | 'ERR_INVALID_RESPONSE'
+    | 'ERR_TABLE_NOT_ACTIVE'
+    | 'ERR_UNPROCESSED_ITEMS'
+    | 'ERR_STORE_CLOSED'
+    | 'ERR_INTERNAL'
+
+  /** The store's own errors carry an ERR_* code; DynamoDB's carry the exception name as code and name. */
+  interface StoreError extends Error {
+    code: ErrorCode | (string & {})
+  }
+
+  type Callback<T> = (err: StoreError | null, result?: T) => void
+
+  interface TouchResult {
+    /** The new expiry, epoch seconds, as connect-dynamodb reports it. */
+    expires: string
+  }
+
+  class DynamoDBStore extends Store {
+    constructor(options?: DynamoDBStoreOptions)
+    /** The client passed in, or a DynamoDBClient matching the options (when @aws-sdk/client-dynamodb is installed). */
+    readonly client: DynamoDBClientLike | undefined
+    readonly table: string
+    readonly prefix: string
+    readonly hashKey: string
+
+    get(sid: string, callback?: (err: any, session?: SessionData | null) => void): Promise<SessionData | null>
+    set(sid: string, session: SessionData, callback?: (err?: any) => void): Promise<void>
+    /** Resolves null when there is no live session to touch (none is created). */
+    touch(sid: string, session: SessionData, callback?: (err: any, result?: TouchResult | null) => void): Promise<TouchResult | null>
+    touch(sid: string, callback?: (err: any, result?: TouchResult | null) => void): Promise<TouchResult | null>
+    destroy(sid: string, callback?: (err?: any) => void): Promise<void>
+    all(callback?: (err: any, sessions?: Array<SessionData & { id: string }>) => void): Promise<Array<SessionData & { id: string }>>
+    ids(callback?: Callback<string[]>): Promise<string[]>
+    length(callback?: (err: any, length?: number) => void): Promise<number>
+    /** Deletes every session of this prefix; resolves how many. */
+    clear(callback?: (err?: any, deleted?: number) => void): Promise<number>
+    /** Deletes expired sessions of this prefix; resolves how many. */
+    reap(callback?: Callback<number>): Promise<number>
+    initialize(callback?: Callback<void>): Promise<void>
+    clearInterval(callback?: Callback<void>): Promise<void>
+    close(callback?: Callback<void>): Promise<void>
+  }
+}
+
+export = connectDynamoDB

@@ -1,0 +1,4 @@
+import connectDynamoDB from './index.js'
+
+export default connectDynamoDB
+export const DynamoDBStore = connectDynamoDB.DynamoDBStore
