@@ -10,7 +10,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::{error::CredentialsError, future, ProvideCredentials};
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use napi::bindgen_prelude::Promise;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::Status;
@@ -50,7 +52,7 @@ pub struct JsClient {
 
 pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>) -> StoreResult<Client> {
     let (mut region, mut endpoint) = (options.region.clone(), options.endpoint.clone());
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(js) = js {
         let config = call_js(&js.config).await.map_err(|e| {
             StoreError::new(code::CREDENTIALS, format!("could not read the client's config: {e}"))
@@ -79,6 +81,13 @@ pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>) ->
     }
     loader = loader.timeout_config(timeouts(options));
     Ok(Client::new(&loader.load().await))
+}
+
+/// HTTPS over rustls with ring; keep-alive connection pooling is the client's default.
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 fn timeouts(options: &ConnectionOptions) -> TimeoutConfig {

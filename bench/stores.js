@@ -1,0 +1,47 @@
+'use strict'
+
+// The two stores under test, configured alike: same table, same DynamoDB
+// Local, explicit static credentials.
+
+const STORES = {
+  rs: 'connect-dynamodb-rs',
+  cd: 'connect-dynamodb@3.0.5',
+}
+
+function createStore(kind, { endpoint, table }) {
+  const session = require('express-session')
+  if (kind === 'rs') {
+    const DynamoDBStore = require('..')(session)
+    return new DynamoDBStore({ table, AWSConfigJSON: { endpoint, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' } })
+  }
+  if (kind === 'cd') {
+    const { DynamoDBClient } = require('@aws-sdk/client-dynamodb')
+    const DynamoDBStore = require('connect-dynamodb')(session)
+    const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } })
+    return new DynamoDBStore({ table, client })
+  }
+  throw new Error(`unknown store ${kind}`)
+}
+
+/** Calls a store method the way express-session does: with a callback. */
+const call = (store, method, ...args) =>
+  new Promise((resolve, reject) => store[method](...args, (err, value) => (err ? reject(err) : resolve(value))))
+
+/** A session whose JSON is about `bytes` long, shaped like a real one. */
+function sessionOfSize(bytes) {
+  const base = {
+    cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000).toISOString(), httpOnly: true, path: '/' },
+    passport: { user: 'user-0001' },
+    csrfSecret: 'k3Jq9xY2pL0aVb7nT4sWm1',
+    prefs: { theme: 'dark', lang: 'en-GB' },
+    cart: [],
+  }
+  let i = 0
+  while (JSON.stringify(base).length < bytes) {
+    base.cart.push({ sku: `SKU-${String(i).padStart(6, '0')}`, qty: (i % 5) + 1, price: 1999 + i, note: 'gift wrap' })
+    i += 1
+  }
+  return base
+}
+
+module.exports = { STORES, createStore, call, sessionOfSize }
