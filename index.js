@@ -168,23 +168,24 @@ function defineStore(Store) {
 function settle(callback, operation) {
   let promise
   try {
-    promise = Promise.resolve(operation())
+    promise = operation()
   } catch (err) {
     promise = Promise.reject(err)
   }
-  promise = promise.catch((err) => {
-    throw liftError(err)
-  })
-  if (typeof callback !== 'function') return promise
+  if (typeof callback !== 'function') return promise.then(undefined, rejectLifted)
   return promise.then(
     (value) => {
       process.nextTick(callback, null, value)
       return value
     },
     (err) => {
-      process.nextTick(callback, err)
+      process.nextTick(callback, liftError(err))
     },
   )
+}
+
+function rejectLifted(err) {
+  throw liftError(err)
 }
 
 function checkSid(sid) {

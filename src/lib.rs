@@ -23,6 +23,26 @@ use crate::error::{code, StoreError};
 use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::store::Store;
 
+/// One small runtime for the process, whatever the core count: a session
+/// store's calls are I/O-bound. `CONNECT_DYNAMODB_RS_WORKER_THREADS` overrides.
+#[napi_derive::module_init]
+fn init_runtime() {
+    let workers = std::env::var("CONNECT_DYNAMODB_RS_WORKER_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("connect-dynamodb-rs")
+        .enable_all()
+        .build();
+    // Should building fail, napi falls back to its own default runtime.
+    if let Ok(runtime) = runtime {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
+
 /// The connection settings given in the options, for building a JS SDK client
 /// that matches the store (`store.client` when the app passed none).
 #[napi(object)]
