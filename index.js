@@ -148,12 +148,20 @@ function defineStore(Store) {
       })
     }
 
+    /** One scan at a time: a slow or failing reap is never overlapped by the next. */
     #startReaper(interval) {
       if (!(interval > 0)) return
+      let reaping = false
       this.#reaper = setInterval(() => {
-        this.reap().catch((err) => {
-          if (this.listenerCount && this.listenerCount('error') > 0) this.emit('error', err)
-        })
+        if (reaping) return
+        reaping = true
+        this.reap()
+          .catch((err) => {
+            if (this.listenerCount && this.listenerCount('error') > 0) this.emit('error', err)
+          })
+          .finally(() => {
+            reaping = false
+          })
       }, interval)
       this.#reaper.unref()
     }

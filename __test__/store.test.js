@@ -189,7 +189,7 @@ describe('many sessions', () => {
 })
 
 describe('reapInterval', () => {
-  test('runs reap on a timer that does not hold the process open', async () => {
+  test('runs reap on a timer, and clearInterval stops it', async () => {
     const store = newStore({ reapInterval: 200 })
     await store.initialize()
     await putRaw(raw, store.table, { id: { S: 'sess:stale' }, expires: { N: String(nowSeconds() - 10) }, sess: { S: '{}' } })
@@ -200,6 +200,21 @@ describe('reapInterval', () => {
     await new Promise((r) => setTimeout(r, 500))
     expect(await rawItem(raw, store.table, 'sess:stale2')).toBeDefined()
     await store.close()
+  })
+
+  test('the timer does not keep the process alive', async () => {
+    const { execFile } = require('node:child_process')
+    const script = `
+      const session = require('express-session')
+      const Store = require(${JSON.stringify(require.resolve('..'))})(session)
+      const store = new Store({ reapInterval: 50, AWSConfigJSON: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', accessKeyId: 't', secretAccessKey: 't' } })
+      setTimeout(() => console.log('alive after 300 ms'), 300)`
+    const started = Date.now()
+    const stdout = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ['-e', script], { cwd: __dirname, timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+    )
+    expect(stdout.trim()).toBe('alive after 300 ms')
+    expect(Date.now() - started).toBeLessThan(5_000)
   })
 })
 
