@@ -73,10 +73,30 @@ function markdown(s, meta) {
     const met = higher ? r >= limit : r <= limit
     lines.push(`| ${label} | ${r.toFixed(2)}× | ${higher ? '≥' : '≤'} ${limit}× | ${met ? 'yes' : 'no'} |`)
   }
+  lines.push('', scaleMarkdown(s.scale))
   const cpu1k = rs.sequential['get 1024'].cpuUs
   const cpu64k = rs.sequential['get 65536'].cpuUs
   lines.push('', `CPU of a 64 KB get vs a 1 KB get (rs): ${(cpu64k / cpu1k).toFixed(2)}× (target: about 3× at most).`, '')
   return lines.join('\n')
+}
+
+/** CPU per get against the number of stored sessions, for each store. */
+function scaleMarkdown(scale) {
+  const [small, large] = Object.keys(scale.rs)
+  const row = (kind, name) => {
+    const a = scale[kind][small]
+    const b = scale[kind][large]
+    return `| ${name} | ${fmt(a.cpuUs, 0)} | ${fmt(b.cpuUs, 0)} | ${ratio(b.cpuUs, a.cpuUs)} | ${fmt(a.p50)} | ${fmt(b.p50)} |`
+  }
+  return [
+    `**Scale** (sequential gets of 1 KB sessions with ${small} and then ${large} sessions stored)`,
+    '',
+    `| store | CPU µs @${small} | @${large} | growth | p50 ms @${small} | @${large} |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    row('rs', 'connect-dynamodb-rs'),
+    row('cd', 'connect-dynamodb 3.0.5'),
+    '',
+  ].join('\n')
 }
 
 /** Bars of rs relative to cd (cd = 1) for the headline metrics; lower is better except where marked. */
@@ -119,4 +139,4 @@ ${bars}
 `
 }
 
-module.exports = { summarize, markdown, svgChart, targets }
+module.exports = { summarize, markdown, svgChart, targets, scaleMarkdown }

@@ -12,12 +12,12 @@ const http = require('node:http')
 const { fork, execFile } = require('node:child_process')
 const { startDynamoDBLocal } = require('../support/dynamodb-local')
 const { createStore, call, STORES } = require('./stores')
-const { summarize, markdown, svgChart } = require('./report')
+const { summarize, markdown, svgChart, scaleMarkdown } = require('./report')
 
 const QUICK = process.env.QUICK === '1'
 const CONFIG = QUICK
-  ? { rounds: 1, sizes: [200, 1024, 65536], count: 30, concurrent: { sessions: 200, inFlight: 64, durationMs: 1500 }, express: { seconds: 2, connections: 32 }, colds: 1 }
-  : { rounds: 5, sizes: [200, 1024, 65536], count: 300, concurrent: { sessions: 1000, inFlight: 64, durationMs: 8000 }, express: { seconds: 8, connections: 32 }, colds: 3 }
+  ? { rounds: 1, sizes: [200, 1024, 65536], count: 30, concurrent: { sessions: 200, inFlight: 64, durationMs: 1500 }, express: { seconds: 2, connections: 32 }, colds: 1, scale: { counts: [100, 1000], gets: 50 } }
+  : { rounds: 5, sizes: [200, 1024, 65536], count: 300, concurrent: { sessions: 1000, inFlight: 64, durationMs: 8000 }, express: { seconds: 8, connections: 32 }, colds: 3, scale: { counts: [1000, 10000], gets: 500 } }
 const OUT = process.env.BENCH_OUT || (QUICK ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')) : path.join(__dirname, 'results'))
 const TABLE = 'bench-sessions'
 
@@ -83,6 +83,8 @@ async function main() {
   await call(setup, 'close')
 
   const rounds = []
+  const scale = {}
+  const only = process.env.BENCH_ONLY
   try {
     // DynamoDB Local is a JVM: warm its JIT with both stores before measuring.
     for (const kind of ['rs', 'cd']) {
@@ -90,7 +92,7 @@ async function main() {
       await inWorker(kind, 'sequential', env, { sizes: CONFIG.sizes, count: QUICK ? 30 : 150 })
       await inWorker(kind, 'concurrent', env, { ...CONFIG.concurrent, durationMs: QUICK ? 500 : 2000 })
     }
-    for (let r = 0; r < CONFIG.rounds; r++) {
+    for (let r = 0; r < (only ? 0 : CONFIG.rounds); r++) {
       const order = r % 2 === 0 ? ['rs', 'cd'] : ['cd', 'rs']
       const round = {}
       for (const kind of order) {
@@ -104,11 +106,21 @@ async function main() {
       }
       rounds.push(round)
     }
+    if (!only || only === 'scale') {
+      for (const kind of ['rs', 'cd']) {
+        process.stderr.write(`scale: ${STORES[kind]}\n`)
+        scale[kind] = await inWorker(kind, 'scale', env, CONFIG.scale)
+      }
+    }
   } finally {
     await local.stop()
   }
 
-  const summary = summarize(rounds)
+  if (only) {
+    process.stdout.write(scaleMarkdown(scale))
+    return
+  }
+  const summary = { ...summarize(rounds), scale }
   const meta = {
     date: new Date().toISOString(),
     quick: QUICK,

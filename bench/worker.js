@@ -88,6 +88,25 @@ async function runConcurrent() {
   }
 }
 
+/** CPU per get as the table grows: it must not depend on how many sessions are stored. */
+async function runScale() {
+  const sess = sessionOfSize(1024)
+  const sid = (i) => `scale-${kind}-${i}`
+  const results = {}
+  let stored = 0
+  for (const target of params.counts) {
+    for (; stored < target; stored += 64) {
+      await Promise.all(Array.from({ length: Math.min(64, target - stored) }, (_, j) => call(store, 'set', sid(stored + j), sess)))
+    }
+    stored = target
+    let seed = 7
+    const pick = () => sid((seed = (seed * 48271) % 2147483647) % target)
+    for (let i = 0; i < 50; i++) await call(store, 'get', pick())
+    results[target] = await sequential(params.gets, () => call(store, 'get', pick()))
+  }
+  return results
+}
+
 /** The same minimal express-session app for each store; the parent drives it. */
 async function runExpress() {
   const express = require('express')
@@ -113,7 +132,7 @@ async function runExpress() {
   return null
 }
 
-const scenarios = { sequential: runSequential, concurrent: runConcurrent, express: runExpress }
+const scenarios = { sequential: runSequential, concurrent: runConcurrent, scale: runScale, express: runExpress }
 
 scenarios[scenario]()
   .then((result) => {
