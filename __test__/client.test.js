@@ -78,6 +78,22 @@ test('an AWS SDK v2-style client (config.getCredentials) is adopted too', async 
   await store.close()
 })
 
+test('a v2-style client that calls back later without credentials fails the call, not the process', async () => {
+  const v2 = {
+    config: {
+      region: 'us-west-2',
+      endpoint: endpoint(),
+      getCredentials(cb) {
+        setImmediate(() => cb(null))
+      },
+    },
+  }
+  const store = new DynamoDBStore({ table: uniqueTable(), client: v2 })
+  const err = await new Promise((resolve) => store.get('a', resolve))
+  expect(err.code).toBe('ERR_CREDENTIALS')
+  await store.close()
+})
+
 describe('connection options connect-dynamodb 3.x ignored', () => {
   test('AWSConfigPath: a JSON file of the v2 config', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-')), 'aws.json')

@@ -50,10 +50,17 @@ function v2Bridge(client) {
     }),
     credentials: () =>
       new Promise((done, fail) => {
+        // The v2 SDK may call back on a later tick: a throw there would be
+        // uncaught, so everything that can throw stays inside this try.
         config.getCredentials((err, creds) => {
-          if (err) return fail(err)
-          const c = creds || config.credentials
-          done(credentialsOf(c, c.expireTime))
+          try {
+            if (err) throw err
+            const c = creds || config.credentials
+            if (!c) throw new Error('the client has no credentials')
+            done(credentialsOf(c, c.expireTime))
+          } catch (failure) {
+            fail(failure)
+          }
         })
       }),
   }
