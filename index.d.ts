@@ -60,6 +60,21 @@ declare namespace connectDynamoDB {
     AWSConfigPath?: string
     /** Region when nothing else names one; default "us-east-1". */
     AWSRegion?: string
+    /** Dot path of the user in the session, e.g. "passport.user"; turns the user index on. */
+    userPath?: string
+    /** The user attribute's name; default "user". */
+    rangeKey?: string
+    /** The user index's name; default "<rangeKey>-<hashKey>-index" ("user-id-index"). */
+    userIndex?: string
+    /** Default false; true indexes sessions without a user under their own key, as the single-session fork does. */
+    indexAnonymousSessions?: boolean
+    /** Default off: when a save gives a user more live sessions, the ones expiring soonest are destroyed. */
+    maxSessionsPerUser?: number
+  }
+
+  interface UserSession {
+    sid: string
+    expires: Date
   }
 
   type ErrorCode =
@@ -77,6 +92,8 @@ declare namespace connectDynamoDB {
     | 'ERR_TABLE_NOT_ACTIVE'
     | 'ERR_UNPROCESSED_ITEMS'
     | 'ERR_STORE_CLOSED'
+    | 'ERR_INVALID_USER'
+    | 'ERR_USER_INDEX_MISSING'
     | 'ERR_INTERNAL'
 
   /** The store's own errors carry an ERR_* code; DynamoDB's carry the exception name as code and name. */
@@ -113,6 +130,14 @@ declare namespace connectDynamoDB {
     /** Deletes expired sessions of this prefix; resolves how many. */
     reap(callback?: Callback<number>): Promise<number>
     initialize(callback?: Callback<void>): Promise<void>
+    /** Adds the user index to an existing table and waits until it is ACTIVE. */
+    ensureUserIndex(callback?: Callback<void>): Promise<void>
+    /** The user's live sessions, soonest expiry first. */
+    listSessionsForUser(user: string | number, callback?: Callback<UserSession[]>): Promise<UserSession[]>
+    /** Resolves how many sessions were destroyed. */
+    destroyOtherSessionsForUser(user: string | number, keepSid: string, callback?: Callback<number>): Promise<number>
+    /** Resolves how many sessions were destroyed. */
+    destroyAllSessionsForUser(user: string | number, callback?: Callback<number>): Promise<number>
     clearInterval(callback?: Callback<void>): Promise<void>
     close(callback?: Callback<void>): Promise<void>
   }

@@ -127,6 +127,30 @@ function defineStore(Store) {
       return settle(cb, () => this.#native.reap())
     }
 
+    /** Adds the user index to an existing table (once, before the user methods); waits until it is ACTIVE. */
+    ensureUserIndex(cb) {
+      return settle(cb, () => this.#native.ensureUserIndex())
+    }
+
+    /** The user's live sessions as `{ sid, expires: Date }`, soonest expiry first. */
+    listSessionsForUser(user, cb) {
+      return settle(cb, () =>
+        this.#native
+          .listSessionsForUser(checkUser(user))
+          .then((sessions) => sessions.map(({ sid, expires }) => ({ sid, expires: new Date(expires * 1000) }))),
+      )
+    }
+
+    /** Destroys every session of the user except `keepSid`; resolves how many were destroyed. */
+    destroyOtherSessionsForUser(user, keepSid, cb) {
+      return settle(cb, () => this.#native.destroySessionsForUser(checkUser(user), checkSid(keepSid)))
+    }
+
+    /** Destroys every session of the user; resolves how many were destroyed. */
+    destroyAllSessionsForUser(user, cb) {
+      return settle(cb, () => this.#native.destroySessionsForUser(checkUser(user), undefined))
+    }
+
     /** Makes sure the table exists (creating it if needed) and is ACTIVE. */
     initialize(cb) {
       return settle(cb, () => this.#native.initialize())
@@ -199,6 +223,11 @@ function rejectLifted(err) {
 function checkSid(sid) {
   if (typeof sid !== 'string' || sid === '') throw invalidArgument('sid must be a non-empty string')
   return sid
+}
+
+function checkUser(user) {
+  if (typeof user === 'string' || typeof user === 'number') return user
+  throw storeError('ERR_INVALID_USER', 'user must be a non-empty string or a finite number')
 }
 
 function serialize(sess) {

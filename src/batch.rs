@@ -1,16 +1,21 @@
-//! Deleting many sessions: BatchWriteItem in chunks of 25, retrying what
-//! DynamoDB leaves unprocessed with jittered exponential backoff.
+//! Reading and deleting many sessions: BatchGetItem in chunks of 100 and
+//! BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed
+//! with jittered exponential backoff.
 
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
+use crate::codec::Item;
 use crate::error::{code, StoreError, StoreResult};
 
 /// DynamoDB's limit of requests in one BatchWriteItem.
 pub const BATCH_SIZE: usize = 25;
+/// DynamoDB's limit of keys in one BatchGetItem.
+pub const GET_BATCH_SIZE: usize = 100;
 const MAX_ATTEMPTS: u32 = 10;
 
 /// Deletes the items with these keys; returns how many were deleted.
@@ -21,10 +26,50 @@ pub async fn delete_keys(client: &Client, table: &str, hash_key: &str, keys: Vec
             .iter()
             .map(|key| delete_request(hash_key, key))
             .collect::<StoreResult<Vec<_>>>()?;
-        write_all(client, table, requests).await?;
+        until_processed(requests, "deletes", |pending| async move {
+            let output = client.batch_write_item().request_items(table, pending).send().await?;
+            let unprocessed = output.unprocessed_items.and_then(|mut left| left.remove(table));
+            Ok(((), unprocessed.filter(|left| !left.is_empty())))
+        })
+        .await?;
         deleted += chunk.len() as u32;
     }
     Ok(deleted)
+}
+
+/// Reads the items with these keys, strongly consistent, with only the
+/// attributes named in `attributes`. Missing items are simply absent.
+pub async fn get_keys(
+    client: &Client,
+    table: &str,
+    hash_key: &str,
+    keys: Vec<String>,
+    attributes: &[&str],
+) -> StoreResult<Vec<Item>> {
+    let mut items = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(GET_BATCH_SIZE) {
+        let mut request = KeysAndAttributes::builder().consistent_read(true);
+        for key in chunk {
+            request = request.keys(Item::from([(hash_key.to_string(), AttributeValue::S(key.clone()))]));
+        }
+        let placeholders: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
+        for (placeholder, name) in placeholders.iter().zip(attributes) {
+            request = request.expression_attribute_names(placeholder, *name);
+        }
+        let request = request
+            .projection_expression(placeholders.join(", "))
+            .build()
+            .map_err(|e| StoreError::new(code::INTERNAL, e.to_string()))?;
+        let pages = until_processed(request, "reads", |pending| async move {
+            let output = client.batch_get_item().request_items(table, pending).send().await?;
+            let found = output.responses.and_then(|mut found| found.remove(table)).unwrap_or_default();
+            let unprocessed = output.unprocessed_keys.and_then(|mut left| left.remove(table));
+            Ok((found, unprocessed.filter(|left| !left.keys().is_empty())))
+        })
+        .await?;
+        items.extend(pages.into_iter().flatten());
+    }
+    Ok(items)
 }
 
 fn delete_request(hash_key: &str, key: &str) -> StoreResult<WriteRequest> {
@@ -35,30 +80,28 @@ fn delete_request(hash_key: &str, key: &str) -> StoreResult<WriteRequest> {
     Ok(WriteRequest::builder().delete_request(delete).build())
 }
 
-async fn write_all(client: &Client, table: &str, mut pending: Vec<WriteRequest>) -> StoreResult<()> {
+/// Sends `pending` until DynamoDB leaves nothing unprocessed, backing off
+/// between attempts; `send` returns its result and what is left.
+async fn until_processed<P, R, F, Fut>(mut pending: P, what: &str, mut send: F) -> StoreResult<Vec<R>>
+where
+    F: FnMut(P) -> Fut,
+    Fut: Future<Output = StoreResult<(R, Option<P>)>>,
+{
+    let mut results = Vec::new();
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(backoff(attempt)).await;
         }
-        let output = client
-            .batch_write_item()
-            .request_items(table, pending)
-            .send()
-            .await?;
-        pending = output
-            .unprocessed_items
-            .and_then(|mut unprocessed| unprocessed.remove(table))
-            .unwrap_or_default();
-        if pending.is_empty() {
-            return Ok(());
+        let (result, left) = send(pending).await?;
+        results.push(result);
+        match left {
+            None => return Ok(results),
+            Some(left) => pending = left,
         }
     }
     Err(StoreError::new(
         code::UNPROCESSED_ITEMS,
-        format!(
-            "DynamoDB left {} deletes unprocessed after {MAX_ATTEMPTS} attempts",
-            pending.len()
-        ),
+        format!("DynamoDB left {what} unprocessed after {MAX_ATTEMPTS} attempts"),
     ))
 }
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
 use crate::options::{AttrKind, SpecialKey, StoreOptions, EXPIRES_ATTR, SESS_ATTR, TYPE_ATTR};
+use crate::users;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -83,10 +84,16 @@ pub fn read_number(value: Option<&AttributeValue>) -> Option<f64> {
 /// The full item for `set`. Refuses sessions DynamoDB would refuse, before
 /// anything is sent.
 pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i64) -> StoreResult<Item> {
-    let mut item = Item::with_capacity(4 + options.special_keys.len());
-    if !options.special_keys.is_empty() {
-        for (name, value) in special_values(options, &sess)? {
+    let mut item = Item::with_capacity(5 + options.special_keys.len());
+    // Only these features need the session parsed.
+    if !options.special_keys.is_empty() || options.users.enabled() {
+        let parsed: Value = serde_json::from_str(&sess)
+            .map_err(|e| StoreError::invalid_argument(format!("session is not valid JSON: {e}")))?;
+        for (name, value) in special_values(options, &parsed)? {
             item.insert(name, value);
+        }
+        if let Some(user) = users::user_attribute(&options.users, &parsed, &key)? {
+            item.insert(options.users.attribute.clone(), AttributeValue::S(user));
         }
     }
     item.insert(options.hash_key.clone(), AttributeValue::S(key));
@@ -115,11 +122,8 @@ pub fn decode_session(mut item: Item, now_ms: f64) -> Option<String> {
     }
 }
 
-/// The top-level session values copied to their own attributes. Only this
-/// path parses the session JSON, and only when special keys are configured.
-fn special_values(options: &StoreOptions, sess: &str) -> StoreResult<Vec<(String, AttributeValue)>> {
-    let parsed: Value = serde_json::from_str(sess)
-        .map_err(|e| StoreError::invalid_argument(format!("session is not valid JSON: {e}")))?;
+/// The top-level session values copied to their own attributes.
+fn special_values(options: &StoreOptions, parsed: &Value) -> StoreResult<Vec<(String, AttributeValue)>> {
     let mut values = Vec::with_capacity(options.special_keys.len());
     let mut missing = Vec::new();
     for key in &options.special_keys {

@@ -30,6 +30,8 @@ pub mod code {
     pub const TABLE_NOT_ACTIVE: &str = "ERR_TABLE_NOT_ACTIVE";
     pub const UNPROCESSED_ITEMS: &str = "ERR_UNPROCESSED_ITEMS";
     pub const STORE_CLOSED: &str = "ERR_STORE_CLOSED";
+    pub const INVALID_USER: &str = "ERR_INVALID_USER";
+    pub const USER_INDEX_MISSING: &str = "ERR_USER_INDEX_MISSING";
     pub const INTERNAL: &str = "ERR_INTERNAL";
 }
 

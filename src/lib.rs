@@ -10,10 +10,11 @@ mod error;
 mod options;
 mod store;
 mod table;
+mod users;
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Function, JsObjectValue, Object, Promise, Unknown};
+use napi::bindgen_prelude::{Either, Function, JsObjectValue, Object, Promise, Unknown};
 use napi::{Result, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
@@ -22,6 +23,7 @@ use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::error::{code, StoreError};
 use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::store::Store;
+use crate::users::UserArg;
 
 /// One small runtime for the process, whatever the core count: a session
 /// store's calls are I/O-bound. `CONNECT_DYNAMODB_RS_WORKER_THREADS` overrides.
@@ -59,6 +61,14 @@ pub struct ConnectionInfo {
 pub struct StoredSession {
     pub sid: String,
     pub sess: String,
+}
+
+/// One live session of a user as `listSessionsForUser()` returns it.
+#[napi(object)]
+pub struct UserSessionInfo {
+    pub sid: String,
+    /// Epoch seconds.
+    pub expires: i64,
 }
 
 /// The native half of `DynamoDBStore`. Sessions cross as JSON strings.
@@ -187,10 +197,35 @@ impl NativeStore {
         Ok(self.store.reap().await?)
     }
 
+    #[napi]
+    pub async fn ensure_user_index(&self) -> Result<()> {
+        Ok(self.store.ensure_user_index().await?)
+    }
+
+    #[napi]
+    pub async fn list_sessions_for_user(&self, user: Either<String, f64>) -> Result<Vec<UserSessionInfo>> {
+        let sessions = self.store.sessions_for_user(user_arg(user)).await?;
+        Ok(sessions.into_iter().map(|(sid, expires)| UserSessionInfo { sid, expires }).collect())
+    }
+
+    /// Destroys the user's sessions except `keep_sid`; resolves how many.
+    #[napi]
+    pub async fn destroy_sessions_for_user(&self, user: Either<String, f64>, keep_sid: Option<String>) -> Result<u32> {
+        let keep = keep_sid.as_deref();
+        Ok(self.store.destroy_sessions_for_user(user_arg(user), keep).await?)
+    }
+
     /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish.
     #[napi]
     pub fn close(&self) {
         self.store.close();
+    }
+}
+
+fn user_arg(user: Either<String, f64>) -> UserArg {
+    match user {
+        Either::A(text) => UserArg::Text(text),
+        Either::B(number) => UserArg::Number(number),
     }
 }
 

@@ -19,6 +19,11 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "AWSConfigJSON",
     "AWSConfigPath",
     "AWSRegion",
+    "userPath",
+    "rangeKey",
+    "userIndex",
+    "indexAnonymousSessions",
+    "maxSessionsPerUser",
 ];
 
 /// Attributes the store itself writes; a special key may not reuse them.
@@ -38,6 +43,26 @@ pub struct StoreOptions {
     pub skip_throw_missing_special_keys: bool,
     pub initialized: bool,
     pub connection: ConnectionOptions,
+    pub users: UserOptions,
+}
+
+/// The user index (off unless `userPath` is set): which session value names
+/// the user, the attribute it is copied to, and the GSI over that attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserOptions {
+    /// `userPath` split on dots; empty when the feature is off.
+    pub path: Vec<String>,
+    pub attribute: String,
+    pub index: String,
+    /// The fork's behaviour: sessions without a user are indexed under their key.
+    pub index_anonymous: bool,
+    pub max_sessions: Option<u32>,
+}
+
+impl UserOptions {
+    pub fn enabled(&self) -> bool {
+        !self.path.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +119,7 @@ impl StoreOptions {
             return Err(StoreError::invalid_option("hashKey", "a string of 1 to 255 bytes"));
         }
         let special_keys = parse_special_keys(options.get("specialKeys"), &hash_key)?;
+        let users = parse_users(&o, &hash_key, &special_keys)?;
         Ok(StoreOptions {
             table: parse_table(o.string("table")?)?,
             prefix: o.string("prefix")?.unwrap_or("sess:").to_string(),
@@ -105,16 +131,68 @@ impl StoreOptions {
             initialized: o.boolean("initialized")?,
             hash_key,
             connection: parse_connection(options, read_file)?,
+            users,
         })
     }
 }
 
+fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> StoreResult<UserOptions> {
+    let path = match o.string("userPath")? {
+        None => Vec::new(),
+        Some(path) => {
+            let segments: Vec<String> = path.split('.').map(str::to_string).collect();
+            if segments.iter().any(String::is_empty) {
+                return Err(StoreError::invalid_option("userPath", "a dot path such as \"passport.user\""));
+            }
+            segments
+        }
+    };
+    let attribute = o.string("rangeKey")?.unwrap_or("user").to_string();
+    let reserved = [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR];
+    if attribute.is_empty() || attribute.len() > 255 || reserved.contains(&attribute.as_str()) {
+        return Err(StoreError::invalid_option(
+            "rangeKey",
+            "an attribute name of 1 to 255 bytes other than the hash key, \"expires\", \"type\" and \"sess\"",
+        ));
+    }
+    if !path.is_empty() && special_keys.iter().any(|key| key.name == attribute) {
+        return Err(StoreError::invalid_option("rangeKey", "different from every special key's name"));
+    }
+    let index = match o.string("userIndex")? {
+        Some(name) => name.to_string(),
+        None => format!("{attribute}-{hash_key}-index"),
+    };
+    if !is_table_name(&index) {
+        return Err(StoreError::invalid_option(
+            "userIndex",
+            "an index name (3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.')",
+        ));
+    }
+    let max_sessions = match o.get("maxSessionsPerUser").map(Value::as_u64) {
+        None | Some(Some(0)) => None,
+        Some(Some(n)) if n <= u32::MAX as u64 => Some(n as u32),
+        Some(_) => return Err(StoreError::invalid_option("maxSessionsPerUser", "a positive integer")),
+    };
+    if max_sessions.is_some() && path.is_empty() {
+        return Err(StoreError::invalid_option("maxSessionsPerUser", "used together with userPath"));
+    }
+    Ok(UserOptions {
+        path,
+        attribute,
+        index,
+        index_anonymous: o.boolean("indexAnonymousSessions")?,
+        max_sessions,
+    })
+}
+
+fn is_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 fn parse_table(table: Option<&str>) -> StoreResult<String> {
     let table = table.unwrap_or("sessions");
-    let valid_chars = table
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if !(3..=255).contains(&table.len()) || !valid_chars {
+    if !is_table_name(table) {
         return Err(StoreError::invalid_option(
             "table",
             "a DynamoDB table name (3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.')",
@@ -355,6 +433,27 @@ mod tests {
         assert!(!o.initialized && !o.skip_throw_missing_special_keys);
         assert!(o.special_keys.is_empty());
         assert_eq!(o.connection, ConnectionOptions::default());
+        assert!(!o.users.enabled());
+        assert_eq!((o.users.attribute.as_str(), o.users.index.as_str()), ("user", "user-id-index"));
+        assert_eq!(o.users.max_sessions, None);
+    }
+
+    #[test]
+    fn user_options() {
+        let o = parse(json!({"userPath": "passport.user", "rangeKey": "owner", "hashKey": "pk", "maxSessionsPerUser": 2}))
+            .unwrap();
+        assert_eq!(o.users.path, vec!["passport", "user"]);
+        assert_eq!(o.users.index, "owner-pk-index");
+        assert_eq!(o.users.max_sessions, Some(2));
+        assert!(option_error(json!({"userPath": "a..b"})).contains("userPath"));
+        assert!(option_error(json!({"userPath": ""})).contains("userPath"));
+        assert!(option_error(json!({"rangeKey": "sess"})).contains("rangeKey"));
+        assert!(option_error(json!({"rangeKey": "id"})).contains("rangeKey"));
+        assert!(option_error(json!({"userIndex": "a b"})).contains("userIndex"));
+        assert!(option_error(json!({"maxSessionsPerUser": 2})).contains("userPath"));
+        assert!(option_error(json!({"userPath": "u", "maxSessionsPerUser": 1.5})).contains("maxSessionsPerUser"));
+        assert!(option_error(json!({"userPath": "u", "specialKeys": [{"name": "user", "type": "S"}]}))
+            .contains("rangeKey"));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The session operations. One store owns one client (built on first use) and
 //! makes sure of its table once, however many calls arrive at the same time.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -14,6 +17,12 @@ use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 use crate::options::{StoreOptions, EXPIRES_ATTR, SESS_ATTR};
 use crate::table;
+use crate::users::{self, UserArg, UserIndex, UserSession};
+
+/// A session re-saved under the same user within this time needs no new
+/// registry entry: the one made before still covers the index's lag.
+const REGISTERED_FRESH: Duration = Duration::from_secs(users::REGISTRY_WINDOW_S as u64 / 2);
+const REGISTERED_MEMO_LIMIT: usize = 10_000;
 
 pub struct Store {
     options: StoreOptions,
@@ -21,6 +30,8 @@ pub struct Store {
     client: OnceCell<Client>,
     table_ready: OnceCell<()>,
     closed: AtomicBool,
+    /// Session key -> (user, when this store registered it).
+    registered: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 /// Which of this store's items a scan returns.
@@ -39,6 +50,7 @@ impl Store {
             client: OnceCell::new(),
             table_ready: OnceCell::new(),
             closed: AtomicBool::new(false),
+            registered: Mutex::new(HashMap::new()),
         }
     }
 
@@ -68,6 +80,12 @@ impl Store {
     }
 
     fn key(&self, sid: &str) -> StoreResult<String> {
+        if users::is_registry_sid(sid) {
+            return Err(StoreError::invalid_argument(format!(
+                "sid must not start with \"{}\" (reserved for the user registry)",
+                users::REGISTRY_MARK
+            )));
+        }
         codec::session_key(&self.options.prefix, sid)
     }
 
@@ -103,16 +121,110 @@ impl Store {
         cookie_expires_ms: Option<f64>,
         max_age_ms: Option<f64>,
     ) -> StoreResult<()> {
-        let expires = codec::expires_at(codec::now_ms(), cookie_expires_ms, max_age_ms);
-        let item = codec::encode_item(&self.options, self.key(sid)?, sess, expires)?;
+        let now_ms = codec::now_ms();
+        let expires = codec::expires_at(now_ms, cookie_expires_ms, max_age_ms);
+        let key = self.key(sid)?;
+        let item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
         let client = self.ready().await?;
+        let new_user = self.user_to_register(&item, &key);
+        if let Some(user) = &new_user {
+            self.user_index(client).register(user, &key, (now_ms / 1000.0).floor() as i64).await?;
+        }
         client
             .put_item()
             .table_name(&self.options.table)
             .set_item(Some(item))
             .send()
             .await?;
+        if let Some(user) = new_user {
+            self.remember_registered(key.clone(), user.clone());
+            if let Some(max) = self.options.users.max_sessions {
+                self.limit_sessions(client, &user, &key, max).await.map_err(|err| {
+                    StoreError::new(
+                        &err.code,
+                        format!("the session was saved, but enforcing maxSessionsPerUser failed: {}", err.message),
+                    )
+                })?;
+            }
+        }
         Ok(())
+    }
+
+    fn user_index<'a>(&'a self, client: &'a Client) -> UserIndex<'a> {
+        UserIndex { client, options: &self.options }
+    }
+
+    /// The user this write gives the session, unless this store registered
+    /// the same pair recently. Anonymous sessions indexed under their own key
+    /// are never looked up by user, so they are not registered.
+    fn user_to_register(&self, item: &Item, key: &str) -> Option<String> {
+        let user = match item.get(&self.options.users.attribute) {
+            Some(AttributeValue::S(user)) if self.options.users.enabled() && user != key => user,
+            _ => return None,
+        };
+        let Ok(registered) = self.registered.lock() else {
+            return Some(user.clone());
+        };
+        match registered.get(key) {
+            Some((known, at)) if known == user && at.elapsed() < REGISTERED_FRESH => None,
+            _ => Some(user.clone()),
+        }
+    }
+
+    fn remember_registered(&self, key: String, user: String) {
+        if let Ok(mut registered) = self.registered.lock() {
+            if registered.len() >= REGISTERED_MEMO_LIMIT {
+                registered.clear();
+            }
+            registered.insert(key, (user, Instant::now()));
+        }
+    }
+
+    /// Destroys the sessions of `user` that expire soonest until at most
+    /// `max` are left; the session just saved is never one of them.
+    async fn limit_sessions(&self, client: &Client, user: &str, keep: &str, max: u32) -> StoreResult<u32> {
+        let sessions = self.user_index(client).sessions(user).await?;
+        let excess = sessions.len().saturating_sub(max as usize);
+        let oldest = sessions
+            .into_iter()
+            .map(|session| session.key)
+            .filter(|key| key != keep)
+            .take(excess)
+            .collect();
+        batch::delete_keys(client, &self.options.table, &self.options.hash_key, oldest).await
+    }
+
+    /// Makes sure the table has the user index, adding it if needed.
+    pub async fn ensure_user_index(&self) -> StoreResult<()> {
+        let client = self.ready().await?;
+        table::ensure_user_index(client, &self.options).await
+    }
+
+    /// The live sessions of a user as (sid, expiry in epoch seconds).
+    pub async fn sessions_for_user(&self, user: UserArg) -> StoreResult<Vec<(String, i64)>> {
+        let user = users::user_argument(user)?;
+        let client = self.ready().await?;
+        let sessions = self.user_index(client).sessions(&user).await?;
+        Ok(sessions
+            .into_iter()
+            .filter_map(|UserSession { key, expires }| {
+                codec::sid_of(&self.options.prefix, &key).map(|sid| (sid.to_string(), expires))
+            })
+            .collect())
+    }
+
+    /// Destroys every session of a user except `keep_sid`; returns how many.
+    pub async fn destroy_sessions_for_user(&self, user: UserArg, keep_sid: Option<&str>) -> StoreResult<u32> {
+        let user = users::user_argument(user)?;
+        let keep = keep_sid.map(|sid| self.key(sid)).transpose()?;
+        let client = self.ready().await?;
+        let sessions = self.user_index(client).sessions(&user).await?;
+        let doomed = sessions
+            .into_iter()
+            .map(|session| session.key)
+            .filter(|key| Some(key) != keep.as_ref())
+            .collect();
+        batch::delete_keys(client, &self.options.table, &self.options.hash_key, doomed).await
     }
 
     /// Moves the expiry of a live session; returns the new expiry (epoch

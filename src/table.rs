@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, KeySchemaElement, KeyType, ProvisionedThroughput, ScalarAttributeType,
-    TableStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ProvisionedThroughput, ScalarAttributeType, TableDescription, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -14,6 +15,7 @@ use crate::options::StoreOptions;
 
 /// Real DynamoDB takes seconds to tens of seconds to create a table.
 const ACTIVE_DEADLINE: Duration = Duration::from_secs(180);
+const INDEX_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 pub async fn ensure_table(client: &Client, options: &StoreOptions) -> StoreResult<()> {
     match table_status(client, &options.table).await {
@@ -27,38 +29,40 @@ pub async fn ensure_table(client: &Client, options: &StoreOptions) -> StoreResul
     }
 }
 
-async fn table_status(client: &Client, table: &str) -> StoreResult<Option<TableStatus>> {
+async fn describe(client: &Client, table: &str) -> StoreResult<TableDescription> {
     let described = client.describe_table().table_name(table).send().await?;
-    Ok(described.table.and_then(|t| t.table_status))
+    described
+        .table
+        .ok_or_else(|| StoreError::new(code::INVALID_RESPONSE, "DescribeTable returned no table"))
 }
 
+async fn table_status(client: &Client, table: &str) -> StoreResult<Option<TableStatus>> {
+    Ok(describe(client, table).await?.table_status)
+}
+
+/// The table connect-dynamodb creates, plus the user index when `userPath` is set.
 async fn create_table(client: &Client, options: &StoreOptions) -> StoreResult<()> {
-    let result = client
+    let mut request = client
         .create_table()
         .table_name(&options.table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(&options.hash_key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(internal)?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(&options.hash_key)
-                .key_type(KeyType::Hash)
-                .build()
-                .map_err(internal)?,
-        )
-        .provisioned_throughput(
-            ProvisionedThroughput::builder()
-                .read_capacity_units(options.read_capacity_units)
-                .write_capacity_units(options.write_capacity_units)
-                .build()
-                .map_err(internal)?,
-        )
-        .send()
-        .await;
+        .attribute_definitions(string_attribute(&options.hash_key)?)
+        .key_schema(key(&options.hash_key, KeyType::Hash)?)
+        .provisioned_throughput(throughput(options)?);
+    if options.users.enabled() {
+        request = request
+            .attribute_definitions(string_attribute(&options.users.attribute)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(&options.users.index)
+                    .key_schema(key(&options.users.attribute, KeyType::Hash)?)
+                    .key_schema(key(&options.hash_key, KeyType::Range)?)
+                    .projection(keys_only())
+                    .provisioned_throughput(throughput(options)?)
+                    .build()
+                    .map_err(internal)?,
+            );
+    }
+    let result = request.send().await;
     match result.map_err(StoreError::from) {
         // Another store or process created it first: wait for it like ours.
         Err(err) if err.is("ResourceInUseException") => Ok(()),
@@ -86,6 +90,107 @@ async fn wait_until_active(client: &Client, table: &str) -> StoreResult<()> {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));
     }
+}
+
+/// Adds the user index to an existing table (UpdateTable) unless it is there,
+/// and waits until it can be queried.
+pub async fn ensure_user_index(client: &Client, options: &StoreOptions) -> StoreResult<()> {
+    let table = describe(client, &options.table).await?;
+    if index_status(&table, &options.users.index).is_none() {
+        let on_demand = table
+            .billing_mode_summary
+            .as_ref()
+            .and_then(|summary| summary.billing_mode.as_ref())
+            .is_some_and(|mode| *mode == BillingMode::PayPerRequest);
+        let mut index = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(&options.users.index)
+            .key_schema(key(&options.users.attribute, KeyType::Hash)?)
+            .key_schema(key(&options.hash_key, KeyType::Range)?)
+            .projection(keys_only());
+        if !on_demand {
+            index = index.provisioned_throughput(throughput(options)?);
+        }
+        let result = client
+            .update_table()
+            .table_name(&options.table)
+            .attribute_definitions(string_attribute(&options.hash_key)?)
+            .attribute_definitions(string_attribute(&options.users.attribute)?)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .create(index.build().map_err(internal)?)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            // Someone else is adding it right now: wait for theirs.
+            Err(err) if err.is("ResourceInUseException") => {}
+            other => other.map(|_| ())?,
+        }
+    }
+    wait_until_index_active(client, options).await
+}
+
+fn index_status(table: &TableDescription, index: &str) -> Option<IndexStatus> {
+    table
+        .global_secondary_indexes()
+        .iter()
+        .find(|gsi| gsi.index_name() == Some(index))
+        .map(|gsi| gsi.index_status().cloned().unwrap_or(IndexStatus::Creating))
+}
+
+async fn wait_until_index_active(client: &Client, options: &StoreOptions) -> StoreResult<()> {
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let table = describe(client, &options.table).await?;
+        let index = index_status(&table, &options.users.index);
+        if index == Some(IndexStatus::Active) && table.table_status == Some(TableStatus::Active) {
+            return Ok(());
+        }
+        // Adding an index to a large table backfills it, which can take long.
+        if started.elapsed() > INDEX_DEADLINE {
+            return Err(StoreError::new(
+                code::USER_INDEX_MISSING,
+                format!(
+                    "index \"{}\" of table \"{}\" did not become ACTIVE within {}s",
+                    options.users.index,
+                    options.table,
+                    INDEX_DEADLINE.as_secs()
+                ),
+            ));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn string_attribute(name: &str) -> StoreResult<AttributeDefinition> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(internal)
+}
+
+fn key(name: &str, key_type: KeyType) -> StoreResult<KeySchemaElement> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(internal)
+}
+
+fn throughput(options: &StoreOptions) -> StoreResult<ProvisionedThroughput> {
+    ProvisionedThroughput::builder()
+        .read_capacity_units(options.read_capacity_units)
+        .write_capacity_units(options.write_capacity_units)
+        .build()
+        .map_err(internal)
+}
+
+fn keys_only() -> Projection {
+    Projection::builder().projection_type(ProjectionType::KeysOnly).build()
 }
 
 fn internal(err: impl std::fmt::Display) -> StoreError {
