@@ -1,14 +1,12 @@
 'use strict'
 
-// npm run demo: an Express app keeping its sessions in DynamoDB.
-// With AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) set, or DEMO_AWS=1 for
-// real DynamoDB through the AWS default chain, it uses that; otherwise it
-// starts DynamoDB Local itself (Java 17+) and stops it on exit.
+// npm run demo: an Express app keeping its sessions in DynamoDB (see
+// serve.js for where the DynamoDB comes from).
 
 const express = require('express')
 const session = require('express-session')
 const DynamoDBStore = require('..')(session)
-const { startDynamoDBLocal } = require('../support/dynamodb-local')
+const { serve, runIfMain } = require('./serve')
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
@@ -57,34 +55,13 @@ function createApp(store) {
   return app
 }
 
-async function main() {
-  process.env.AWS_EC2_METADATA_DISABLED = process.env.AWS_EC2_METADATA_DISABLED || 'true'
-  const configured = process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL || process.env.DEMO_AWS === '1'
-  const local = configured ? null : await startDynamoDBLocal()
-  const store = new DynamoDBStore({
-    table: process.env.DEMO_TABLE || 'connect-dynamodb-rs-demo',
-    AWSConfigJSON: local ? { endpoint: local.endpoint, region: 'us-east-1', accessKeyId: 'demo', secretAccessKey: 'demo' } : undefined,
-  })
-  await store.initialize()
-  const server = createApp(store).listen(Number(process.env.PORT || 3000), () => {
-    const where = local ? `DynamoDB Local at ${local.endpoint}` : 'the configured DynamoDB'
-    console.log(`Demo running at http://localhost:${server.address().port} (sessions in ${where}). Ctrl-C stops it.`)
-  })
-  const stop = async () => {
-    server.close()
-    await store.close()
-    if (local) await local.stop()
-    process.exit(0)
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    console.error(err.message)
-    process.exit(1)
-  })
-}
+runIfMain(module, () =>
+  serve({
+    name: 'Demo',
+    table: 'connect-dynamodb-rs-demo',
+    createStore: (options) => new DynamoDBStore(options),
+    createApp,
+  }),
+)
 
 module.exports = { createApp }
