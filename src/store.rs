@@ -127,15 +127,20 @@ impl Store {
         let item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
         let client = self.ready().await?;
         let new_user = self.user_to_register(&item, &key);
-        if let Some(user) = &new_user {
-            self.user_index(client).register(user, &key, (now_ms / 1000.0).floor() as i64).await?;
+        let put = async {
+            let request = client.put_item().table_name(&self.options.table).set_item(Some(item));
+            request.send().await.map(|_| ()).map_err(StoreError::from)
+        };
+        match &new_user {
+            // Both land before the save is acknowledged, so a session whose
+            // save was acknowledged is always in the registry.
+            Some(user) => {
+                let index = self.user_index(client);
+                let register = index.register(user, &key, (now_ms / 1000.0).floor() as i64);
+                tokio::try_join!(register, put)?;
+            }
+            None => put.await?,
         }
-        client
-            .put_item()
-            .table_name(&self.options.table)
-            .set_item(Some(item))
-            .send()
-            .await?;
         if let Some(user) = new_user {
             self.remember_registered(key.clone(), user.clone());
             if let Some(max) = self.options.users.max_sessions {

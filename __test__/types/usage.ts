@@ -18,6 +18,11 @@ const options: connectDynamoDB.DynamoDBStoreOptions = {
   initialized: false,
   AWSConfigJSON: { region: 'us-east-1', endpoint: 'http://localhost:8000', accessKeyId: 'a', secretAccessKey: 'b' },
   AWSRegion: 'us-east-1',
+  userPath: 'passport.user',
+  rangeKey: 'user',
+  userIndex: 'user-id-index',
+  indexAnonymousSessions: false,
+  maxSessionsPerUser: 3,
 }
 const store: session.Store = new DynamoDBStore(options)
 const typed = new NamedStore({ client: new DynamoDBClient({}) })
@@ -33,14 +38,21 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const reaped: number = await s.reap()
   s.get('sid', (err, value) => value?.cookie)
   s.destroy('sid', (err) => err)
+  await s.ensureUserIndex()
+  const devices: connectDynamoDB.UserSession[] = await s.listSessionsForUser('u-1')
+  const firstExpiry: Date | undefined = devices[0]?.expires
+  const ended: number = await s.destroyOtherSessionsForUser(42, 'sid')
+  s.destroyAllSessionsForUser('u-1', (err, count) => count)
   await s.close()
-  void [got, expires, n, ids, reaped]
+  void [got, expires, n, ids, reaped, firstExpiry, ended]
 }
 
 // @ts-expect-error table must be a string
 new DynamoDBStore({ table: 5 })
 // @ts-expect-error unknown special key type
 new DynamoDBStore({ specialKeys: [{ name: 'x', type: 'SS' }] })
+// @ts-expect-error a user is a string or a number
+typed.listSessionsForUser({ id: 1 })
 // @ts-expect-error the factory needs something carrying a Store
 connectDynamoDB({})
 
