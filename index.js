@@ -32,20 +32,21 @@ function defineStore(Store) {
     #client
     #ownClient = false
     #reaper
+    #reaping
+
+    #hooks
 
     constructor(options) {
       super(options)
-      options = options == null ? {} : options
-      if (typeof options !== 'object') {
-        throw storeError('ERR_INVALID_OPTION', 'options must be an object')
-      }
-      const bridge = options.client == null ? undefined : clientBridge(options.client)
+      const { native, hooks } = normalizeOptions(options == null ? {} : options)
+      const bridge = native.client == null ? undefined : clientBridge(native.client)
       try {
-        this.#native = new NativeStore(options, bridge && bridge.config, bridge && bridge.credentials)
+        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m))
       } catch (err) {
         throw liftError(err)
       }
-      this.#client = options.client
+      this.#hooks = hooks
+      this.#client = native.client
       this.#startReaper(this.#native.reapInterval)
     }
 
@@ -71,29 +72,40 @@ function defineStore(Store) {
     }
 
     get(sid, cb) {
-      return settle(cb, () => this.#native.get(checkSid(sid)).then(parseSession))
+      return this.#settle(cb, 'get', () => this.#native.get(checkSid(sid)).then(foundSession))
     }
 
     set(sid, sess, cb) {
-      return settle(cb, () => {
+      return this.#settle(cb, 'set', () => {
         checkSid(sid)
         const json = serialize(sess)
-        return this.#native.set(sid, json, ...cookieTimes(sess))
+        return this.#native.set(sid, json, ...this.#times(sess))
       })
     }
 
     /** Refreshes the expiry of a live session; resolves `{ expires }`, or null when none exists. */
     touch(sid, sess, cb) {
       if (typeof sess === 'function' && cb === undefined) [sess, cb] = [undefined, sess]
-      return settle(cb, () =>
+      return this.#settle(cb, 'touch', () =>
         this.#native
-          .touch(checkSid(sid), ...cookieTimes(sess))
+          .touch(checkSid(sid), ...this.#times(sess))
           .then((expires) => (expires == null ? null : { expires: String(expires) })),
       )
     }
 
     destroy(sid, cb) {
-      return settle(cb, () => this.#native.destroy(checkSid(sid)))
+      return this.#settle(cb, 'destroy', () => this.#native.destroy(checkSid(sid)))
+    }
+
+    /** What the store sent, skipped, and was billed since it was made. */
+    stats() {
+      const s = this.#native.stats()
+      return {
+        operations: { get: s.get, set: s.set, touch: s.touch, destroy: s.destroy },
+        skippedWrites: s.skippedWrites,
+        downgradedSets: s.downgradedSets,
+        consumedCapacity: { readUnits: s.readCapacityUnits, writeUnits: s.writeCapacityUnits },
+      }
     }
 
     /** Every live session, each with its `id`. */
@@ -157,37 +169,82 @@ function defineStore(Store) {
     }
 
     clearInterval(cb) {
-      return settle(cb, async () => {
-        clearInterval(this.#reaper)
-        this.#reaper = undefined
-      })
+      return settle(cb, () => this.#stopReaper())
     }
 
     /** Stops the reaper; later calls fail with ERR_STORE_CLOSED. */
     close(cb) {
       return settle(cb, async () => {
-        clearInterval(this.#reaper)
+        await this.#stopReaper()
         this.#native.close()
         if (this.#ownClient) this.#client.destroy()
       })
     }
 
+    /** Cookie expiry, maxAge and (when `ttl` is a function) its answer, in ms. */
+    #times(sess) {
+      const [expires, maxAge] = cookieTimes(sess)
+      const { ttl } = this.#hooks
+      if (!ttl) return [expires, maxAge, undefined]
+      const ms = ttl(sess)
+      if (!(typeof ms === 'number' && ms > 0 && Number.isFinite(ms))) {
+        throw storeError('ERR_INVALID_OPTION', `ttl(session) must return a number of ms > 0, not ${String(ms)}`)
+      }
+      return [expires, maxAge, ms]
+    }
+
+    /** Like settle(), and an error also goes to the `err` hook. */
+    #settle(cb, op, operation) {
+      const { err: hook } = this.#hooks
+      if (!hook) return settle(cb, operation)
+      return settle(cb, () =>
+        Promise.resolve()
+          .then(operation)
+          .catch((err) => {
+            const lifted = liftError(err)
+            try {
+              hook(`${op} failed: ${lifted.message}`, lifted)
+            } catch {
+              // A throwing hook must not change the outcome.
+            }
+            throw lifted
+          }),
+      )
+    }
+
+    /** Messages from the core: "warn: ..." also reaches console.warn when there is no `log` hook. */
+    #log(message) {
+      const { log } = this.#hooks || {}
+      const warning = message.startsWith('warn: ')
+      try {
+        if (log) log(message)
+        else if (warning) console.warn(`connect-dynamodb-rs: ${message.slice(6)}`)
+      } catch {
+        // Logging must never break the store.
+      }
+    }
+
     /** One scan at a time: a slow or failing reap is never overlapped by the next. */
     #startReaper(interval) {
       if (!(interval > 0)) return
-      let reaping = false
       this.#reaper = setInterval(() => {
-        if (reaping) return
-        reaping = true
-        this.reap()
+        if (this.#reaping) return
+        this.#reaping = this.reap()
           .catch((err) => {
             if (this.listenerCount && this.listenerCount('error') > 0) this.emit('error', err)
           })
           .finally(() => {
-            reaping = false
+            this.#reaping = undefined
           })
       }, interval)
       this.#reaper.unref()
+    }
+
+    /** Stops the timer; resolves once a reap in flight has finished. */
+    async #stopReaper() {
+      clearInterval(this.#reaper)
+      this.#reaper = undefined
+      await this.#reaping
     }
   }
 }
@@ -253,6 +310,72 @@ function cookieTimes(sess) {
   const expires = cookie.expires == null ? undefined : new Date(cookie.expires).getTime()
   const maxAge = typeof cookie.maxAge === 'number' ? cookie.maxAge : undefined
   return [expires, maxAge]
+}
+
+/**
+ * connect-dynamodb-session's option names, mapped onto this store's.
+ * `region` and `endpoint` join `AWSConfigJSON`.
+ */
+const ALIASES = {
+  tableName: 'table',
+  awsClient: 'client',
+  readCapacity: 'readCapacityUnits',
+  writeCapacity: 'writeCapacityUnits',
+  cleanupInterval: 'reapInterval',
+}
+const HOOKS = ['err', 'log']
+
+/** Splits the options into what the core reads and the JS hooks. */
+function normalizeOptions(options) {
+  if (typeof options !== 'object') throw storeError('ERR_INVALID_OPTION', 'options must be an object')
+  const native = { ...options }
+  const adopt = (target, from, to, value, label = to) => {
+    if (target[to] !== undefined && target[to] !== value) {
+      throw storeError('ERR_INVALID_OPTION', `options "${from}" and "${label}" set the same thing to different values`)
+    }
+    target[to] = value
+  }
+  for (const [alias, name] of Object.entries(ALIASES)) {
+    if (native[alias] === undefined) continue
+    adopt(native, alias, name, native[alias])
+    delete native[alias]
+  }
+  for (const key of ['region', 'endpoint']) {
+    if (native[key] === undefined) continue
+    const json = native.AWSConfigJSON
+    if (json != null && typeof json !== 'object') break
+    native.AWSConfigJSON = { ...json }
+    adopt(native.AWSConfigJSON, key, key, native[key], `AWSConfigJSON.${key}`)
+    delete native[key]
+  }
+  const hooks = {}
+  for (const name of HOOKS) {
+    if (native[name] == null) continue
+    if (typeof native[name] !== 'function') throw storeError('ERR_INVALID_OPTION', `option "${name}" must be a function`)
+    hooks[name] = native[name]
+    delete native[name]
+  }
+  if (typeof native.ttl === 'function') {
+    hooks.ttl = native.ttl
+    delete native.ttl
+  }
+  return { native, hooks }
+}
+
+/**
+ * The session `get` resolves. Touches move only the item's `expires`, so the
+ * stored cookie's expiry is brought up to it here (@fastify/session checks it).
+ */
+function foundSession(found) {
+  const session = found && parseSession(found.sess)
+  if (!session || found.expires == null) return session
+  const cookie = session.cookie
+  const at = found.expires * 1000
+  // The item's expiry is the cookie's rounded up to the second: only a touch moves it further.
+  if (cookie && typeof cookie === 'object' && cookie.expires != null && Date.parse(cookie.expires) <= at - 1000) {
+    cookie.expires = new Date(at).toISOString()
+  }
+  return session
 }
 
 function parseSession(json) {

@@ -10,6 +10,8 @@ use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
 use crate::options::{AttrKind, SpecialKey, StoreOptions, EXPIRES_ATTR, SESS_ATTR, TYPE_ATTR};
+#[cfg(test)]
+use crate::options::ONE_DAY_MS;
 use crate::users;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -19,16 +21,15 @@ pub const SESSION_TYPE: &str = "connect-session";
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// DynamoDB's limit on a partition key value.
 const MAX_KEY_BYTES: usize = 2048;
-const ONE_DAY_MS: f64 = 86_400_000.0;
-
 /// When the stored session expires, in epoch seconds: the cookie's absolute
-/// expiry when it has one, else now + its maxAge, else now + one day.
-/// Rounded up, so the item never dies before the cookie does.
-pub fn expires_at(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>) -> i64 {
+/// expiry when it has one, else now + its maxAge, else now + `ttl_ms` (the
+/// `ttl` option, one day by default). Rounded up, so the item never dies
+/// before the cookie does.
+pub fn expires_at(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: f64) -> i64 {
     let at_ms = match (finite(cookie_expires_ms), finite(max_age_ms)) {
         (Some(expires), _) => expires,
         (None, Some(max_age)) => now_ms + max_age,
-        (None, None) => now_ms + ONE_DAY_MS,
+        (None, None) => now_ms + ttl_ms,
     };
     (at_ms / 1000.0).ceil() as i64
 }
@@ -110,14 +111,15 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
     Ok(item)
 }
 
-/// The stored session JSON of an item, or None when the item is expired or
-/// holds no session string.
-pub fn decode_session(mut item: Item, now_ms: f64) -> Option<String> {
-    if is_expired(read_number(item.get(EXPIRES_ATTR)), now_ms) {
+/// The stored session JSON of an item and its expiry (epoch seconds), or
+/// None when the item is expired or holds no session string.
+pub fn decode_session(mut item: Item, now_ms: f64) -> Option<(String, Option<f64>)> {
+    let expires = read_number(item.get(EXPIRES_ATTR));
+    if is_expired(expires, now_ms) {
         return None;
     }
     match item.remove(SESS_ATTR) {
-        Some(AttributeValue::S(sess)) if !sess.is_empty() => Some(sess),
+        Some(AttributeValue::S(sess)) if !sess.is_empty() => Some((sess, expires)),
         _ => None,
     }
 }
@@ -166,6 +168,22 @@ fn special_value(key: &SpecialKey, value: &Value) -> StoreResult<AttributeValue>
     }
 }
 
+/// True when two session JSON objects hold the same data apart from their
+/// `cookie` (which express-session and @fastify/session refresh on every
+/// request). Anything that does not parse as an object counts as changed.
+pub fn same_content(stored: &str, given: &str) -> bool {
+    type Members<'a> = std::collections::BTreeMap<String, &'a serde_json::value::RawValue>;
+    let without_cookie = |json| {
+        let mut members = serde_json::from_str::<Members>(json).ok()?;
+        members.remove("cookie");
+        Some(members)
+    };
+    match (without_cookie(stored), without_cookie(given)) {
+        (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(&b).all(|((ka, va), (kb, vb))| ka == kb && va.get() == vb.get()),
+        _ => false,
+    }
+}
+
 /// DynamoDB's size of an item: attribute names plus values.
 pub fn item_size(item: &Item) -> usize {
     item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
@@ -183,6 +201,19 @@ fn value_size(value: &AttributeValue) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn same_content_ignores_only_the_cookie() {
+        let stored = r#"{"cookie":{"expires":"2026-01-01T00:00:00.000Z"},"n":1,"cart":[1,2]}"#;
+        assert!(same_content(stored, r#"{"cookie":{"expires":"2027-01-01T00:00:00.000Z"},"n":1,"cart":[1,2]}"#));
+        assert!(same_content(stored, r#"{"cart":[1,2],"n":1}"#));
+        assert!(!same_content(stored, r#"{"cookie":{},"n":2,"cart":[1,2]}"#));
+        assert!(!same_content(stored, r#"{"cookie":{},"n":1,"cart":[1,2],"extra":null}"#));
+        assert!(!same_content(stored, r#"{"cookie":{},"n":1}"#));
+        assert!(!same_content(stored, r#"{"cookie":{},"n":1,"cart":[1,2,3]}"#));
+        assert!(!same_content("not json", "not json"));
+        assert!(!same_content("[1]", "[1]"));
+    }
+
     use super::*;
     use serde_json::json;
 
@@ -194,15 +225,16 @@ mod tests {
 
     #[test]
     fn expiry_prefers_absolute_cookie_expiry() {
-        assert_eq!(expires_at(NOW, Some(1_700_000_100_000.0), Some(5_000.0)), 1_700_000_100);
-        assert_eq!(expires_at(NOW, Some(1_700_000_100_001.0), None), 1_700_000_101);
+        assert_eq!(expires_at(NOW, Some(1_700_000_100_000.0), Some(5_000.0), ONE_DAY_MS), 1_700_000_100);
+        assert_eq!(expires_at(NOW, Some(1_700_000_100_001.0), None, ONE_DAY_MS), 1_700_000_101);
     }
 
     #[test]
     fn expiry_falls_back_to_max_age_then_one_day() {
-        assert_eq!(expires_at(NOW, None, Some(60_000.0)), 1_700_000_061);
-        assert_eq!(expires_at(NOW, Some(f64::NAN), None), 1_700_086_401);
-        assert_eq!(expires_at(NOW, None, None), 1_700_086_401);
+        assert_eq!(expires_at(NOW, None, Some(60_000.0), ONE_DAY_MS), 1_700_000_061);
+        assert_eq!(expires_at(NOW, Some(f64::NAN), None, ONE_DAY_MS), 1_700_086_401);
+        assert_eq!(expires_at(NOW, None, None, ONE_DAY_MS), 1_700_086_401);
+        assert_eq!(expires_at(NOW, None, None, 3_600_000.0), 1_700_003_601);
     }
 
     #[test]
@@ -274,7 +306,10 @@ mod tests {
         let live = |expires: &str, sess: AttributeValue| {
             Item::from([("expires".to_string(), AttributeValue::N(expires.into())), ("sess".to_string(), sess)])
         };
-        assert_eq!(decode_session(live("1700000001", AttributeValue::S("{}".into())), NOW).as_deref(), Some("{}"));
+        assert_eq!(
+            decode_session(live("1700000001", AttributeValue::S("{}".into())), NOW),
+            Some(("{}".to_string(), Some(1_700_000_001.0)))
+        );
         assert_eq!(decode_session(live("1700000000", AttributeValue::S("{}".into())), NOW), None);
         assert_eq!(decode_session(live("1700000001", AttributeValue::Bool(true)), NOW), None);
         assert_eq!(decode_session(Item::new(), NOW), None);

@@ -7,7 +7,10 @@ mod batch;
 mod client;
 mod codec;
 mod error;
+mod logger;
 mod options;
+mod recent;
+mod stats;
 mod store;
 mod table;
 mod users;
@@ -22,7 +25,9 @@ use serde_json::{Map, Value};
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::error::{code, StoreError};
 use crate::options::{StoreOptions, KNOWN_OPTIONS};
-use crate::store::Store;
+use crate::logger::Logger;
+use crate::stats::Stats;
+use crate::store::{CookieTimes, Store};
 use crate::users::UserArg;
 
 /// One small runtime for the process, whatever the core count: a session
@@ -63,6 +68,28 @@ pub struct StoredSession {
     pub sess: String,
 }
 
+/// A stored session: its JSON and its expiry (epoch seconds).
+#[napi(object)]
+pub struct FoundSession {
+    pub sess: String,
+    pub expires: Option<f64>,
+}
+
+#[napi(object)]
+pub struct StoreStats {
+    /// Calls sent to DynamoDB, per operation.
+    pub get: f64,
+    pub set: f64,
+    pub touch: f64,
+    pub destroy: f64,
+    /// Touches and unchanged saves that sent nothing (touchAfter).
+    pub skipped_writes: f64,
+    /// Unchanged saves sent as a touch instead of the whole item.
+    pub downgraded_sets: f64,
+    pub read_capacity_units: f64,
+    pub write_capacity_units: f64,
+}
+
 /// One live session of a user as `listSessionsForUser()` returns it.
 #[napi(object)]
 pub struct UserSessionInfo {
@@ -87,6 +114,7 @@ impl NativeStore {
         options: Option<Object>,
         client_config: Option<Function<(), Promise<JsClientConfig>>>,
         client_credentials: Option<Function<(), Promise<JsCredentials>>>,
+        log: Option<Function<String, ()>>,
     ) -> Result<Self> {
         let raw = match options {
             Some(object) => read_options(&object)?,
@@ -100,8 +128,12 @@ impl NativeStore {
             }),
             _ => None,
         };
+        let logger = match log {
+            Some(log) => Logger::new(Some(log.build_threadsafe_function().weak::<true>().build()?)),
+            None => Logger::default(),
+        };
         Ok(NativeStore {
-            store: Arc::new(Store::new(options, js_client)),
+            store: Arc::new(Store::new(options, js_client, logger)),
         })
     }
 
@@ -145,10 +177,12 @@ impl NativeStore {
     }
 
     #[napi]
-    pub async fn get(&self, sid: String) -> Result<Option<String>> {
-        Ok(self.store.get(&sid).await?)
+    pub async fn get(&self, sid: String) -> Result<Option<FoundSession>> {
+        let found = self.store.get(&sid).await?;
+        Ok(found.map(|found| FoundSession { sess: found.sess, expires: found.expires }))
     }
 
+    /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
     #[napi]
     pub async fn set(
         &self,
@@ -156,14 +190,37 @@ impl NativeStore {
         sess: String,
         cookie_expires: Option<f64>,
         max_age: Option<f64>,
+        ttl: Option<f64>,
     ) -> Result<()> {
-        Ok(self.store.set(&sid, sess, cookie_expires, max_age).await?)
+        Ok(self.store.set(&sid, sess, cookie_times(cookie_expires, max_age, ttl)).await?)
     }
 
     /// The new expiry in epoch seconds, or null when no live session exists.
     #[napi]
-    pub async fn touch(&self, sid: String, cookie_expires: Option<f64>, max_age: Option<f64>) -> Result<Option<i64>> {
-        Ok(self.store.touch(&sid, cookie_expires, max_age).await?)
+    pub async fn touch(
+        &self,
+        sid: String,
+        cookie_expires: Option<f64>,
+        max_age: Option<f64>,
+        ttl: Option<f64>,
+    ) -> Result<Option<i64>> {
+        Ok(self.store.touch(&sid, cookie_times(cookie_expires, max_age, ttl)).await?)
+    }
+
+    /// Counts since the store was made, and the capacity DynamoDB reported.
+    #[napi]
+    pub fn stats(&self) -> StoreStats {
+        let stats = self.store.stats();
+        StoreStats {
+            get: Stats::load(&stats.gets),
+            set: Stats::load(&stats.sets),
+            touch: Stats::load(&stats.touches),
+            destroy: Stats::load(&stats.destroys),
+            skipped_writes: Stats::load(&stats.skipped_writes),
+            downgraded_sets: Stats::load(&stats.downgraded_sets),
+            read_capacity_units: stats.read_capacity_units(),
+            write_capacity_units: stats.write_capacity_units(),
+        }
     }
 
     #[napi]
@@ -220,6 +277,10 @@ impl NativeStore {
     pub fn close(&self) {
         self.store.close();
     }
+}
+
+fn cookie_times(expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: Option<f64>) -> CookieTimes {
+    CookieTimes { expires_ms, max_age_ms, ttl_ms }
 }
 
 fn user_arg(user: Either<String, f64>) -> UserArg {

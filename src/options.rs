@@ -24,12 +24,19 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "userIndex",
     "indexAnonymousSessions",
     "maxSessionsPerUser",
+    "touchAfter",
+    "skipUnchangedWrites",
+    "ttl",
+    "consistentRead",
+    "billingMode",
+    "autoCreate",
 ];
 
 /// Attributes the store itself writes; a special key may not reuse them.
 pub const EXPIRES_ATTR: &str = "expires";
 pub const TYPE_ATTR: &str = "type";
 pub const SESS_ATTR: &str = "sess";
+pub const ONE_DAY_MS: f64 = 86_400_000.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreOptions {
@@ -44,6 +51,22 @@ pub struct StoreOptions {
     pub initialized: bool,
     pub connection: ConnectionOptions,
     pub users: UserOptions,
+    pub costs: CostOptions,
+}
+
+/// What the store may skip or choose to spend less.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostOptions {
+    /// A touch (or an unchanged save) within this many ms of the last
+    /// refresh of the stored expiry writes nothing. 0: always write.
+    pub touch_after_ms: f64,
+    /// An unchanged save becomes a touch.
+    pub skip_unchanged_writes: bool,
+    /// The lifetime of a session whose cookie has no expiry.
+    pub ttl_ms: f64,
+    pub consistent_read: bool,
+    pub on_demand: bool,
+    pub auto_create: bool,
 }
 
 /// The user index (off unless `userPath` is set): which session value names
@@ -132,8 +155,30 @@ impl StoreOptions {
             hash_key,
             connection: parse_connection(options, read_file)?,
             users,
+            costs: parse_costs(&o)?,
         })
     }
+}
+
+fn parse_costs(o: &Reader) -> StoreResult<CostOptions> {
+    let on_demand = match o.string("billingMode")? {
+        None | Some("PROVISIONED") => false,
+        Some("PAY_PER_REQUEST") => true,
+        Some(_) => return Err(StoreError::invalid_option("billingMode", "\"PROVISIONED\" or \"PAY_PER_REQUEST\"")),
+    };
+    let ttl_ms = match o.non_negative("ttl")? {
+        None => ONE_DAY_MS,
+        Some(ms) if ms > 0.0 => ms,
+        Some(_) => return Err(StoreError::invalid_option("ttl", "a number of ms > 0, or a function of the session")),
+    };
+    Ok(CostOptions {
+        touch_after_ms: o.non_negative("touchAfter")?.unwrap_or(0.0),
+        skip_unchanged_writes: o.boolean_or("skipUnchangedWrites", true)?,
+        ttl_ms,
+        consistent_read: o.boolean_or("consistentRead", true)?,
+        on_demand,
+        auto_create: o.boolean_or("autoCreate", true)?,
+    })
 }
 
 fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> StoreResult<UserOptions> {
@@ -376,8 +421,12 @@ impl<'a> Reader<'a> {
     }
 
     fn boolean(&self, key: &str) -> StoreResult<bool> {
+        self.boolean_or(key, false)
+    }
+
+    fn boolean_or(&self, key: &str, default: bool) -> StoreResult<bool> {
         match self.get(key) {
-            None => Ok(false),
+            None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
             Some(_) => Err(StoreError::invalid_option(&self.name(key), "a boolean")),
         }
@@ -436,6 +485,22 @@ mod tests {
         assert!(!o.users.enabled());
         assert_eq!((o.users.attribute.as_str(), o.users.index.as_str()), ("user", "user-id-index"));
         assert_eq!(o.users.max_sessions, None);
+        let c = o.costs;
+        assert_eq!((c.touch_after_ms, c.ttl_ms), (0.0, ONE_DAY_MS));
+        assert!(c.skip_unchanged_writes && c.consistent_read && c.auto_create && !c.on_demand);
+    }
+
+    #[test]
+    fn cost_options() {
+        let o = parse(json!({"touchAfter": 60000, "ttl": 3600000, "consistentRead": false,
+                             "billingMode": "PAY_PER_REQUEST", "autoCreate": false, "skipUnchangedWrites": false}))
+            .unwrap();
+        assert_eq!((o.costs.touch_after_ms, o.costs.ttl_ms), (60000.0, 3600000.0));
+        assert!(o.costs.on_demand && !o.costs.consistent_read && !o.costs.auto_create && !o.costs.skip_unchanged_writes);
+        assert!(option_error(json!({"billingMode": "ON_DEMAND"})).contains("billingMode"));
+        assert!(option_error(json!({"ttl": 0})).contains("ttl"));
+        assert!(option_error(json!({"touchAfter": -1})).contains("touchAfter"));
+        assert!(option_error(json!({"consistentRead": "yes"})).contains("consistentRead"));
     }
 
     #[test]

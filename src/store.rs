@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
@@ -15,7 +15,10 @@ use crate::batch;
 use crate::client::{build_client, JsClient};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
+use crate::logger::Logger;
 use crate::options::{StoreOptions, EXPIRES_ATTR, SESS_ATTR};
+use crate::recent::{within_touch_after, RecentSessions};
+use crate::stats::Stats;
 use crate::table;
 use crate::users::{self, UserArg, UserIndex, UserSession};
 
@@ -32,6 +35,24 @@ pub struct Store {
     closed: AtomicBool,
     /// Session key -> (user, when this store registered it).
     registered: Mutex<HashMap<String, (String, Instant)>>,
+    recent: RecentSessions,
+    stats: Stats,
+    logger: Logger,
+}
+
+/// The cookie's absolute expiry and maxAge, and the `ttl` function's answer
+/// (all ms); `expires_at` picks the rule.
+#[derive(Clone, Copy, Default)]
+pub struct CookieTimes {
+    pub expires_ms: Option<f64>,
+    pub max_age_ms: Option<f64>,
+    pub ttl_ms: Option<f64>,
+}
+
+/// A stored session as `get` returns it: its JSON and its expiry (epoch s).
+pub struct Found {
+    pub sess: String,
+    pub expires: Option<f64>,
 }
 
 /// Which of this store's items a scan returns.
@@ -43,7 +64,7 @@ enum Scope {
 }
 
 impl Store {
-    pub fn new(options: StoreOptions, js_client: Option<JsClient>) -> Self {
+    pub fn new(options: StoreOptions, js_client: Option<JsClient>, logger: Logger) -> Self {
         Store {
             options,
             js_client,
@@ -51,11 +72,23 @@ impl Store {
             table_ready: OnceCell::new(),
             closed: AtomicBool::new(false),
             registered: Mutex::new(HashMap::new()),
+            recent: RecentSessions::default(),
+            stats: Stats::default(),
+            logger,
         }
     }
 
     pub fn options(&self) -> &StoreOptions {
         &self.options
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Whether saves and touches look at what this process last saw stored.
+    fn tracks_recent(&self) -> bool {
+        self.options.costs.skip_unchanged_writes || self.options.costs.touch_after_ms > 0.0
     }
 
     pub fn close(&self) {
@@ -73,7 +106,7 @@ impl Store {
             .await?;
         if !self.options.initialized {
             self.table_ready
-                .get_or_try_init(|| table::ensure_table(client, &self.options))
+                .get_or_try_init(|| table::ensure_table(client, &self.options, &self.logger))
                 .await?;
         }
         Ok(client)
@@ -89,47 +122,65 @@ impl Store {
         codec::session_key(&self.options.prefix, sid)
     }
 
-    fn key_value(&self, key: String) -> (String, AttributeValue) {
-        (self.options.hash_key.clone(), AttributeValue::S(key))
-    }
 
     pub async fn initialize(&self) -> StoreResult<()> {
         self.ready().await.map(|_| ())
     }
 
-    /// The stored session JSON, or None when missing or expired.
-    pub async fn get(&self, sid: &str) -> StoreResult<Option<String>> {
-        let (name, key) = self.key_value(self.key(sid)?);
+    /// The stored session, or None when missing or expired.
+    pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
+        let key = self.key(sid)?;
         let client = self.ready().await?;
         let output = client
             .get_item()
             .table_name(&self.options.table)
-            .key(name, key)
-            .consistent_read(true)
+            .key(&self.options.hash_key, AttributeValue::S(key.clone()))
+            .consistent_read(self.options.costs.consistent_read)
             .projection_expression("#s, #e")
             .expression_attribute_names("#s", SESS_ATTR)
             .expression_attribute_names("#e", EXPIRES_ATTR)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await?;
-        Ok(output.item.and_then(|item| codec::decode_session(item, codec::now_ms())))
+        Stats::count(&self.stats.gets);
+        self.stats.read(output.consumed_capacity.as_ref());
+        let found = output.item.and_then(|item| codec::decode_session(item, codec::now_ms()));
+        let (sess, expires) = match found {
+            Some(found) => found,
+            None => {
+                self.recent.forget(&key);
+                return Ok(None);
+            }
+        };
+        if let (true, Some(expires)) = (self.tracks_recent(), expires) {
+            let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
+            self.recent.remember(&key, kept, expires);
+        }
+        Ok(Some(Found { sess, expires }))
     }
 
-    pub async fn set(
-        &self,
-        sid: &str,
-        sess: String,
-        cookie_expires_ms: Option<f64>,
-        max_age_ms: Option<f64>,
-    ) -> StoreResult<()> {
+    pub async fn set(&self, sid: &str, sess: String, times: CookieTimes) -> StoreResult<()> {
         let now_ms = codec::now_ms();
-        let expires = codec::expires_at(now_ms, cookie_expires_ms, max_age_ms);
+        let expires = self.expires_at(now_ms, times);
         let key = self.key(sid)?;
+        if self.options.costs.skip_unchanged_writes {
+            if let Some(stored_expires) = self.recent.unchanged(&key, &sess) {
+                return self.save_unchanged(key, stored_expires, expires, now_ms).await;
+            }
+        }
+        let kept = (self.tracks_recent() && self.options.costs.skip_unchanged_writes).then(|| sess.clone());
         let item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
         let client = self.ready().await?;
         let new_user = self.user_to_register(&item, &key);
         let put = async {
-            let request = client.put_item().table_name(&self.options.table).set_item(Some(item));
-            request.send().await.map(|_| ()).map_err(StoreError::from)
+            let request = client
+                .put_item()
+                .table_name(&self.options.table)
+                .set_item(Some(item))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            let output = request.send().await.map_err(StoreError::from)?;
+            self.stats.write(output.consumed_capacity.as_ref());
+            Ok(())
         };
         match &new_user {
             // Both land before the save is acknowledged, so a session whose
@@ -140,6 +191,10 @@ impl Store {
                 tokio::try_join!(register, put)?;
             }
             None => put.await?,
+        }
+        Stats::count(&self.stats.sets);
+        if self.tracks_recent() {
+            self.recent.remember(&key, kept, expires as f64);
         }
         if let Some(user) = new_user {
             self.remember_registered(key.clone(), user.clone());
@@ -234,46 +289,84 @@ impl Store {
 
     /// Moves the expiry of a live session; returns the new expiry (epoch
     /// seconds), or None when there is no live session to touch. Never
-    /// creates an item.
-    pub async fn touch(
-        &self,
-        sid: &str,
-        cookie_expires_ms: Option<f64>,
-        max_age_ms: Option<f64>,
-    ) -> StoreResult<Option<i64>> {
+    /// creates an item. Within `touchAfter` of the last refresh this process
+    /// saw, writes nothing and returns the stored expiry.
+    pub async fn touch(&self, sid: &str, times: CookieTimes) -> StoreResult<Option<i64>> {
         let now_ms = codec::now_ms();
-        let expires = codec::expires_at(now_ms, cookie_expires_ms, max_age_ms);
-        let (name, key) = self.key_value(self.key(sid)?);
+        let expires = self.expires_at(now_ms, times);
+        let key = self.key(sid)?;
+        if let Some(stored) = self.recent.expires(&key) {
+            if within_touch_after(stored, expires, self.options.costs.touch_after_ms) {
+                Stats::count(&self.stats.skipped_writes);
+                return Ok(Some(stored.ceil() as i64));
+            }
+        }
+        self.touch_key(&key, expires, now_ms).await
+    }
+
+    /// A save whose content equals what is stored: a touch, or nothing within
+    /// `touchAfter`. A session destroyed meanwhile stays destroyed.
+    async fn save_unchanged(&self, key: String, stored_expires: f64, expires: i64, now_ms: f64) -> StoreResult<()> {
+        if within_touch_after(stored_expires, expires, self.options.costs.touch_after_ms) {
+            Stats::count(&self.stats.skipped_writes);
+            return Ok(());
+        }
+        Stats::count(&self.stats.downgraded_sets);
+        if self.touch_key(&key, expires, now_ms).await?.is_none() {
+            self.logger.debug(format!("an unchanged save found no live session \"{key}\"; not recreating it"));
+        }
+        Ok(())
+    }
+
+    async fn touch_key(&self, key: &str, expires: i64, now_ms: f64) -> StoreResult<Option<i64>> {
         let client = self.ready().await?;
         let result = client
             .update_item()
             .table_name(&self.options.table)
-            .key(name, key)
+            .key(&self.options.hash_key, AttributeValue::S(key.to_string()))
             .update_expression("SET #e = :e")
             .condition_expression("attribute_exists(#s) AND #e > :now")
             .expression_attribute_names("#e", EXPIRES_ATTR)
             .expression_attribute_names("#s", SESS_ATTR)
             .expression_attribute_values(":e", codec::number(expires))
             .expression_attribute_values(":now", codec::number((now_ms / 1000.0).floor() as i64))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(StoreError::from);
+        Stats::count(&self.stats.touches);
         match result {
-            Ok(_) => Ok(Some(expires)),
-            Err(err) if err.is("ConditionalCheckFailedException") => Ok(None),
+            Ok(output) => {
+                self.stats.write(output.consumed_capacity.as_ref());
+                self.recent.refreshed(key, expires as f64);
+                Ok(Some(expires))
+            }
+            Err(err) if err.is("ConditionalCheckFailedException") => {
+                self.recent.forget(key);
+                Ok(None)
+            }
             Err(err) => Err(err),
         }
     }
 
+    fn expires_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
+        let ttl_ms = times.ttl_ms.filter(|ms| ms.is_finite() && *ms > 0.0).unwrap_or(self.options.costs.ttl_ms);
+        codec::expires_at(now_ms, times.expires_ms, times.max_age_ms, ttl_ms)
+    }
+
     pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
-        let (name, key) = self.key_value(self.key(sid)?);
+        let key = self.key(sid)?;
+        self.recent.forget(&key);
         let client = self.ready().await?;
-        client
+        let output = client
             .delete_item()
             .table_name(&self.options.table)
-            .key(name, key)
+            .key(&self.options.hash_key, AttributeValue::S(key))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await?;
+        Stats::count(&self.stats.destroys);
+        self.stats.write(output.consumed_capacity.as_ref());
         Ok(())
     }
 

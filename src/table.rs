@@ -6,27 +6,79 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ProvisionedThroughput, ScalarAttributeType, TableDescription, TableStatus,
+    ProvisionedThroughput, ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 use aws_sdk_dynamodb::Client;
 
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::StoreOptions;
+use crate::logger::Logger;
+use crate::options::{StoreOptions, EXPIRES_ATTR};
 
 /// Real DynamoDB takes seconds to tens of seconds to create a table.
 const ACTIVE_DEADLINE: Duration = Duration::from_secs(180);
 const INDEX_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
-pub async fn ensure_table(client: &Client, options: &StoreOptions) -> StoreResult<()> {
+/// Finds the table, or (with `autoCreate`) creates it with DynamoDB TTL on
+/// `expires`; either way it is ACTIVE afterwards. An existing table whose TTL
+/// is off, or on another attribute, is reported through `log`.
+pub async fn ensure_table(client: &Client, options: &StoreOptions, logger: &Logger) -> StoreResult<()> {
     match table_status(client, &options.table).await {
-        Ok(Some(TableStatus::Active)) => Ok(()),
-        Ok(_) => wait_until_active(client, &options.table).await,
-        Err(err) if err.is("ResourceNotFoundException") => {
-            create_table(client, options).await?;
-            wait_until_active(client, &options.table).await
+        Ok(Some(TableStatus::Active)) => {}
+        Ok(_) => wait_until_active(client, &options.table).await?,
+        Err(err) if err.is("ResourceNotFoundException") && options.costs.auto_create => {
+            let created = create_table(client, options).await?;
+            wait_until_active(client, &options.table).await?;
+            if created {
+                enable_ttl(client, &options.table).await?;
+                logger.debug(format!("created table \"{}\" with TTL on \"{EXPIRES_ATTR}\"", options.table));
+                return Ok(());
+            }
         }
-        Err(err) => Err(err),
+        Err(err) if err.is("ResourceNotFoundException") => {
+            return Err(StoreError::new(
+                &err.code,
+                format!("table \"{}\" does not exist, and autoCreate is false: {}", options.table, err.message),
+            ))
+        }
+        Err(err) => return Err(err),
     }
+    warn_about_ttl(client, &options.table, logger).await;
+    Ok(())
+}
+
+async fn enable_ttl(client: &Client, table: &str) -> StoreResult<()> {
+    let ttl = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name(EXPIRES_ATTR)
+        .build()
+        .map_err(internal)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// A warning, never a failure: the store works without TTL (expired items
+/// are never returned), they are only never deleted.
+async fn warn_about_ttl(client: &Client, table: &str, logger: &Logger) {
+    let described = match client.describe_time_to_live().table_name(table).send().await {
+        Ok(output) => output.time_to_live_description,
+        Err(_) => return,
+    };
+    let (status, attribute) = described
+        .map(|d| (d.time_to_live_status, d.attribute_name))
+        .unwrap_or_default();
+    let on = matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
+    let message = match attribute.as_deref() {
+        Some(EXPIRES_ATTR) if on => return,
+        Some(other) if on => format!("table \"{table}\" has DynamoDB TTL on \"{other}\", not \"{EXPIRES_ATTR}\": expired sessions are never deleted"),
+        _ => format!("table \"{table}\" has DynamoDB TTL off: expired sessions are never deleted (enable TTL on \"{EXPIRES_ATTR}\")"),
+    };
+    logger.warn(message);
 }
 
 async fn describe(client: &Client, table: &str) -> StoreResult<TableDescription> {
@@ -40,33 +92,37 @@ async fn table_status(client: &Client, table: &str) -> StoreResult<Option<TableS
     Ok(describe(client, table).await?.table_status)
 }
 
-/// The table connect-dynamodb creates, plus the user index when `userPath` is set.
-async fn create_table(client: &Client, options: &StoreOptions) -> StoreResult<()> {
+/// The table connect-dynamodb creates, plus the user index when `userPath` is
+/// set. False when another store or process created it first.
+async fn create_table(client: &Client, options: &StoreOptions) -> StoreResult<bool> {
     let mut request = client
         .create_table()
         .table_name(&options.table)
         .attribute_definitions(string_attribute(&options.hash_key)?)
-        .key_schema(key(&options.hash_key, KeyType::Hash)?)
-        .provisioned_throughput(throughput(options)?);
+        .key_schema(key(&options.hash_key, KeyType::Hash)?);
+    request = if options.costs.on_demand {
+        request.billing_mode(BillingMode::PayPerRequest)
+    } else {
+        request.provisioned_throughput(throughput(options)?)
+    };
     if options.users.enabled() {
+        let mut index = GlobalSecondaryIndex::builder()
+            .index_name(&options.users.index)
+            .key_schema(key(&options.users.attribute, KeyType::Hash)?)
+            .key_schema(key(&options.hash_key, KeyType::Range)?)
+            .projection(keys_only());
+        if !options.costs.on_demand {
+            index = index.provisioned_throughput(throughput(options)?);
+        }
         request = request
             .attribute_definitions(string_attribute(&options.users.attribute)?)
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(&options.users.index)
-                    .key_schema(key(&options.users.attribute, KeyType::Hash)?)
-                    .key_schema(key(&options.hash_key, KeyType::Range)?)
-                    .projection(keys_only())
-                    .provisioned_throughput(throughput(options)?)
-                    .build()
-                    .map_err(internal)?,
-            );
+            .global_secondary_indexes(index.build().map_err(internal)?);
     }
     let result = request.send().await;
     match result.map_err(StoreError::from) {
         // Another store or process created it first: wait for it like ours.
-        Err(err) if err.is("ResourceInUseException") => Ok(()),
-        other => other.map(|_| ()),
+        Err(err) if err.is("ResourceInUseException") => Ok(false),
+        other => other.map(|_| true),
     }
 }
 
