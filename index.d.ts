@@ -70,6 +70,41 @@ declare namespace connectDynamoDB {
     indexAnonymousSessions?: boolean
     /** Default off: when a save gives a user more live sessions, the ones expiring soonest are destroyed. */
     maxSessionsPerUser?: number
+    /** ms; default 0 (touch every time). A touch within this long of the last refresh writes nothing. */
+    touchAfter?: number
+    /** Default true: a save whose data (cookie aside) equals what this process last saw stored is sent as a touch. */
+    skipUnchangedWrites?: boolean
+    /** Lifetime (ms) of sessions whose cookie has no expiry; default one day. */
+    ttl?: number | ((session: SessionData) => number)
+    /** Default true. */
+    consistentRead?: boolean
+    /** For a table the store creates; default "PROVISIONED". */
+    billingMode?: 'PROVISIONED' | 'PAY_PER_REQUEST'
+    /** Default true; false never creates the table. */
+    autoCreate?: boolean
+    /** Hears every failed call (the caller still gets the error). */
+    err?: (message: string, error: StoreError) => void
+    /** Debug messages and warnings ("warn: ..."); without it, warnings go to console.warn. */
+    log?: (message: string) => void
+    /** connect-dynamodb-session's names for table, client, AWSConfigJSON.region/endpoint, capacities and reapInterval. */
+    tableName?: string
+    awsClient?: DynamoDBClientLike
+    region?: string
+    endpoint?: string
+    readCapacity?: number
+    writeCapacity?: number
+    cleanupInterval?: number
+  }
+
+  interface StoreStats {
+    /** Calls sent to DynamoDB. */
+    operations: { get: number; set: number; touch: number; destroy: number }
+    /** Touches and unchanged saves that sent nothing (touchAfter). */
+    skippedWrites: number
+    /** Unchanged saves sent as a touch. */
+    downgradedSets: number
+    /** As DynamoDB reported it (ReturnConsumedCapacity). */
+    consumedCapacity: { readUnits: number; writeUnits: number }
   }
 
   interface UserSession {
@@ -130,6 +165,8 @@ declare namespace connectDynamoDB {
     /** Deletes expired sessions of this prefix; resolves how many. */
     reap(callback?: Callback<number>): Promise<number>
     initialize(callback?: Callback<void>): Promise<void>
+    /** What the store sent, skipped, and was billed since it was made. */
+    stats(): StoreStats
     /** Adds the user index to an existing table and waits until it is ACTIVE. */
     ensureUserIndex(callback?: Callback<void>): Promise<void>
     /** The user's live sessions, soonest expiry first. */

@@ -23,6 +23,14 @@ const options: connectDynamoDB.DynamoDBStoreOptions = {
   userIndex: 'user-id-index',
   indexAnonymousSessions: false,
   maxSessionsPerUser: 3,
+  touchAfter: 60_000,
+  skipUnchangedWrites: true,
+  ttl: (sess) => (sess.cookie.maxAge ?? 3_600_000),
+  consistentRead: true,
+  billingMode: 'PAY_PER_REQUEST',
+  autoCreate: true,
+  err: (message, error) => console.error(message, error.code),
+  log: (message) => console.log(message),
 }
 const store: session.Store = new DynamoDBStore(options)
 const typed = new NamedStore({ client: new DynamoDBClient({}) })
@@ -43,14 +51,17 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const firstExpiry: Date | undefined = devices[0]?.expires
   const ended: number = await s.destroyOtherSessionsForUser(42, 'sid')
   s.destroyAllSessionsForUser('u-1', (err, count) => count)
+  const written: number = s.stats().consumedCapacity.writeUnits
   await s.close()
-  void [got, expires, n, ids, reaped, firstExpiry, ended]
+  void [got, expires, n, ids, reaped, firstExpiry, ended, written]
 }
 
 // @ts-expect-error table must be a string
 new DynamoDBStore({ table: 5 })
 // @ts-expect-error unknown special key type
 new DynamoDBStore({ specialKeys: [{ name: 'x', type: 'SS' }] })
+// @ts-expect-error billingMode is one of two names
+new DynamoDBStore({ billingMode: 'ON_DEMAND' })
 // @ts-expect-error a user is a string or a number
 typed.listSessionsForUser({ id: 1 })
 // @ts-expect-error the factory needs something carrying a Store
