@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 
 use crate::codec;
 
-/// Longer than any request; older entries are ignored.
-const FRESH: Duration = Duration::from_secs(600);
-/// Session JSON kept at most, over all entries, before starting afresh.
-const MAX_BYTES: usize = 64 << 20;
+/// Longer than any request (an entry serves the save or touch that ends the
+/// request that read it); older entries are ignored.
+const FRESH: Duration = Duration::from_secs(60);
+/// Session JSON kept at most, over all entries, before starting afresh:
+/// small enough for a 128 MB Lambda. Losing entries only costs skipped skips.
+const MAX_BYTES: usize = 16 << 20;
 
 struct Recent {
     /// The session JSON, when unchanged saves are being skipped.
