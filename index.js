@@ -110,7 +110,7 @@ function defineStore(Store) {
 
     /** Every live session, each with its `id`. */
     all(cb) {
-      return settle(cb, () =>
+      return this.#settle(cb, 'all', () =>
         this.#native.all().then((stored) =>
           stored.flatMap(({ sid, sess }) => {
             const session = parseSession(sess)
@@ -122,31 +122,31 @@ function defineStore(Store) {
 
     /** The ids of every live session. */
     ids(cb) {
-      return settle(cb, () => this.#native.ids())
+      return this.#settle(cb, 'ids', () => this.#native.ids())
     }
 
     length(cb) {
-      return settle(cb, () => this.#native.length())
+      return this.#settle(cb, 'length', () => this.#native.length())
     }
 
     /** Deletes every session of this store's prefix; resolves how many. */
     clear(cb) {
-      return settle(cb, () => this.#native.clear())
+      return this.#settle(cb, 'clear', () => this.#native.clear())
     }
 
     /** Deletes expired sessions of this store's prefix; resolves how many. */
     reap(cb) {
-      return settle(cb, () => this.#native.reap())
+      return this.#settle(cb, 'reap', () => this.#native.reap())
     }
 
     /** Adds the user index to an existing table (once, before the user methods); waits until it is ACTIVE. */
     ensureUserIndex(cb) {
-      return settle(cb, () => this.#native.ensureUserIndex())
+      return this.#settle(cb, 'ensureUserIndex', () => this.#native.ensureUserIndex())
     }
 
     /** The user's live sessions as `{ sid, expires: Date }`, soonest expiry first. */
     listSessionsForUser(user, cb) {
-      return settle(cb, () =>
+      return this.#settle(cb, 'listSessionsForUser', () =>
         this.#native
           .listSessionsForUser(checkUser(user))
           .then((sessions) => sessions.map(({ sid, expires }) => ({ sid, expires: new Date(expires * 1000) }))),
@@ -155,17 +155,17 @@ function defineStore(Store) {
 
     /** Destroys every session of the user except `keepSid`; resolves how many were destroyed. */
     destroyOtherSessionsForUser(user, keepSid, cb) {
-      return settle(cb, () => this.#native.destroySessionsForUser(checkUser(user), checkSid(keepSid)))
+      return this.#settle(cb, 'destroyOtherSessionsForUser', () => this.#native.destroySessionsForUser(checkUser(user), checkSid(keepSid)))
     }
 
     /** Destroys every session of the user; resolves how many were destroyed. */
     destroyAllSessionsForUser(user, cb) {
-      return settle(cb, () => this.#native.destroySessionsForUser(checkUser(user), undefined))
+      return this.#settle(cb, 'destroyAllSessionsForUser', () => this.#native.destroySessionsForUser(checkUser(user), undefined))
     }
 
     /** Makes sure the table exists (creating it if needed) and is ACTIVE. */
     initialize(cb) {
-      return settle(cb, () => this.#native.initialize())
+      return this.#settle(cb, 'initialize', () => this.#native.initialize())
     }
 
     clearInterval(cb) {

@@ -276,6 +276,17 @@ describe('stats() and hooks', () => {
     await store.close()
   })
 
+  test('the err hook also hears the other methods, the user methods and the reaper', async () => {
+    const heard = []
+    const store = newStore({ err: (message) => heard.push(message) })
+    await expect(store.listSessionsForUser('')).rejects.toMatchObject({ code: 'ERR_INVALID_USER' })
+    await expect(store.destroyOtherSessionsForUser('ann', '')).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
+    await store.close()
+    await expect(store.ids()).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' })
+    await expect(store.reap()).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' })
+    expect(heard.map((m) => m.split(' ')[0])).toEqual(['listSessionsForUser', 'destroyOtherSessionsForUser', 'ids', 'reap'])
+  })
+
   test('hooks that are not functions are refused', () => {
     expect(() => newStore({ err: 'yes' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
     expect(() => newStore({ log: 1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
