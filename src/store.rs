@@ -168,7 +168,7 @@ impl Store {
                 return self.save_unchanged(key, stored_expires, expires, now_ms).await;
             }
         }
-        let kept = (self.tracks_recent() && self.options.costs.skip_unchanged_writes).then(|| sess.clone());
+        let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
         let item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
         let client = self.ready().await?;
         let new_user = self.user_to_register(&item, &key);

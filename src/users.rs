@@ -147,8 +147,8 @@ impl UserIndex<'_> {
 
     /// The live sessions of `user` under this store's prefix, soonest expiry first.
     pub async fn sessions(&self, user: &str) -> StoreResult<Vec<UserSession>> {
-        let mut keys = self.indexed_keys(user).await?;
-        keys.extend(self.registered_keys(user).await?);
+        let (mut keys, registered) = tokio::try_join!(self.indexed_keys(user), self.registered_keys(user))?;
+        keys.extend(registered);
         let prefix = &self.options.prefix;
         keys.retain(|key| codec::sid_of(prefix, key).is_some_and(|sid| !is_registry_sid(sid)));
         let attribute = self.options.users.attribute.as_str();
