@@ -82,6 +82,8 @@ declare namespace connectDynamoDB {
     billingMode?: 'PROVISIONED' | 'PAY_PER_REQUEST'
     /** Default true; false never creates the table. */
     autoCreate?: boolean
+    /** Default false. true: store sessions of 1 KB and more deflated (Binary); connect-dynamodb cannot read those. */
+    compress?: boolean | { minBytes?: number }
     /** Hears every failed call (the caller still gets the error). */
     err?: (message: string, error: StoreError) => void
     /** Debug messages and warnings ("warn: ..."); without it, warnings go to console.warn. */
@@ -129,6 +131,7 @@ declare namespace connectDynamoDB {
     | 'ERR_STORE_CLOSED'
     | 'ERR_INVALID_USER'
     | 'ERR_USER_INDEX_MISSING'
+    | 'ERR_SESSION_CORRUPT'
     | 'ERR_INTERNAL'
 
   /** The store's own errors carry an ERR_* code; DynamoDB's carry the exception name as code and name. */

@@ -12,7 +12,7 @@ use crate::error::{code, StoreError, StoreResult};
 use crate::options::{AttrKind, SpecialKey, StoreOptions, EXPIRES_ATTR, SESS_ATTR, TYPE_ATTR};
 #[cfg(test)]
 use crate::options::ONE_DAY_MS;
-use crate::users;
+use crate::{payload, users};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -100,7 +100,7 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
     item.insert(options.hash_key.clone(), AttributeValue::S(key));
     item.insert(EXPIRES_ATTR.to_string(), number(expires));
     item.insert(TYPE_ATTR.to_string(), AttributeValue::S(SESSION_TYPE.to_string()));
-    item.insert(SESS_ATTR.to_string(), AttributeValue::S(sess));
+    item.insert(SESS_ATTR.to_string(), payload::encode(&options.payload, sess)?);
     let size = item_size(&item);
     if size > MAX_ITEM_BYTES {
         return Err(StoreError::new(
@@ -112,16 +112,13 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
 }
 
 /// The stored session JSON of an item and its expiry (epoch seconds), or
-/// None when the item is expired or holds no session string.
-pub fn decode_session(mut item: Item, now_ms: f64) -> Option<(String, Option<f64>)> {
+/// None when the item is expired or holds no session.
+pub fn decode_session(mut item: Item, now_ms: f64) -> StoreResult<Option<(String, Option<f64>)>> {
     let expires = read_number(item.get(EXPIRES_ATTR));
     if is_expired(expires, now_ms) {
-        return None;
+        return Ok(None);
     }
-    match item.remove(SESS_ATTR) {
-        Some(AttributeValue::S(sess)) if !sess.is_empty() => Some((sess, expires)),
-        _ => None,
-    }
+    Ok(payload::decode(item.remove(SESS_ATTR))?.map(|sess| (sess, expires)))
 }
 
 /// The top-level session values copied to their own attributes.
@@ -306,13 +303,16 @@ mod tests {
         let live = |expires: &str, sess: AttributeValue| {
             Item::from([("expires".to_string(), AttributeValue::N(expires.into())), ("sess".to_string(), sess)])
         };
+        let decode = |item| decode_session(item, NOW).unwrap();
         assert_eq!(
-            decode_session(live("1700000001", AttributeValue::S("{}".into())), NOW),
+            decode(live("1700000001", AttributeValue::S("{}".into()))),
             Some(("{}".to_string(), Some(1_700_000_001.0)))
         );
-        assert_eq!(decode_session(live("1700000000", AttributeValue::S("{}".into())), NOW), None);
-        assert_eq!(decode_session(live("1700000001", AttributeValue::Bool(true)), NOW), None);
-        assert_eq!(decode_session(Item::new(), NOW), None);
+        assert_eq!(decode(live("1700000000", AttributeValue::S("{}".into()))), None);
+        assert_eq!(decode(live("1700000001", AttributeValue::Bool(true))), None);
+        assert_eq!(decode(Item::new()), None);
+        let corrupt = live("1700000001", AttributeValue::B(Blob::new(vec![0x7f])));
+        assert_eq!(decode_session(corrupt, NOW).unwrap_err().code, code::SESSION_CORRUPT);
     }
 
     #[test]

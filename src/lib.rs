@@ -9,6 +9,7 @@ mod codec;
 mod error;
 mod logger;
 mod options;
+mod payload;
 mod recent;
 mod stats;
 mod store;

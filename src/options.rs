@@ -4,6 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::{code, StoreError, StoreResult};
+pub use crate::payload::PayloadOptions;
+use crate::payload::DEFAULT_MIN_BYTES;
 
 /// Every option the native side reads. (`client` is handled by the JS shim.)
 pub const KNOWN_OPTIONS: &[&str] = &[
@@ -30,6 +32,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "consistentRead",
     "billingMode",
     "autoCreate",
+    "compress",
 ];
 
 /// Attributes the store itself writes; a special key may not reuse them.
@@ -52,6 +55,7 @@ pub struct StoreOptions {
     pub connection: ConnectionOptions,
     pub users: UserOptions,
     pub costs: CostOptions,
+    pub payload: PayloadOptions,
 }
 
 /// What the store may skip or choose to spend less.
@@ -156,7 +160,26 @@ impl StoreOptions {
             connection: parse_connection(options, read_file)?,
             users,
             costs: parse_costs(&o)?,
+            payload: PayloadOptions {
+                compress_min_bytes: parse_compress(&o)?,
+            },
         })
+    }
+}
+
+/// `compress`: true (sessions of 1 KB and more), false, or `{ minBytes }`.
+fn parse_compress(o: &Reader) -> StoreResult<Option<usize>> {
+    match o.get("compress") {
+        None | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Bool(true)) => Ok(Some(DEFAULT_MIN_BYTES)),
+        Some(Value::Object(settings)) => {
+            let settings = Reader::new(settings, "compress");
+            if let Some(unknown) = settings.map.keys().find(|k| k.as_str() != "minBytes") {
+                return Err(StoreError::invalid_option(&settings.name(unknown), "absent (compress takes only minBytes)"));
+            }
+            Ok(Some(settings.non_negative("minBytes")?.map_or(DEFAULT_MIN_BYTES, |n| n as usize)))
+        }
+        Some(_) => Err(StoreError::invalid_option("compress", "a boolean or { minBytes }")),
     }
 }
 

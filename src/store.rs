@@ -16,6 +16,7 @@ use crate::client::{build_client, JsClient};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 use crate::logger::Logger;
+use crate::payload;
 use crate::options::{StoreOptions, EXPIRES_ATTR, SESS_ATTR};
 use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
@@ -144,7 +145,10 @@ impl Store {
             .await?;
         Stats::count(&self.stats.gets);
         self.stats.read(output.consumed_capacity.as_ref());
-        let found = output.item.and_then(|item| codec::decode_session(item, codec::now_ms()));
+        let found = match output.item {
+            Some(item) => codec::decode_session(item, codec::now_ms())?,
+            None => None,
+        };
         let (sess, expires) = match found {
             Some(found) => found,
             None => {
@@ -377,9 +381,12 @@ impl Store {
             .into_iter()
             .filter_map(|mut item| {
                 let sid = self.sid_of_item(&item)?;
-                match item.remove(SESS_ATTR) {
-                    Some(AttributeValue::S(sess)) => Some((sid, sess)),
-                    _ => None,
+                match payload::decode(item.remove(SESS_ATTR)) {
+                    Ok(sess) => Some((sid, sess?)),
+                    Err(err) => {
+                        self.logger.warn(format!("all() leaves out session \"{sid}\": {}", err.message));
+                        None
+                    }
                 }
             })
             .collect())

@@ -29,6 +29,7 @@ const options: connectDynamoDB.DynamoDBStoreOptions = {
   consistentRead: true,
   billingMode: 'PAY_PER_REQUEST',
   autoCreate: true,
+  compress: { minBytes: 2048 },
   err: (message, error) => console.error(message, error.code),
   log: (message) => console.log(message),
 }
