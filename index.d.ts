@@ -82,6 +82,12 @@ declare namespace connectDynamoDB {
     billingMode?: 'PROVISIONED' | 'PAY_PER_REQUEST'
     /** Default true; false never creates the table. */
     autoCreate?: boolean
+    /** Retries of a throttled or failed call (jittered exponential backoff); default 3. */
+    maxRetries?: number
+    /** ms for a whole call, retries included; default 2000; 0: no limit. */
+    timeout?: number
+    /** Default true: after `failures` (5) outage errors in a row, emit 'disconnect', fail fast and probe every `probeInterval` ms (1000) until DynamoDB answers, then emit 'connect'. */
+    circuitBreaker?: boolean | { failures?: number; probeInterval?: number }
     /** Default false. true: store sessions of 1 KB and more deflated (Binary); connect-dynamodb cannot read those. */
     compress?: boolean | { minBytes?: number }
     /** Hears every failed call (the caller still gets the error). */
@@ -105,6 +111,8 @@ declare namespace connectDynamoDB {
     skippedWrites: number
     /** Unchanged saves sent as a touch. */
     downgradedSets: number
+    /** Attempts that repeated a call after throttling or a transient fault. */
+    retries: number
     /** As DynamoDB reported it (ReturnConsumedCapacity). */
     consumedCapacity: { readUnits: number; writeUnits: number }
   }
@@ -132,6 +140,7 @@ declare namespace connectDynamoDB {
     | 'ERR_INVALID_USER'
     | 'ERR_USER_INDEX_MISSING'
     | 'ERR_SESSION_CORRUPT'
+    | 'ERR_STORE_UNAVAILABLE'
     | 'ERR_INTERNAL'
 
   /** The store's own errors carry an ERR_* code; DynamoDB's carry the exception name as code and name. */

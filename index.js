@@ -104,6 +104,7 @@ function defineStore(Store) {
         operations: { get: s.get, set: s.set, touch: s.touch, destroy: s.destroy },
         skippedWrites: s.skippedWrites,
         downgradedSets: s.downgradedSets,
+        retries: s.retries,
         consumedCapacity: { readUnits: s.readCapacityUnits, writeUnits: s.writeCapacityUnits },
       }
     }
@@ -212,8 +213,12 @@ function defineStore(Store) {
       )
     }
 
-    /** Messages from the core: "warn: ..." also reaches console.warn when there is no `log` hook. */
+    /**
+     * Messages from the core: "event: connect|disconnect" is emitted on the store (express-session
+     * listens); "warn: ..." also reaches console.warn when there is no `log` hook.
+     */
     #log(message) {
+      if (message.startsWith('event: ')) return void this.emit(message.slice(7))
       const { log } = this.#hooks || {}
       const warning = message.startsWith('warn: ')
       try {

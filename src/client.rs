@@ -18,11 +18,25 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use napi::Status;
 use napi_derive::napi;
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
 use crate::error::{code, StoreError, StoreResult};
+use crate::stats::Stats;
 use crate::options::ConnectionOptions;
 
 /// Used when neither the options nor the environment name a region.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// A session store sits on every request: fail within about two seconds
+/// rather than hang, retrying throttling and transient faults on the way.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(25);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// What the shim reads off a JS SDK client: its region and custom endpoint.
 #[napi(object)]
@@ -50,7 +64,7 @@ pub struct JsClient {
     pub credentials: Arc<JsProvider<JsCredentials>>,
 }
 
-pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>) -> StoreResult<Client> {
+pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>, stats: Arc<Stats>) -> StoreResult<Client> {
     let (mut region, mut endpoint) = (options.region.clone(), options.endpoint.clone());
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(js) = js {
@@ -76,11 +90,48 @@ pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>) ->
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
     }
-    if let Some(retries) = options.max_retries {
-        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(retries + 1));
-    }
+    let retries = options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
+    // Standard mode: exponential backoff with full jitter, and only for
+    // throttling, 5xx, timeouts and connection faults; never for validation,
+    // missing tables, denied access or failed conditions.
+    loader = loader.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(retries + 1)
+            .with_initial_backoff(INITIAL_BACKOFF)
+            .with_max_backoff(MAX_BACKOFF),
+    );
     loader = loader.timeout_config(timeouts(options));
-    Ok(Client::new(&loader.load().await))
+    let config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
+        .interceptor(CountRetries(stats))
+        .build();
+    Ok(Client::from_conf(config))
+}
+
+/// Counts the attempts that were retries, for `stats()`.
+struct CountRetries(Arc<Stats>);
+
+impl std::fmt::Debug for CountRetries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CountRetries")
+    }
+}
+
+impl Intercept for CountRetries {
+    fn name(&self) -> &'static str {
+        "CountRetries"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<RequestAttempts>().is_some_and(|attempts| attempts.attempts() > 1) {
+            Stats::count(&self.0.retries);
+        }
+        Ok(())
+    }
 }
 
 /// HTTPS over rustls with ring; keep-alive connection pooling is the client's default.
@@ -90,12 +141,18 @@ fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
+/// The whole call gets `timeout` (default 2 s); one attempt gets half of it
+/// (or httpOptions.timeout), so a stalled connection still leaves time for a retry.
 fn timeouts(options: &ConnectionOptions) -> TimeoutConfig {
-    let mut timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_millis(
-        options.connect_timeout_ms.unwrap_or(3_000),
-    ));
-    if let Some(ms) = options.timeout_ms.filter(|ms| *ms > 0) {
-        timeouts = timeouts.operation_attempt_timeout(Duration::from_millis(ms));
+    let total = options.operation_timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let attempt = options.timeout_ms.filter(|ms| *ms > 0).or((total > 0).then_some(total / 2));
+    let connect = options.connect_timeout_ms.unwrap_or(3_000).min(attempt.unwrap_or(u64::MAX));
+    let mut timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_millis(connect.max(1)));
+    if total > 0 {
+        timeouts = timeouts.operation_timeout(Duration::from_millis(total));
+    }
+    if let Some(ms) = attempt {
+        timeouts = timeouts.operation_attempt_timeout(Duration::from_millis(ms.max(1)));
     }
     timeouts.build()
 }

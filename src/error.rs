@@ -32,6 +32,7 @@ pub mod code {
     pub const STORE_CLOSED: &str = "ERR_STORE_CLOSED";
     pub const INVALID_USER: &str = "ERR_INVALID_USER";
     pub const USER_INDEX_MISSING: &str = "ERR_USER_INDEX_MISSING";
+    pub const STORE_UNAVAILABLE: &str = "ERR_STORE_UNAVAILABLE";
     pub const SESSION_CORRUPT: &str = "ERR_SESSION_CORRUPT";
     pub const INTERNAL: &str = "ERR_INTERNAL";
 }

@@ -4,6 +4,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod batch;
+mod breaker;
 mod client;
 mod codec;
 mod error;
@@ -87,6 +88,7 @@ pub struct StoreStats {
     pub skipped_writes: f64,
     /// Unchanged saves sent as a touch instead of the whole item.
     pub downgraded_sets: f64,
+    pub retries: f64,
     pub read_capacity_units: f64,
     pub write_capacity_units: f64,
 }
@@ -174,12 +176,12 @@ impl NativeStore {
 
     #[napi]
     pub async fn initialize(&self) -> Result<()> {
-        Ok(self.store.initialize().await?)
+        Ok(self.store.guarded(self.store.initialize()).await?)
     }
 
     #[napi]
     pub async fn get(&self, sid: String) -> Result<Option<FoundSession>> {
-        let found = self.store.get(&sid).await?;
+        let found = self.store.guarded(self.store.get(&sid)).await?;
         Ok(found.map(|found| FoundSession { sess: found.sess, expires: found.expires }))
     }
 
@@ -193,7 +195,7 @@ impl NativeStore {
         max_age: Option<f64>,
         ttl: Option<f64>,
     ) -> Result<()> {
-        Ok(self.store.set(&sid, sess, cookie_times(cookie_expires, max_age, ttl)).await?)
+        Ok(self.store.guarded(self.store.set(&sid, sess, cookie_times(cookie_expires, max_age, ttl))).await?)
     }
 
     /// The new expiry in epoch seconds, or null when no live session exists.
@@ -205,7 +207,7 @@ impl NativeStore {
         max_age: Option<f64>,
         ttl: Option<f64>,
     ) -> Result<Option<i64>> {
-        Ok(self.store.touch(&sid, cookie_times(cookie_expires, max_age, ttl)).await?)
+        Ok(self.store.guarded(self.store.touch(&sid, cookie_times(cookie_expires, max_age, ttl))).await?)
     }
 
     /// Counts since the store was made, and the capacity DynamoDB reported.
@@ -219,6 +221,7 @@ impl NativeStore {
             destroy: Stats::load(&stats.destroys),
             skipped_writes: Stats::load(&stats.skipped_writes),
             downgraded_sets: Stats::load(&stats.downgraded_sets),
+            retries: Stats::load(&stats.retries),
             read_capacity_units: stats.read_capacity_units(),
             write_capacity_units: stats.write_capacity_units(),
         }
@@ -226,43 +229,43 @@ impl NativeStore {
 
     #[napi]
     pub async fn destroy(&self, sid: String) -> Result<()> {
-        Ok(self.store.destroy(&sid).await?)
+        Ok(self.store.guarded(self.store.destroy(&sid)).await?)
     }
 
     #[napi]
     pub async fn all(&self) -> Result<Vec<StoredSession>> {
-        let sessions = self.store.all().await?;
+        let sessions = self.store.guarded(self.store.all()).await?;
         Ok(sessions.into_iter().map(|(sid, sess)| StoredSession { sid, sess }).collect())
     }
 
     #[napi]
     pub async fn ids(&self) -> Result<Vec<String>> {
-        Ok(self.store.ids().await?)
+        Ok(self.store.guarded(self.store.ids()).await?)
     }
 
     #[napi]
     pub async fn length(&self) -> Result<u32> {
-        Ok(self.store.length().await?)
+        Ok(self.store.guarded(self.store.length()).await?)
     }
 
     #[napi]
     pub async fn clear(&self) -> Result<u32> {
-        Ok(self.store.clear().await?)
+        Ok(self.store.guarded(self.store.clear()).await?)
     }
 
     #[napi]
     pub async fn reap(&self) -> Result<u32> {
-        Ok(self.store.reap().await?)
+        Ok(self.store.guarded(self.store.reap()).await?)
     }
 
     #[napi]
     pub async fn ensure_user_index(&self) -> Result<()> {
-        Ok(self.store.ensure_user_index().await?)
+        Ok(self.store.guarded(self.store.ensure_user_index()).await?)
     }
 
     #[napi]
     pub async fn list_sessions_for_user(&self, user: Either<String, f64>) -> Result<Vec<UserSessionInfo>> {
-        let sessions = self.store.sessions_for_user(user_arg(user)).await?;
+        let sessions = self.store.guarded(self.store.sessions_for_user(user_arg(user))).await?;
         Ok(sessions.into_iter().map(|(sid, expires)| UserSessionInfo { sid, expires }).collect())
     }
 
@@ -270,7 +273,7 @@ impl NativeStore {
     #[napi]
     pub async fn destroy_sessions_for_user(&self, user: Either<String, f64>, keep_sid: Option<String>) -> Result<u32> {
         let keep = keep_sid.as_deref();
-        Ok(self.store.destroy_sessions_for_user(user_arg(user), keep).await?)
+        Ok(self.store.guarded(self.store.destroy_sessions_for_user(user_arg(user), keep)).await?)
     }
 
     /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish.

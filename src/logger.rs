@@ -2,19 +2,21 @@
 //! delivered to the JS thread without waiting for it.
 
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use std::sync::Arc;
+
 use napi::Status;
 
 /// Weak: a pending message never keeps Node alive.
 pub type JsLog = ThreadsafeFunction<String, (), String, Status, false, true>;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Logger {
-    js: Option<JsLog>,
+    js: Option<Arc<JsLog>>,
 }
 
 impl Logger {
     pub fn new(js: Option<JsLog>) -> Self {
-        Logger { js }
+        Logger { js: js.map(Arc::new) }
     }
 
     /// Something the app's operators should act on (also shown without a hook).
@@ -24,6 +26,11 @@ impl Logger {
 
     pub fn debug(&self, message: impl std::fmt::Display) {
         self.send(format!("debug: {message}"));
+    }
+
+    /// An event the shim emits on the store ('connect', 'disconnect').
+    pub fn event(&self, name: &str) {
+        self.send(format!("event: {name}"));
     }
 
     fn send(&self, message: String) {

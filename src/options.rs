@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{code, StoreError, StoreResult};
+pub use crate::breaker::BreakerOptions;
 pub use crate::payload::PayloadOptions;
 use crate::payload::DEFAULT_MIN_BYTES;
 
@@ -33,6 +34,9 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "billingMode",
     "autoCreate",
     "compress",
+    "maxRetries",
+    "timeout",
+    "circuitBreaker",
 ];
 
 /// Attributes the store itself writes; a special key may not reuse them.
@@ -56,6 +60,8 @@ pub struct StoreOptions {
     pub users: UserOptions,
     pub costs: CostOptions,
     pub payload: PayloadOptions,
+    /// None: the circuit breaker is off.
+    pub breaker: Option<BreakerOptions>,
 }
 
 /// What the store may skip or choose to spend less.
@@ -114,8 +120,11 @@ pub struct ConnectionOptions {
     pub endpoint: Option<String>,
     pub credentials: Option<StaticCredentials>,
     pub max_retries: Option<u32>,
+    /// One attempt's limit (AWSConfigJSON.httpOptions.timeout).
     pub timeout_ms: Option<u64>,
     pub connect_timeout_ms: Option<u64>,
+    /// The whole call's limit, retries included (`timeout`); 0: none.
+    pub operation_timeout_ms: Option<u64>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -157,13 +166,53 @@ impl StoreOptions {
             skip_throw_missing_special_keys: o.boolean("skipThrowMissingSpecialKeys")?,
             initialized: o.boolean("initialized")?,
             hash_key,
-            connection: parse_connection(options, read_file)?,
+            connection: parse_resilience(&o, parse_connection(options, read_file)?)?,
+            breaker: parse_breaker(&o)?,
             users,
             costs: parse_costs(&o)?,
             payload: PayloadOptions {
                 compress_min_bytes: parse_compress(&o)?,
             },
         })
+    }
+}
+
+/// `maxRetries` and `timeout` at the top level win over AWSConfigJSON's.
+fn parse_resilience(o: &Reader, mut connection: ConnectionOptions) -> StoreResult<ConnectionOptions> {
+    if let Some(retries) = o.non_negative("maxRetries")? {
+        if retries.fract() != 0.0 || retries > 10.0 {
+            return Err(StoreError::invalid_option("maxRetries", "an integer from 0 to 10"));
+        }
+        connection.max_retries = Some(retries as u32);
+    }
+    connection.operation_timeout_ms = o.non_negative("timeout")?.map(|ms| ms as u64);
+    Ok(connection)
+}
+
+/// `circuitBreaker`: true (the default), false, or `{ failures, probeInterval }`.
+fn parse_breaker(o: &Reader) -> StoreResult<Option<BreakerOptions>> {
+    let defaults = BreakerOptions::default();
+    match o.get("circuitBreaker") {
+        None | Some(Value::Bool(true)) => Ok(Some(defaults)),
+        Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Object(settings)) => {
+            let settings = Reader::new(settings, "circuitBreaker");
+            if let Some(unknown) = settings.map.keys().find(|k| !["failures", "probeInterval"].contains(&k.as_str())) {
+                return Err(StoreError::invalid_option(&settings.name(unknown), "absent (circuitBreaker takes failures and probeInterval)"));
+            }
+            let failures = match settings.non_negative("failures")? {
+                None => defaults.failures,
+                Some(n) if n >= 1.0 && n.fract() == 0.0 => n.min(u32::MAX as f64) as u32,
+                Some(_) => return Err(StoreError::invalid_option("circuitBreaker.failures", "an integer >= 1")),
+            };
+            let probe_interval = match settings.non_negative("probeInterval")? {
+                None => defaults.probe_interval,
+                Some(ms) if ms >= 10.0 => std::time::Duration::from_millis(ms as u64),
+                Some(_) => return Err(StoreError::invalid_option("circuitBreaker.probeInterval", "a number of ms >= 10")),
+            };
+            Ok(Some(BreakerOptions { failures, probe_interval }))
+        }
+        Some(_) => Err(StoreError::invalid_option("circuitBreaker", "a boolean or { failures, probeInterval }")),
     }
 }
 
@@ -327,6 +376,7 @@ fn parse_connection(
             max_retries: layer.max_retries.or(merged.max_retries),
             timeout_ms: layer.timeout_ms.or(merged.timeout_ms),
             connect_timeout_ms: layer.connect_timeout_ms.or(merged.connect_timeout_ms),
+            operation_timeout_ms: None,
         };
     }
     merged.region = merged.region.or(region_option);
@@ -385,6 +435,7 @@ fn aws_config_map(map: &Map<String, Value>, owner: &str) -> StoreResult<Connecti
         max_retries: o.non_negative("maxRetries")?.map(|n| n.min(100.0) as u32),
         timeout_ms: http.non_negative("timeout")?.map(|n| n as u64),
         connect_timeout_ms: http.non_negative("connectTimeout")?.map(|n| n as u64),
+        operation_timeout_ms: None,
     })
 }
 

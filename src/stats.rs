@@ -15,6 +15,8 @@ pub struct Stats {
     pub skipped_writes: AtomicU64,
     /// Unchanged saves sent as a touch instead of a whole item.
     pub downgraded_sets: AtomicU64,
+    /// Attempts that repeated a call after a throttle or a transient fault.
+    pub retries: AtomicU64,
     read_milli_units: AtomicU64,
     write_milli_units: AtomicU64,
 }

@@ -3,15 +3,18 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
 use crate::batch;
+use crate::breaker::{self, Breaker, Transition};
 use crate::client::{build_client, JsClient};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
@@ -37,7 +40,8 @@ pub struct Store {
     /// Session key -> (user, when this store registered it).
     registered: Mutex<HashMap<String, (String, Instant)>>,
     recent: RecentSessions,
-    stats: Stats,
+    stats: Arc<Stats>,
+    breaker: Arc<Breaker>,
     logger: Logger,
 }
 
@@ -67,6 +71,7 @@ enum Scope {
 impl Store {
     pub fn new(options: StoreOptions, js_client: Option<JsClient>, logger: Logger) -> Self {
         Store {
+            breaker: Arc::new(Breaker::new(options.breaker.clone())),
             options,
             js_client,
             client: OnceCell::new(),
@@ -74,7 +79,7 @@ impl Store {
             closed: AtomicBool::new(false),
             registered: Mutex::new(HashMap::new()),
             recent: RecentSessions::default(),
-            stats: Stats::default(),
+            stats: Arc::new(Stats::default()),
             logger,
         }
     }
@@ -92,6 +97,54 @@ impl Store {
         self.options.costs.skip_unchanged_writes || self.options.costs.touch_after_ms > 0.0
     }
 
+    /// Runs one store call under the circuit breaker: refused at once while
+    /// the circuit is open; the call that opens it starts the probe.
+    pub async fn guarded<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.breaker.check()?;
+        let result = call.await;
+        if self.breaker.record(&result) == Transition::Opened {
+            self.start_probe();
+        }
+        result
+    }
+
+    fn start_probe(&self) {
+        self.logger.warn("DynamoDB is unreachable: the store stops sending and probes until it answers");
+        self.logger.event("disconnect");
+        let (Some(client), Ok(runtime)) = (self.client.get().cloned(), tokio::runtime::Handle::try_current()) else {
+            // No client yet means nothing was ever reachable; the next call retries for real.
+            self.breaker.close();
+            return;
+        };
+        let breaker = self.breaker.clone();
+        let logger = self.logger.clone();
+        let table = self.options.table.clone();
+        let hash_key = self.options.hash_key.clone();
+        let probe_key = format!("{}~probe", self.options.prefix);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(breaker.probe_interval()).await;
+                let answer = client
+                    .get_item()
+                    .table_name(&table)
+                    .key(&hash_key, AttributeValue::S(probe_key.clone()))
+                    .projection_expression("#k")
+                    .expression_attribute_names("#k", &hash_key)
+                    // One attempt per probe: the probe interval is the backoff.
+                    .customize()
+                    .config_override(aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()))
+                    .send()
+                    .await;
+                if answer.map_err(StoreError::from).map_err(|err| breaker::is_outage(&err)) != Err(true) {
+                    breaker.close();
+                    logger.warn("DynamoDB answers again: the store resumes");
+                    logger.event("connect");
+                    return;
+                }
+            }
+        });
+    }
+
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
     }
@@ -103,7 +156,7 @@ impl Store {
         }
         let client = self
             .client
-            .get_or_try_init(|| build_client(&self.options.connection, self.js_client.as_ref()))
+            .get_or_try_init(|| build_client(&self.options.connection, self.js_client.as_ref(), self.stats.clone()))
             .await?;
         if !self.options.initialized {
             self.table_ready
