@@ -88,6 +88,10 @@ declare namespace connectDynamoDB {
     timeout?: number
     /** Default true: after `failures` (5) outage errors in a row, emit 'disconnect', fail fast and probe every `probeInterval` ms (1000) until DynamoDB answers, then emit 'connect'. */
     circuitBreaker?: boolean | { failures?: number; probeInterval?: number }
+    /** AES-256-GCM of the session payload at rest; keys are 32 bytes, base64 or hex, by id. */
+    encryption?: { keys: Record<string, string>; primaryKeyId: string }
+    /** Store an HMAC-SHA256 of each sid instead of the sid (all() and ids() then refuse). */
+    hashIds?: { secret: string }
     /** Default false. true: store sessions of 1 KB and more deflated (Binary); connect-dynamodb cannot read those. */
     compress?: boolean | { minBytes?: number }
     /** Hears every failed call (the caller still gets the error). */
@@ -141,6 +145,8 @@ declare namespace connectDynamoDB {
     | 'ERR_USER_INDEX_MISSING'
     | 'ERR_SESSION_CORRUPT'
     | 'ERR_STORE_UNAVAILABLE'
+    | 'ERR_DECRYPT'
+    | 'ERR_HASHED_IDS'
     | 'ERR_INTERNAL'
 
   /** The store's own errors carry an ERR_* code; DynamoDB's carry the exception name as code and name. */

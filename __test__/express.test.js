@@ -53,13 +53,13 @@ test('login, cookie reuse with touch, regenerate, logout', async () => {
   const again = await request(app).post('/login?user=bob').set('Cookie', cookie).expect(200)
   const newSid = sidOf(again)
   expect(newSid).not.toBe(sid)
-  expect(await stored(sid)).toBeUndefined()
+  expect((await stored(sid)).sess).toBeUndefined()
   const newCookie = again.headers['set-cookie'][0].split(';')[0]
   expect((await request(app).get('/whoami').set('Cookie', cookie)).body.user).toBeNull()
   expect((await request(app).get('/whoami').set('Cookie', newCookie)).body.user).toBe('bob')
 
   // Logout destroys the session; the old cookie no longer works.
   await request(app).post('/logout').set('Cookie', newCookie).expect(200)
-  expect(await stored(newSid)).toBeUndefined()
+  expect((await stored(newSid)).sess).toBeUndefined()
   expect((await request(app).get('/whoami').set('Cookie', newCookie)).body.user).toBeNull()
 })

@@ -189,6 +189,57 @@ describe('circuit breaker', () => {
   })
 })
 
+describe('a destroyed session stays destroyed', () => {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  test('a save in flight when destroy ran does not bring the session back', async () => {
+    const slow = await storeBehindProxy()
+    const direct = newStore({ table: slow.table })
+    await direct.set('d1', cookieSession({ user: 'ann' }))
+    // The save leaves first but reaches DynamoDB after the logout.
+    proxy.fault = { kind: 'latency', ms: 400, only: 'PutItem', times: 1 }
+    const save = slow.set('d1', cookieSession({ user: 'ann', cart: ['late'] }))
+    await sleep(100)
+    await direct.destroy('d1')
+    await expect(save).resolves.toBeUndefined()
+    expect(proxy.count('PutItem')).toBe(1)
+    expect(await direct.get('d1')).toBeNull()
+    expect(await slow.get('d1')).toBeNull()
+    expect((await rawItem(raw, slow.table, 'sess:d1')).sess).toBeUndefined()
+    await Promise.all([slow.close(), direct.close()])
+  })
+
+  test('a touch in flight when destroy ran does not either', async () => {
+    const slow = await storeBehindProxy()
+    const direct = newStore({ table: slow.table })
+    await direct.set('d2', cookieSession({ n: 1 }))
+    proxy.fault = { kind: 'latency', ms: 400, only: 'UpdateItem', times: 1 }
+    const touch = slow.touch('d2', cookieSession({ n: 1 }, 3_600_000))
+    await sleep(100)
+    await direct.destroy('d2')
+    await expect(touch).resolves.toBeNull()
+    expect(await direct.get('d2')).toBeNull()
+    await Promise.all([slow.close(), direct.close()])
+  })
+
+  test('the tombstone is invisible: no session for get, all, ids, length, or connect-dynamodb', async () => {
+    const store = newStore()
+    await store.set('d3', cookieSession({ n: 3 }))
+    await store.set('d4', cookieSession({ n: 4 }))
+    await store.destroy('d3')
+    expect(await store.get('d3')).toBeNull()
+    expect(await store.ids()).toEqual(['d4'])
+    expect(await store.length()).toBe(1)
+    expect((await store.all()).map((s) => s.id)).toEqual(['d4'])
+    const Theirs = require('connect-dynamodb')(session)
+    const theirs = new Theirs({ table: store.table, client: raw })
+    expect(await new Promise((resolve, reject) => theirs.get('d3', (err, sess) => (err ? reject(err) : resolve(sess))))).toBeNull()
+    const item = await rawItem(raw, store.table, 'sess:d3')
+    expect(Object.keys(item).sort()).toEqual(['destroyed', 'expires', 'id', 'type'])
+    await store.close()
+  })
+})
+
 describe('options', () => {
   test.each([
     [{ maxRetries: -1 }, 'maxRetries'],

@@ -190,7 +190,10 @@ describe('ensureUserIndex on an existing table', () => {
   test('user methods fail with ERR_USER_INDEX_MISSING until the index is added', async () => {
     const before = newStore()
     await before.set('o1', cookieSession())
-    const store = newStore({ table: before.table, userPath: 'passport.user' })
+    const logs = []
+    const store = newStore({ table: before.table, userPath: 'passport.user', log: (m) => logs.push(`${Date.now()} ${m}`) })
+    // If DynamoDB Local never finishes the index, show what the store saw while waiting.
+    const timer = setTimeout(() => process.stderr.write(`ensureUserIndex still waiting:\n${logs.join('\n')}\n`), 25_000)
     await store.set('o2', loggedIn('otto'))
     const err = await store.listSessionsForUser('otto').catch((e) => e)
     expect(err.code).toBe('ERR_USER_INDEX_MISSING')
@@ -203,6 +206,7 @@ describe('ensureUserIndex on an existing table', () => {
     await expect(store.ensureUserIndex()).resolves.toBeUndefined()
     expect(sids(await store.listSessionsForUser('otto'))).toEqual(['o2'])
     expect(await store.get('o1')).not.toBeNull()
+    clearTimeout(timer)
     await Promise.all([before.close(), store.close()])
     // DynamoDB Local builds a new index in the background; under a loaded CI machine that has taken over 30 s.
   }, 120_000)

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use crate::codec::Item;
+use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 
 /// DynamoDB's limit of requests in one BatchWriteItem.
@@ -20,12 +20,32 @@ const MAX_ATTEMPTS: u32 = 10;
 
 /// Deletes the items with these keys; returns how many were deleted.
 pub async fn delete_keys(client: &Client, table: &str, hash_key: &str, keys: Vec<String>) -> StoreResult<u32> {
+    write_keys(client, table, keys, |key| delete_request(hash_key, key)).await
+}
+
+/// Destroys the sessions with these keys the way `destroy` does, leaving
+/// tombstones; returns how many.
+pub async fn tombstone_keys(client: &Client, table: &str, hash_key: &str, keys: Vec<String>) -> StoreResult<u32> {
+    let now_s = (codec::now_ms() / 1000.0).floor() as i64;
+    write_keys(client, table, keys, |key| {
+        let put = PutRequest::builder()
+            .set_item(Some(codec::tombstone(hash_key, key.to_string(), now_s)))
+            .build()
+            .map_err(|e| StoreError::new(code::INTERNAL, e.to_string()))?;
+        Ok(WriteRequest::builder().put_request(put).build())
+    })
+    .await
+}
+
+async fn write_keys(
+    client: &Client,
+    table: &str,
+    keys: Vec<String>,
+    request_for: impl Fn(&str) -> StoreResult<WriteRequest>,
+) -> StoreResult<u32> {
     let mut deleted = 0;
     for chunk in keys.chunks(BATCH_SIZE) {
-        let requests = chunk
-            .iter()
-            .map(|key| delete_request(hash_key, key))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let requests = chunk.iter().map(|key| request_for(key)).collect::<StoreResult<Vec<_>>>()?;
         until_processed(requests, "deletes", |pending| async move {
             let output = client.batch_write_item().request_items(table, pending).send().await?;
             let unprocessed = output.unprocessed_items.and_then(|mut left| left.remove(table));

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{AttrKind, SpecialKey, StoreOptions, EXPIRES_ATTR, SESS_ATTR, TYPE_ATTR};
+use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, SESS_ATTR, TYPE_ATTR};
 #[cfg(test)]
 use crate::options::ONE_DAY_MS;
 use crate::{payload, users};
@@ -66,6 +66,17 @@ pub fn session_key(prefix: &str, sid: &str) -> StoreResult<String> {
     Ok(key)
 }
 
+/// What `hashIds` stores instead of a sid: HMAC-SHA256 under the secret,
+/// base64url. Cookies cannot be recovered from it, and it is stable.
+pub fn hashed_sid(secret: &[u8], sid: &str) -> StoreResult<String> {
+    use base64::Engine;
+    if sid.is_empty() {
+        return Err(StoreError::invalid_argument("sid must be a non-empty string"));
+    }
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret), sid.as_bytes());
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
 /// The session id of a table key, when the key belongs to this store's prefix.
 pub fn sid_of<'a>(prefix: &str, key: &'a str) -> Option<&'a str> {
     key.strip_prefix(prefix).filter(|sid| !sid.is_empty())
@@ -97,10 +108,10 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
             item.insert(options.users.attribute.clone(), AttributeValue::S(user));
         }
     }
+    item.insert(SESS_ATTR.to_string(), payload::encode(&options.payload, &key, sess)?);
     item.insert(options.hash_key.clone(), AttributeValue::S(key));
     item.insert(EXPIRES_ATTR.to_string(), number(expires));
     item.insert(TYPE_ATTR.to_string(), AttributeValue::S(SESSION_TYPE.to_string()));
-    item.insert(SESS_ATTR.to_string(), payload::encode(&options.payload, sess)?);
     let size = item_size(&item);
     if size > MAX_ITEM_BYTES {
         return Err(StoreError::new(
@@ -111,14 +122,36 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
     Ok(item)
 }
 
+/// How long a destroyed session's tombstone refuses saves: far longer than
+/// any save can be in flight (a call gives up after `timeout`).
+pub const DESTROY_GUARD_S: i64 = 300;
+
+/// What `destroy` leaves in place of a session: no `sess` (so every reader,
+/// connect-dynamodb included, sees no session), and an `expires` that keeps
+/// it until the guard ends and then lets DynamoDB TTL delete it. A save that
+/// was in flight when the session was destroyed finds it and is dropped.
+pub fn tombstone(hash_key: &str, key: String, now_s: i64) -> Item {
+    Item::from([
+        (hash_key.to_string(), AttributeValue::S(key)),
+        (EXPIRES_ATTR.to_string(), number(now_s + DESTROY_GUARD_S)),
+        (TYPE_ATTR.to_string(), AttributeValue::S(SESSION_TYPE.to_string())),
+        (DESTROYED_ATTR.to_string(), number(now_s)),
+    ])
+}
+
 /// The stored session JSON of an item and its expiry (epoch seconds), or
 /// None when the item is expired or holds no session.
-pub fn decode_session(mut item: Item, now_ms: f64) -> StoreResult<Option<(String, Option<f64>)>> {
+pub fn decode_session(
+    options: &StoreOptions,
+    key: &str,
+    mut item: Item,
+    now_ms: f64,
+) -> StoreResult<Option<(String, Option<f64>)>> {
     let expires = read_number(item.get(EXPIRES_ATTR));
     if is_expired(expires, now_ms) {
         return Ok(None);
     }
-    Ok(payload::decode(item.remove(SESS_ATTR))?.map(|sess| (sess, expires)))
+    Ok(payload::decode(&options.payload, key, item.remove(SESS_ATTR))?.map(|sess| (sess, expires)))
 }
 
 /// The top-level session values copied to their own attributes.
@@ -303,7 +336,8 @@ mod tests {
         let live = |expires: &str, sess: AttributeValue| {
             Item::from([("expires".to_string(), AttributeValue::N(expires.into())), ("sess".to_string(), sess)])
         };
-        let decode = |item| decode_session(item, NOW).unwrap();
+        let o = options(json!({}));
+        let decode = |item| decode_session(&o, "k", item, NOW).unwrap();
         assert_eq!(
             decode(live("1700000001", AttributeValue::S("{}".into()))),
             Some(("{}".to_string(), Some(1_700_000_001.0)))
@@ -312,7 +346,81 @@ mod tests {
         assert_eq!(decode(live("1700000001", AttributeValue::Bool(true))), None);
         assert_eq!(decode(Item::new()), None);
         let corrupt = live("1700000001", AttributeValue::B(Blob::new(vec![0x7f])));
-        assert_eq!(decode_session(corrupt, NOW).unwrap_err().code, code::SESSION_CORRUPT);
+        assert_eq!(decode_session(&o, "k", corrupt, NOW).unwrap_err().code, code::SESSION_CORRUPT);
+    }
+
+    /// Property test: whatever a table holds, decoding never panics; it
+    /// returns a session, no session, or an error. Random items, plus valid
+    /// compressed and encrypted envelopes with random damage.
+    #[test]
+    fn decoding_arbitrary_items_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let o = options(json!({
+            "compress": {"minBytes": 0},
+            "encryption": {"keys": {"k": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}, "primaryKeyId": "k"}
+        }));
+        let valid: Vec<Vec<u8>> = [r#"{"a":1}"#.to_string(), format!(r#"{{"cart":"{}"}}"#, "ab".repeat(500))]
+            .into_iter()
+            .map(|json| match payload::encode(&o.payload, "k", json).unwrap() {
+                AttributeValue::B(blob) => blob.into_inner(),
+                other => panic!("expected an envelope, got {other:?}"),
+            })
+            .collect();
+        let mut outcomes = [0usize; 3];
+        for round in 0..20_000 {
+            let bytes: Vec<u8> = match round % 3 {
+                0 => (0..next() % 64).map(|_| next() as u8).collect(),
+                _ => {
+                    let mut bytes = valid[round % 2].clone();
+                    for _ in 0..1 + next() % 3 {
+                        let at = (next() as usize) % bytes.len();
+                        bytes[at] ^= 1 << (next() % 8);
+                    }
+                    bytes.truncate(1 + (next() as usize) % bytes.len());
+                    bytes
+                }
+            };
+            let sess = match next() % 5 {
+                0 => AttributeValue::S(String::from_utf8_lossy(&bytes).into_owned()),
+                1 => AttributeValue::N(format!("{}", next())),
+                2 => AttributeValue::Bool(true),
+                _ => AttributeValue::B(Blob::new(bytes)),
+            };
+            let expires = match next() % 4 {
+                0 => AttributeValue::S("soon".into()),
+                1 => AttributeValue::N("NaN".into()),
+                2 => AttributeValue::N("-1e400".into()),
+                _ => AttributeValue::N("99999999999".into()),
+            };
+            let item = Item::from([("expires".to_string(), expires), ("sess".to_string(), sess)]);
+            match decode_session(&o, "k", item, NOW) {
+                Ok(Some(_)) => outcomes[0] += 1,
+                Ok(None) => outcomes[1] += 1,
+                Err(err) => {
+                    assert!([code::SESSION_CORRUPT, code::DECRYPT].contains(&err.code.as_str()), "{err:?}");
+                    outcomes[2] += 1
+                }
+            }
+        }
+        // The generator reaches every outcome.
+        assert!(outcomes.iter().all(|n| *n > 0), "{outcomes:?}");
+    }
+
+    #[test]
+    fn hashed_ids_are_keyed_stable_and_distinct() {
+        let a = hashed_sid(b"secret one, at least 16 bytes", "sid-1").unwrap();
+        assert_eq!(a, hashed_sid(b"secret one, at least 16 bytes", "sid-1").unwrap());
+        assert_eq!(a.len(), 43);
+        assert!(!a.contains("sid-1"));
+        assert_ne!(a, hashed_sid(b"secret one, at least 16 bytes", "sid-2").unwrap());
+        assert_ne!(a, hashed_sid(b"secret two, at least 16 bytes", "sid-1").unwrap());
+        assert_eq!(hashed_sid(b"s", "").unwrap_err().code, code::INVALID_ARGUMENT);
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub mod code {
     pub const INVALID_USER: &str = "ERR_INVALID_USER";
     pub const USER_INDEX_MISSING: &str = "ERR_USER_INDEX_MISSING";
     pub const STORE_UNAVAILABLE: &str = "ERR_STORE_UNAVAILABLE";
+    pub const HASHED_IDS: &str = "ERR_HASHED_IDS";
+    pub const DECRYPT: &str = "ERR_DECRYPT";
     pub const SESSION_CORRUPT: &str = "ERR_SESSION_CORRUPT";
     pub const INTERNAL: &str = "ERR_INTERNAL";
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{code, StoreError, StoreResult};
 pub use crate::breaker::BreakerOptions;
-pub use crate::payload::PayloadOptions;
+pub use crate::payload::{Encryption, PayloadOptions};
 use crate::payload::DEFAULT_MIN_BYTES;
 
 /// Every option the native side reads. (`client` is handled by the JS shim.)
@@ -37,12 +37,16 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "maxRetries",
     "timeout",
     "circuitBreaker",
+    "encryption",
+    "hashIds",
 ];
 
 /// Attributes the store itself writes; a special key may not reuse them.
 pub const EXPIRES_ATTR: &str = "expires";
 pub const TYPE_ATTR: &str = "type";
 pub const SESS_ATTR: &str = "sess";
+/// On a destroyed session's tombstone: when it was destroyed (epoch s).
+pub const DESTROYED_ATTR: &str = "destroyed";
 pub const ONE_DAY_MS: f64 = 86_400_000.0;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +66,8 @@ pub struct StoreOptions {
     pub payload: PayloadOptions,
     /// None: the circuit breaker is off.
     pub breaker: Option<BreakerOptions>,
+    /// `hashIds.secret`: the table key is an HMAC of the sid under it.
+    pub hash_ids: Option<Vec<u8>>,
 }
 
 /// What the store may skip or choose to spend less.
@@ -168,10 +174,12 @@ impl StoreOptions {
             hash_key,
             connection: parse_resilience(&o, parse_connection(options, read_file)?)?,
             breaker: parse_breaker(&o)?,
+            hash_ids: parse_hash_ids(options.get("hashIds"))?,
             users,
             costs: parse_costs(&o)?,
             payload: PayloadOptions {
                 compress_min_bytes: parse_compress(&o)?,
+                encryption: parse_encryption(options.get("encryption"))?,
             },
         })
     }
@@ -214,6 +222,58 @@ fn parse_breaker(o: &Reader) -> StoreResult<Option<BreakerOptions>> {
         }
         Some(_) => Err(StoreError::invalid_option("circuitBreaker", "a boolean or { failures, probeInterval }")),
     }
+}
+
+/// `hashIds: { secret }`, a string of at least 16 bytes.
+fn parse_hash_ids(value: Option<&Value>) -> StoreResult<Option<Vec<u8>>> {
+    match value {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Object(settings)) if settings.len() == 1 => match settings.get("secret") {
+            Some(Value::String(secret)) if secret.len() >= 16 => Ok(Some(secret.as_bytes().to_vec())),
+            _ => Err(StoreError::invalid_option("hashIds.secret", "a string of at least 16 bytes")),
+        },
+        Some(_) => Err(StoreError::invalid_option("hashIds", "{ secret }")),
+    }
+}
+
+/// `encryption: { keys: { <id>: <32 bytes, base64 or hex> }, primaryKeyId }`.
+fn parse_encryption(value: Option<&Value>) -> StoreResult<Option<Encryption>> {
+    let settings = match value {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
+        Some(Value::Object(settings)) => settings,
+        Some(_) => return Err(StoreError::invalid_option("encryption", "{ keys, primaryKeyId }")),
+    };
+    if let Some(unknown) = settings.keys().find(|k| !["keys", "primaryKeyId"].contains(&k.as_str())) {
+        return Err(StoreError::invalid_option(&format!("encryption.{unknown}"), "absent (encryption takes keys and primaryKeyId)"));
+    }
+    let Some(Value::Object(given)) = settings.get("keys") else {
+        return Err(StoreError::invalid_option("encryption.keys", "an object of key id -> 32-byte key (base64 or hex)"));
+    };
+    let mut keys = std::collections::HashMap::new();
+    for (id, key) in given {
+        if id.is_empty() || id.len() > 255 {
+            return Err(StoreError::invalid_option("encryption.keys", "keyed by ids of 1 to 255 bytes"));
+        }
+        let bytes = key.as_str().and_then(decode_key).ok_or_else(|| {
+            StoreError::invalid_option(&format!("encryption.keys.{id}"), "32 random bytes, as base64 (44 chars) or hex (64 chars)")
+        })?;
+        keys.insert(id.clone(), bytes);
+    }
+    let primary = match settings.get("primaryKeyId") {
+        Some(Value::String(id)) if keys.contains_key(id) => id.clone(),
+        _ => return Err(StoreError::invalid_option("encryption.primaryKeyId", "the id of one of encryption.keys")),
+    };
+    Ok(Some(Encryption { keys, primary }))
+}
+
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    use base64::Engine;
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>()?
+    } else {
+        base64::engine::general_purpose::STANDARD.decode(text).ok()?
+    };
+    bytes.try_into().ok()
 }
 
 /// `compress`: true (sessions of 1 KB and more), false, or `{ minBytes }`.
@@ -265,7 +325,7 @@ fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> Store
         }
     };
     let attribute = o.string("rangeKey")?.unwrap_or("user").to_string();
-    let reserved = [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR];
+    let reserved = [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR, DESTROYED_ATTR];
     if attribute.is_empty() || attribute.len() > 255 || reserved.contains(&attribute.as_str()) {
         return Err(StoreError::invalid_option(
             "rangeKey",
@@ -336,7 +396,7 @@ fn parse_special_keys(value: Option<&Value>, hash_key: &str) -> StoreResult<Vec<
                 Some("BOOL") => AttrKind::Bool,
                 _ => return Err(StoreError::invalid_option("specialKeys", expected)),
             };
-            if name.is_empty() || [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR].contains(&name) {
+            if name.is_empty() || [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR, DESTROYED_ATTR].contains(&name) {
                 return Err(StoreError::invalid_option(
                     "specialKeys",
                     "entries whose name is non-empty and not the hash key, \"expires\", \"type\" or \"sess\"",

@@ -20,7 +20,7 @@ use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 use crate::logger::Logger;
 use crate::payload;
-use crate::options::{StoreOptions, EXPIRES_ATTR, SESS_ATTR};
+use crate::options::{StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, SESS_ATTR};
 use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
 use crate::table;
@@ -173,7 +173,22 @@ impl Store {
                 users::REGISTRY_MARK
             )));
         }
-        codec::session_key(&self.options.prefix, sid)
+        match &self.options.hash_ids {
+            Some(secret) => codec::session_key(&self.options.prefix, &codec::hashed_sid(secret, sid)?),
+            None => codec::session_key(&self.options.prefix, sid),
+        }
+    }
+
+    /// all(), ids() and listSessionsForUser() return sids, which a table of
+    /// hashed ids does not hold.
+    fn refuse_with_hashed_ids(&self, method: &str) -> StoreResult<()> {
+        if self.options.hash_ids.is_some() {
+            return Err(StoreError::new(
+                code::HASHED_IDS,
+                format!("{method} cannot return session ids with hashIds on: the table holds only their hashes"),
+            ));
+        }
+        Ok(())
     }
 
 
@@ -199,7 +214,7 @@ impl Store {
         Stats::count(&self.stats.gets);
         self.stats.read(output.consumed_capacity.as_ref());
         let found = match output.item {
-            Some(item) => codec::decode_session(item, codec::now_ms())?,
+            Some(item) => codec::decode_session(&self.options, &key, item, codec::now_ms())?,
             None => None,
         };
         let (sess, expires) = match found {
@@ -230,26 +245,45 @@ impl Store {
         let client = self.ready().await?;
         let new_user = self.user_to_register(&item, &key);
         let put = async {
-            let request = client
+            let result = client
                 .put_item()
                 .table_name(&self.options.table)
                 .set_item(Some(item))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            let output = request.send().await.map_err(StoreError::from)?;
-            self.stats.write(output.consumed_capacity.as_ref());
-            Ok(())
+                // A tombstone within its guard means the session was destroyed
+                // while this save was on its way: the destroy wins.
+                .condition_expression("attribute_not_exists(#d) OR #e <= :now")
+                .expression_attribute_names("#d", DESTROYED_ATTR)
+                .expression_attribute_names("#e", EXPIRES_ATTR)
+                .expression_attribute_values(":now", codec::number((now_ms / 1000.0).floor() as i64))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(StoreError::from);
+            match result {
+                Ok(output) => {
+                    self.stats.write(output.consumed_capacity.as_ref());
+                    Ok(true)
+                }
+                Err(err) if err.is("ConditionalCheckFailedException") => Ok(false),
+                Err(err) => Err(err),
+            }
         };
-        match &new_user {
+        let landed = match &new_user {
             // Both land before the save is acknowledged, so a session whose
             // save was acknowledged is always in the registry.
             Some(user) => {
                 let index = self.user_index(client);
                 let register = index.register(user, &key, (now_ms / 1000.0).floor() as i64);
-                tokio::try_join!(register, put)?;
+                tokio::try_join!(register, put)?.1
             }
             None => put.await?,
-        }
+        };
         Stats::count(&self.stats.sets);
+        if !landed {
+            self.recent.forget(&key);
+            self.logger.debug(format!("a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"));
+            return Ok(());
+        }
         if self.tracks_recent() {
             self.recent.remember(&key, kept, expires as f64);
         }
@@ -308,18 +342,19 @@ impl Store {
             .filter(|key| key != keep)
             .take(excess)
             .collect();
-        batch::delete_keys(client, &self.options.table, &self.options.hash_key, oldest).await
+        batch::tombstone_keys(client, &self.options.table, &self.options.hash_key, oldest).await
     }
 
     /// Makes sure the table has the user index, adding it if needed.
     pub async fn ensure_user_index(&self) -> StoreResult<()> {
         let client = self.ready().await?;
-        table::ensure_user_index(client, &self.options).await
+        table::ensure_user_index(client, &self.options, &self.logger).await
     }
 
     /// The live sessions of a user as (sid, expiry in epoch seconds).
     pub async fn sessions_for_user(&self, user: UserArg) -> StoreResult<Vec<(String, i64)>> {
         let user = users::user_argument(user)?;
+        self.refuse_with_hashed_ids("listSessionsForUser()")?;
         let client = self.ready().await?;
         let sessions = self.user_index(client).sessions(&user).await?;
         Ok(sessions
@@ -341,7 +376,7 @@ impl Store {
             .map(|session| session.key)
             .filter(|key| Some(key) != keep.as_ref())
             .collect();
-        batch::delete_keys(client, &self.options.table, &self.options.hash_key, doomed).await
+        batch::tombstone_keys(client, &self.options.table, &self.options.hash_key, doomed).await
     }
 
     /// Moves the expiry of a live session; returns the new expiry (epoch
@@ -415,10 +450,11 @@ impl Store {
         let key = self.key(sid)?;
         self.recent.forget(&key);
         let client = self.ready().await?;
+        let now_s = (codec::now_ms() / 1000.0).floor() as i64;
         let output = client
-            .delete_item()
+            .put_item()
             .table_name(&self.options.table)
-            .key(&self.options.hash_key, AttributeValue::S(key))
+            .set_item(Some(codec::tombstone(&self.options.hash_key, key, now_s)))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await?;
@@ -429,12 +465,14 @@ impl Store {
 
     /// Every live session of this store as (sid, session JSON).
     pub async fn all(&self) -> StoreResult<Vec<(String, String)>> {
+        self.refuse_with_hashed_ids("all()")?;
         let items = self.scan(Scope::Live, true).await?;
         Ok(items
             .into_iter()
             .filter_map(|mut item| {
                 let sid = self.sid_of_item(&item)?;
-                match payload::decode(item.remove(SESS_ATTR)) {
+                let key = format!("{}{sid}", self.options.prefix);
+                match payload::decode(&self.options.payload, &key, item.remove(SESS_ATTR)) {
                     Ok(sess) => Some((sid, sess?)),
                     Err(err) => {
                         self.logger.warn(format!("all() leaves out session \"{sid}\": {}", err.message));
@@ -446,12 +484,14 @@ impl Store {
     }
 
     pub async fn ids(&self) -> StoreResult<Vec<String>> {
+        self.refuse_with_hashed_ids("ids()")?;
         let items = self.scan(Scope::Live, false).await?;
         Ok(items.iter().filter_map(|item| self.sid_of_item(item)).collect())
     }
 
     pub async fn length(&self) -> StoreResult<u32> {
-        Ok(self.ids().await?.len() as u32)
+        let items = self.scan(Scope::Live, false).await?;
+        Ok(items.iter().filter(|item| self.sid_of_item(item).is_some()).count() as u32)
     }
 
     /// Deletes every session of this store's prefix; returns how many.

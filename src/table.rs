@@ -150,7 +150,7 @@ async fn wait_until_active(client: &Client, table: &str) -> StoreResult<()> {
 
 /// Adds the user index to an existing table (UpdateTable) unless it is there,
 /// and waits until it can be queried.
-pub async fn ensure_user_index(client: &Client, options: &StoreOptions) -> StoreResult<()> {
+pub async fn ensure_user_index(client: &Client, options: &StoreOptions, logger: &Logger) -> StoreResult<()> {
     let table = describe(client, &options.table).await?;
     if index_status(&table, &options.users.index).is_none() {
         let on_demand = table
@@ -184,7 +184,7 @@ pub async fn ensure_user_index(client: &Client, options: &StoreOptions) -> Store
             other => other.map(|_| ())?,
         }
     }
-    wait_until_index_active(client, options).await
+    wait_until_index_active(client, options, logger).await
 }
 
 fn index_status(table: &TableDescription, index: &str) -> Option<IndexStatus> {
@@ -195,7 +195,7 @@ fn index_status(table: &TableDescription, index: &str) -> Option<IndexStatus> {
         .map(|gsi| gsi.index_status().cloned().unwrap_or(IndexStatus::Creating))
 }
 
-async fn wait_until_index_active(client: &Client, options: &StoreOptions) -> StoreResult<()> {
+async fn wait_until_index_active(client: &Client, options: &StoreOptions, logger: &Logger) -> StoreResult<()> {
     let started = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
@@ -204,6 +204,10 @@ async fn wait_until_index_active(client: &Client, options: &StoreOptions) -> Sto
         if index == Some(IndexStatus::Active) && table.table_status == Some(TableStatus::Active) {
             return Ok(());
         }
+        logger.debug(format!(
+            "waiting for index \"{}\" (index {:?}, table {:?})",
+            options.users.index, index, table.table_status
+        ));
         // Adding an index to a large table backfills it, which can take long.
         if started.elapsed() > INDEX_DEADLINE {
             return Err(StoreError::new(

@@ -30,6 +30,11 @@ const options: connectDynamoDB.DynamoDBStoreOptions = {
   billingMode: 'PAY_PER_REQUEST',
   autoCreate: true,
   compress: { minBytes: 2048 },
+  maxRetries: 2,
+  timeout: 1500,
+  circuitBreaker: { failures: 5, probeInterval: 1000 },
+  encryption: { keys: { k1: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=' }, primaryKeyId: 'k1' },
+  hashIds: { secret: 'at least sixteen bytes' },
   err: (message, error) => console.error(message, error.code),
   log: (message) => console.log(message),
 }
