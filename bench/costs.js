@@ -26,7 +26,7 @@ const { realisticSession } = require('./sessions')
 
 const QUICK = process.env.QUICK === '1'
 const SCALE = 10
-const MODEL = { browsers: QUICK ? 4 : 10, pages: QUICK ? 3 : 20, requestsPerPage: 5, pageEveryMs: 10_000 / SCALE, changeEvery: 25 }
+const MODEL = { browsers: QUICK ? 4 : 10, pages: QUICK ? 3 : 20, requestsPerPage: 5, pageEveryMs: 10_000 / SCALE, changeEvery: 50 }
 const TOUCH_AFTER_MS = 60_000 / SCALE
 const DynamoDBStore = require('..')(session)
 const Theirs = ConnectDynamoDB(session)
