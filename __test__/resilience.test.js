@@ -145,6 +145,19 @@ describe('circuit breaker', () => {
     await store.close()
   })
 
+  test('closing the store stops the probe', async () => {
+    const store = await storeBehindProxy(outageOptions)
+    const disconnected = new Promise((resolve) => store.once('disconnect', resolve))
+    proxy.fault = { kind: 'down' }
+    for (let i = 0; i < 3; i++) await expect(store.get('b3')).rejects.toBeInstanceOf(Error)
+    await disconnected
+    await store.close()
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const sent = proxy.count('GetItem')
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    expect(proxy.count('GetItem')).toBe(sent)
+  })
+
   test('errors that are answers (a missing table) never open it', async () => {
     const store = newStore({ AWSConfigJSON: { ...connection(), endpoint: proxy.endpoint }, initialized: true, circuitBreaker: { failures: 2 } })
     const events = []

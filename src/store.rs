@@ -36,7 +36,7 @@ pub struct Store {
     js_client: Option<JsClient>,
     client: OnceCell<Client>,
     table_ready: OnceCell<()>,
-    closed: AtomicBool,
+    closed: Arc<AtomicBool>,
     /// Session key -> (user, when this store registered it).
     registered: Mutex<HashMap<String, (String, Instant)>>,
     recent: RecentSessions,
@@ -76,7 +76,7 @@ impl Store {
             js_client,
             client: OnceCell::new(),
             table_ready: OnceCell::new(),
-            closed: AtomicBool::new(false),
+            closed: Arc::new(AtomicBool::new(false)),
             registered: Mutex::new(HashMap::new()),
             recent: RecentSessions::default(),
             stats: Arc::new(Stats::default()),
@@ -117,6 +117,7 @@ impl Store {
             return;
         };
         let breaker = self.breaker.clone();
+        let closed = self.closed.clone();
         let logger = self.logger.clone();
         let table = self.options.table.clone();
         let hash_key = self.options.hash_key.clone();
@@ -124,6 +125,9 @@ impl Store {
         runtime.spawn(async move {
             loop {
                 tokio::time::sleep(breaker.probe_interval()).await;
+                if closed.load(Ordering::Acquire) {
+                    return;
+                }
                 let answer = client
                     .get_item()
                     .table_name(&table)
