@@ -1,7 +1,9 @@
 'use strict'
 
 const { CreateTableCommand, QueryCommand } = require('@aws-sdk/client-dynamodb')
-const { newStore, uniqueTable, rawClient, rawItem, putRaw, describeTable, cookieSession, viaCallback, nowSeconds } =
+const { DynamoDBClient } = require('@aws-sdk/client-dynamodb')
+const { startDynamoDBLocal } = require('../support/dynamodb-local')
+const { newStore, connection, uniqueTable, rawClient, rawItem, putRaw, describeTable, cookieSession, viaCallback, nowSeconds } =
   require('./helpers')
 
 const raw = rawClient()
@@ -187,11 +189,25 @@ describe('maxSessionsPerUser', () => {
 })
 
 describe('ensureUserIndex on an existing table', () => {
+  // Its own DynamoDB Local: twice in CI-like runs, the shared one (busy with the
+  // other suites) never finished building an index added to an existing table.
+  let local
+  let privateRaw
+  beforeAll(async () => {
+    local = await startDynamoDBLocal()
+    privateRaw = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+  }, 90_000)
+  afterAll(async () => {
+    privateRaw.destroy()
+    await local.stop()
+  })
+  const privateStore = (options) => newStore({ AWSConfigJSON: { ...connection(), endpoint: local.endpoint }, ...options })
+
   test('user methods fail with ERR_USER_INDEX_MISSING until the index is added', async () => {
-    const before = newStore()
+    const before = privateStore()
     await before.set('o1', cookieSession())
     const logs = []
-    const store = newStore({ table: before.table, userPath: 'passport.user', log: (m) => logs.push(`${Date.now()} ${m}`) })
+    const store = privateStore({ table: before.table, userPath: 'passport.user', log: (m) => logs.push(`${Date.now()} ${m}`) })
     // If DynamoDB Local never finishes the index, show what the store saw while waiting.
     const timer = setTimeout(() => process.stderr.write(`ensureUserIndex still waiting:\n${logs.join('\n')}\n`), 25_000)
     await store.set('o2', loggedIn('otto'))
@@ -201,7 +217,7 @@ describe('ensureUserIndex on an existing table', () => {
     await expect(store.destroyAllSessionsForUser('otto')).rejects.toMatchObject({ code: 'ERR_USER_INDEX_MISSING' })
 
     await store.ensureUserIndex()
-    const [index] = (await describeTable(raw, store.table)).GlobalSecondaryIndexes
+    const [index] = (await describeTable(privateRaw, store.table)).GlobalSecondaryIndexes
     expect(index).toMatchObject({ IndexName: 'user-id-index', IndexStatus: 'ACTIVE' })
     await expect(store.ensureUserIndex()).resolves.toBeUndefined()
     expect(sids(await store.listSessionsForUser('otto'))).toEqual(['o2'])
