@@ -31,6 +31,7 @@ describe('get / set / destroy', () => {
     expect(await store.get('s3')).toBeNull()
     expect((await rawItem(raw, store.table, 'sess:s3')).sess).toBeUndefined()
     await expect(store.destroy('never-stored')).resolves.toBeUndefined()
+    expect(await rawItem(raw, store.table, 'sess:never-stored')).toBeUndefined()
   })
 
   test('every method works with a callback, called once and asynchronously', async () => {

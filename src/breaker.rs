@@ -49,7 +49,7 @@ impl Breaker {
     }
 
     pub fn probe_interval(&self) -> Duration {
-        self.options.as_ref().map_or(Duration::from_secs(1), |o| o.probe_interval)
+        self.options.clone().unwrap_or_default().probe_interval
     }
 
     /// Refuses a call while the circuit is open.

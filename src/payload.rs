@@ -93,22 +93,19 @@ fn envelope(header: &[u8], payload: Vec<u8>) -> AttributeValue {
     AttributeValue::B(Blob::new(bytes))
 }
 
-fn header(flags: u8, key_id: &str, nonce: &[u8; NONCE_LEN]) -> Vec<u8> {
-    let mut header = Vec::with_capacity(2 + key_id.len() + NONCE_LEN);
-    header.push(flags);
-    header.push(key_id.len() as u8);
-    header.extend_from_slice(key_id.as_bytes());
-    header.extend_from_slice(nonce);
-    header
+/// Flags, key id length and key id: the header's start, and the start of the
+/// associated data (which ends with the table key instead of the nonce).
+fn sealed_prefix(flags: u8, key_id: &str, then: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(2 + key_id.len() + then.len());
+    bytes.push(flags);
+    bytes.push(key_id.len() as u8);
+    bytes.extend_from_slice(key_id.as_bytes());
+    bytes.extend_from_slice(then);
+    bytes
 }
 
 fn associated_data(flags: u8, key_id: &str, table_key: &str) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(2 + key_id.len() + table_key.len());
-    aad.push(flags);
-    aad.push(key_id.len() as u8);
-    aad.extend_from_slice(key_id.as_bytes());
-    aad.extend_from_slice(table_key.as_bytes());
-    aad
+    sealed_prefix(flags, key_id, table_key.as_bytes())
 }
 
 fn aes_key(bytes: &[u8; 32]) -> StoreResult<LessSafeKey> {
@@ -136,7 +133,7 @@ fn seal(encryption: &Encryption, table_key: &str, flags: u8, mut payload: Vec<u8
             &mut payload,
         )
         .map_err(|_| StoreError::new(code::INTERNAL, "encryption failed"))?;
-    Ok(envelope(&header(flags, key_id, &nonce), payload))
+    Ok(envelope(&sealed_prefix(flags, key_id, &nonce), payload))
 }
 
 /// The session JSON held in a `sess` attribute of the item at `table_key`.

@@ -455,15 +455,24 @@ impl Store {
         self.recent.forget(&key);
         let client = self.ready().await?;
         let now_s = (codec::now_ms() / 1000.0).floor() as i64;
-        let output = client
+        let result = client
             .put_item()
             .table_name(&self.options.table)
             .set_item(Some(codec::tombstone(&self.options.hash_key, key, now_s)))
+            // Only over an item: destroying a sid that was never saved (every
+            // regenerate does) leaves nothing behind.
+            .condition_expression("attribute_exists(#k)")
+            .expression_attribute_names("#k", &self.options.hash_key)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await?;
+            .await
+            .map_err(StoreError::from);
         Stats::count(&self.stats.destroys);
-        self.stats.write(output.consumed_capacity.as_ref());
+        match result {
+            Ok(output) => self.stats.write(output.consumed_capacity.as_ref()),
+            Err(err) if err.is("ConditionalCheckFailedException") => {}
+            Err(err) => return Err(err),
+        }
         Ok(())
     }
 
