@@ -7,6 +7,9 @@ import { SessionData, Store } from 'express-session'
 declare function connectDynamoDB(connect: connectDynamoDB.StoreSource): typeof connectDynamoDB.DynamoDBStore
 
 declare namespace connectDynamoDB {
+  /** With `versioning`, the session property that carries the version read to the next save ("__sessionVersion"). */
+  const VERSION_PROPERTY: '__sessionVersion'
+
   /** Anything that carries a session Store class. */
   type StoreSource = { Store: Function } | { session: { Store: Function } }
 
@@ -92,6 +95,12 @@ declare namespace connectDynamoDB {
     encryption?: { keys: Record<string, string>; primaryKeyId: string }
     /** Store an HMAC-SHA256 of each sid instead of the sid (all() and ids() then refuse). */
     hashIds?: { secret: string }
+    /** Default false. true: every save writes the next `version` and fails with ERR_SESSION_CONFLICT if the session changed since it was read. */
+    versioning?: boolean
+    /** Seconds a lock() lasts unless unlock() ends it first; default 10. */
+    maxLockTime?: number
+    /** The session property lock() compares its verificationValue with; default "refresh_token". */
+    lockVerificationProperty?: string
     /** Default false. true: store sessions of 1 KB and more deflated (Binary); connect-dynamodb cannot read those. */
     compress?: boolean | { minBytes?: number }
     /** Hears every failed call (the caller still gets the error). */
@@ -147,6 +156,9 @@ declare namespace connectDynamoDB {
     | 'ERR_STORE_UNAVAILABLE'
     | 'ERR_DECRYPT'
     | 'ERR_HASHED_IDS'
+    | 'ERR_SESSION_CONFLICT'
+    | 'ERR_SESSION_LOCKED'
+    | 'ERR_SESSION_NOT_FOUND'
     | 'ERR_INTERNAL'
 
   /** The store's own errors carry an ERR_* code; DynamoDB's carry the exception name as code and name. */
@@ -193,6 +205,10 @@ declare namespace connectDynamoDB {
     destroyOtherSessionsForUser(user: string | number, keepSid: string, callback?: Callback<number>): Promise<number>
     /** Resolves how many sessions were destroyed. */
     destroyAllSessionsForUser(user: string | number, callback?: Callback<number>): Promise<number>
+    /** Takes the session's lease lock if no one holds it and its lockVerificationProperty still equals verificationValue; else ERR_SESSION_LOCKED. */
+    lock(sid: string, verificationValue: unknown, callback?: Callback<void>): Promise<void>
+    /** Releases the lock this store took (or, holding none, any lock on the session). */
+    unlock(sid: string, callback?: Callback<void>): Promise<void>
     clearInterval(callback?: Callback<void>): Promise<void>
     close(callback?: Callback<void>): Promise<void>
   }

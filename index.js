@@ -11,6 +11,9 @@ const { storeError, liftError, invalidArgument } = require('./lib/errors')
 
 const classes = new WeakMap()
 
+/** With `versioning`, the session property that carries the version read to the next save. */
+const VERSION_PROPERTY = '__sessionVersion'
+
 /**
  * connect-dynamodb's factory: pass express-session (or `{ session }`,
  * `{ Store }`, connect 2.x, express 3.x) and get the store class.
@@ -35,6 +38,8 @@ function defineStore(Store) {
     #reaping
 
     #hooks
+    /** Session object -> the version its last save wrote (a request may save twice). */
+    #versions = new WeakMap()
 
     constructor(options) {
       super(options)
@@ -72,14 +77,22 @@ function defineStore(Store) {
     }
 
     get(sid, cb) {
-      return this.#settle(cb, 'get', () => this.#native.get(checkSid(sid)).then(foundSession))
+      return this.#settle(cb, 'get', () =>
+        this.#native.get(checkSid(sid)).then((found) => {
+          const session = foundSession(found)
+          if (session && found.version != null) session[VERSION_PROPERTY] = found.version
+          return session
+        }),
+      )
     }
 
     set(sid, sess, cb) {
-      return this.#settle(cb, 'set', () => {
+      return this.#settle(cb, 'set', async () => {
         checkSid(sid)
-        const json = serialize(sess)
-        return this.#native.set(sid, json, ...this.#times(sess))
+        if (!this.#native.versioning) return void (await this.#native.set(sid, serialize(sess), ...this.#times(sess)))
+        const read = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
+        const version = await this.#native.set(sid, serialize(withoutVersion(sess)), ...this.#times(sess), read)
+        this.#versions.set(sess, version)
       })
     }
 
@@ -107,6 +120,25 @@ function defineStore(Store) {
         retries: s.retries,
         consumedCapacity: { readUnits: s.readCapacityUnits, writeUnits: s.writeCapacityUnits },
       }
+    }
+
+    /**
+     * Takes the session's lease lock (for `maxLockTime`) if no other request
+     * holds it and the session's `lockVerificationProperty` still equals
+     * `verificationValue`; otherwise fails with ERR_SESSION_LOCKED.
+     */
+    lock(sid, verificationValue, cb) {
+      return this.#settle(cb, 'lock', () => {
+        checkSid(sid)
+        const json = verificationValue === undefined ? undefined : JSON.stringify(verificationValue)
+        if (typeof json !== 'string') throw invalidArgument('verificationValue must be a JSON value')
+        return this.#native.lock(sid, json)
+      })
+    }
+
+    /** Releases the lock this store took on the session (or any lock on it, when it holds none). */
+    unlock(sid, cb) {
+      return this.#settle(cb, 'unlock', () => this.#native.unlock(checkSid(sid)))
     }
 
     /** Every live session, each with its `id`. */
@@ -308,6 +340,13 @@ function serialize(sess) {
   return json
 }
 
+/** The session's data without the version property, which lives in its own attribute. */
+function withoutVersion(sess) {
+  if (sess === null || typeof sess !== 'object' || !Object.hasOwn(sess, VERSION_PROPERTY)) return sess
+  const { [VERSION_PROPERTY]: _version, ...data } = sess
+  return data
+}
+
 /** The cookie's absolute expiry (ms) and maxAge (ms); the core picks the rule. */
 function cookieTimes(sess) {
   const cookie = sess && sess.cookie
@@ -406,4 +445,5 @@ function defaultStoreClass() {
 
 module.exports = connectDynamoDB
 module.exports.default = connectDynamoDB
+module.exports.VERSION_PROPERTY = VERSION_PROPERTY
 Object.defineProperty(module.exports, 'DynamoDBStore', { enumerable: true, get: defaultStoreClass })

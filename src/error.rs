@@ -36,6 +36,9 @@ pub mod code {
     pub const HASHED_IDS: &str = "ERR_HASHED_IDS";
     pub const DECRYPT: &str = "ERR_DECRYPT";
     pub const SESSION_CORRUPT: &str = "ERR_SESSION_CORRUPT";
+    pub const SESSION_CONFLICT: &str = "ERR_SESSION_CONFLICT";
+    pub const SESSION_LOCKED: &str = "ERR_SESSION_LOCKED";
+    pub const SESSION_NOT_FOUND: &str = "ERR_SESSION_NOT_FOUND";
     pub const INTERNAL: &str = "ERR_INTERNAL";
 }
 

@@ -8,6 +8,7 @@ mod breaker;
 mod client;
 mod codec;
 mod error;
+mod lock;
 mod logger;
 mod options;
 mod payload;
@@ -75,6 +76,8 @@ pub struct StoredSession {
 pub struct FoundSession {
     pub sess: String,
     pub expires: Option<f64>,
+    /// With `versioning`: the version read, for the save that follows.
+    pub version: Option<f64>,
 }
 
 #[napi(object)]
@@ -182,10 +185,11 @@ impl NativeStore {
     #[napi]
     pub async fn get(&self, sid: String) -> Result<Option<FoundSession>> {
         let found = self.store.guarded(self.store.get(&sid)).await?;
-        Ok(found.map(|found| FoundSession { sess: found.sess, expires: found.expires }))
+        Ok(found.map(|found| FoundSession { sess: found.sess, expires: found.expires, version: found.version }))
     }
 
     /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
+    /// With `versioning`, `version` is the version read; resolves the new one.
     #[napi]
     pub async fn set(
         &self,
@@ -194,8 +198,27 @@ impl NativeStore {
         cookie_expires: Option<f64>,
         max_age: Option<f64>,
         ttl: Option<f64>,
-    ) -> Result<()> {
-        Ok(self.store.guarded(self.store.set(&sid, sess, cookie_times(cookie_expires, max_age, ttl))).await?)
+        version: Option<f64>,
+    ) -> Result<Option<f64>> {
+        let times = cookie_times(cookie_expires, max_age, ttl);
+        Ok(self.store.guarded(self.store.set(&sid, sess, times, version)).await?)
+    }
+
+    #[napi(getter)]
+    pub fn versioning(&self) -> bool {
+        self.store.options().versioning
+    }
+
+    /// `verification` is the JSON of the value the session's
+    /// lockVerificationProperty must still hold.
+    #[napi]
+    pub async fn lock(&self, sid: String, verification: String) -> Result<()> {
+        Ok(self.store.guarded(self.store.lock(&sid, &verification)).await?)
+    }
+
+    #[napi]
+    pub async fn unlock(&self, sid: String) -> Result<()> {
+        Ok(self.store.guarded(self.store.unlock(&sid)).await?)
     }
 
     /// The new expiry in epoch seconds, or null when no live session exists.

@@ -39,6 +39,9 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "circuitBreaker",
     "encryption",
     "hashIds",
+    "versioning",
+    "maxLockTime",
+    "lockVerificationProperty",
 ];
 
 /// Attributes the store itself writes; a special key may not reuse them.
@@ -47,6 +50,8 @@ pub const TYPE_ATTR: &str = "type";
 pub const SESS_ATTR: &str = "sess";
 /// On a destroyed session's tombstone: when it was destroyed (epoch s).
 pub const DESTROYED_ATTR: &str = "destroyed";
+/// With `versioning`: the count of content writes, checked by every save.
+pub const VERSION_ATTR: &str = "version";
 pub const ONE_DAY_MS: f64 = 86_400_000.0;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +73,17 @@ pub struct StoreOptions {
     pub breaker: Option<BreakerOptions>,
     /// `hashIds.secret`: the table key is an HMAC of the sid under it.
     pub hash_ids: Option<Vec<u8>>,
+    /// Saves must name the version they read (optimistic concurrency).
+    pub versioning: bool,
+    pub lock: LockOptions,
+}
+
+/// `lock(sid, verificationValue)`: how long a lock lasts unless released,
+/// and which session property the verification value is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockOptions {
+    pub max_lock_ms: f64,
+    pub verification_property: String,
 }
 
 /// What the store may skip or choose to spend less.
@@ -162,6 +178,13 @@ impl StoreOptions {
         }
         let special_keys = parse_special_keys(options.get("specialKeys"), &hash_key)?;
         let users = parse_users(&o, &hash_key, &special_keys)?;
+        let versioning = o.boolean("versioning")?;
+        if versioning && (special_keys.iter().any(|key| key.name == VERSION_ATTR) || users.attribute == VERSION_ATTR) {
+            return Err(StoreError::invalid_option(
+                "versioning",
+                "used with specialKeys and a rangeKey other than \"version\" (the attribute versioning writes)",
+            ));
+        }
         Ok(StoreOptions {
             table: parse_table(o.string("table")?)?,
             prefix: o.string("prefix")?.unwrap_or("sess:").to_string(),
@@ -175,6 +198,8 @@ impl StoreOptions {
             connection: parse_resilience(&o, parse_connection(options, read_file)?)?,
             breaker: parse_breaker(&o)?,
             hash_ids: parse_hash_ids(options.get("hashIds"))?,
+            versioning,
+            lock: parse_lock(&o)?,
             users,
             costs: parse_costs(&o)?,
             payload: PayloadOptions {
@@ -222,6 +247,20 @@ fn parse_breaker(o: &Reader) -> StoreResult<Option<BreakerOptions>> {
         }
         Some(_) => Err(StoreError::invalid_option("circuitBreaker", "a boolean or { failures, probeInterval }")),
     }
+}
+
+fn parse_lock(o: &Reader) -> StoreResult<LockOptions> {
+    let max_lock_ms = match o.non_negative("maxLockTime")? {
+        None => 10_000.0,
+        Some(s) if s > 0.0 && s <= 3600.0 => s * 1000.0,
+        Some(_) => return Err(StoreError::invalid_option("maxLockTime", "a number of seconds > 0 and <= 3600")),
+    };
+    let verification_property = match o.string("lockVerificationProperty")? {
+        None => "refresh_token".to_string(),
+        Some(name) if !name.is_empty() => name.to_string(),
+        Some(_) => return Err(StoreError::invalid_option("lockVerificationProperty", "a non-empty string")),
+    };
+    Ok(LockOptions { max_lock_ms, verification_property })
 }
 
 /// `hashIds: { secret }`, a string of at least 16 bytes.
@@ -622,6 +661,23 @@ mod tests {
         let c = o.costs;
         assert_eq!((c.touch_after_ms, c.ttl_ms), (0.0, ONE_DAY_MS));
         assert!(c.skip_unchanged_writes && c.consistent_read && c.auto_create && !c.on_demand);
+    }
+
+    #[test]
+    fn versioning_and_lock_options() {
+        let o = parse(json!({})).unwrap();
+        assert!(!o.versioning);
+        assert_eq!(o.lock, LockOptions { max_lock_ms: 10_000.0, verification_property: "refresh_token".into() });
+        let o = parse(json!({"versioning": true, "maxLockTime": 0.5, "lockVerificationProperty": "rt"})).unwrap();
+        assert!(o.versioning);
+        assert_eq!(o.lock, LockOptions { max_lock_ms: 500.0, verification_property: "rt".into() });
+        assert!(option_error(json!({"versioning": 1})).contains("versioning"));
+        assert!(option_error(json!({"maxLockTime": 0})).contains("maxLockTime"));
+        assert!(option_error(json!({"maxLockTime": 7200})).contains("maxLockTime"));
+        assert!(option_error(json!({"lockVerificationProperty": ""})).contains("lockVerificationProperty"));
+        let clash = json!({"versioning": true, "specialKeys": [{"name": "version", "type": "N"}]});
+        assert!(option_error(clash).contains("versioning"));
+        assert!(parse(json!({"specialKeys": [{"name": "version", "type": "N"}]})).is_ok());
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
@@ -18,9 +19,10 @@ use crate::breaker::{self, Breaker, Transition};
 use crate::client::{build_client, JsClient};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
+use crate::lock;
 use crate::logger::Logger;
 use crate::payload;
-use crate::options::{StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, SESS_ATTR};
+use crate::options::{StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, SESS_ATTR, VERSION_ATTR};
 use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
 use crate::table;
@@ -39,6 +41,8 @@ pub struct Store {
     closed: Arc<AtomicBool>,
     /// Session key -> (user, when this store registered it).
     registered: Mutex<HashMap<String, (String, Instant)>>,
+    /// Lock key -> owner token, for the locks this store holds.
+    held_locks: Mutex<HashMap<String, String>>,
     recent: RecentSessions,
     stats: Arc<Stats>,
     breaker: Arc<Breaker>,
@@ -58,6 +62,8 @@ pub struct CookieTimes {
 pub struct Found {
     pub sess: String,
     pub expires: Option<f64>,
+    /// With `versioning`: the version read (0 for an item written without).
+    pub version: Option<f64>,
 }
 
 /// Which of this store's items a scan returns.
@@ -78,6 +84,7 @@ impl Store {
             table_ready: OnceCell::new(),
             closed: Arc::new(AtomicBool::new(false)),
             registered: Mutex::new(HashMap::new()),
+            held_locks: Mutex::new(HashMap::new()),
             recent: RecentSessions::default(),
             stats: Arc::new(Stats::default()),
             logger,
@@ -171,10 +178,9 @@ impl Store {
     }
 
     fn key(&self, sid: &str) -> StoreResult<String> {
-        if users::is_registry_sid(sid) {
+        if let Some(mark) = [users::REGISTRY_MARK, lock::LOCK_MARK].into_iter().find(|mark| sid.starts_with(mark)) {
             return Err(StoreError::invalid_argument(format!(
-                "sid must not start with \"{}\" (reserved for the user registry)",
-                users::REGISTRY_MARK
+                "sid must not start with \"{mark}\" (reserved for the store's own items)"
             )));
         }
         match &self.options.hash_ids {
@@ -204,19 +210,25 @@ impl Store {
     pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
         let key = self.key(sid)?;
         let client = self.ready().await?;
-        let output = client
+        let mut request = client
             .get_item()
             .table_name(&self.options.table)
             .key(&self.options.hash_key, AttributeValue::S(key.clone()))
             .consistent_read(self.options.costs.consistent_read)
-            .projection_expression("#s, #e")
+            .projection_expression(if self.options.versioning { "#s, #e, #v" } else { "#s, #e" })
             .expression_attribute_names("#s", SESS_ATTR)
             .expression_attribute_names("#e", EXPIRES_ATTR)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await?;
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        if self.options.versioning {
+            request = request.expression_attribute_names("#v", VERSION_ATTR);
+        }
+        let output = request.send().await?;
         Stats::count(&self.stats.gets);
         self.stats.read(output.consumed_capacity.as_ref());
+        let version = self.options.versioning.then(|| {
+            let item = output.item.as_ref();
+            codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0)
+        });
         let found = match output.item {
             Some(item) => codec::decode_session(&self.options, &key, item, codec::now_ms())?,
             None => None,
@@ -232,46 +244,32 @@ impl Store {
             let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
             self.recent.remember(&key, kept, expires);
         }
-        Ok(Some(Found { sess, expires }))
+        Ok(Some(Found { sess, expires, version }))
     }
 
-    pub async fn set(&self, sid: &str, sess: String, times: CookieTimes) -> StoreResult<()> {
+    /// Saves the session. With `versioning`, `read_version` is the version
+    /// the caller read (0 or None: it read none) and the new version is
+    /// returned; a session changed since fails with ERR_SESSION_CONFLICT.
+    pub async fn set(&self, sid: &str, sess: String, times: CookieTimes, read_version: Option<f64>) -> StoreResult<Option<f64>> {
         let now_ms = codec::now_ms();
         let expires = self.expires_at(now_ms, times);
         let key = self.key(sid)?;
+        let read_version = self.options.versioning.then(|| read_version.filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(0.0).floor());
         if self.options.costs.skip_unchanged_writes {
             if let Some(stored_expires) = self.recent.unchanged(&key, &sess) {
-                return self.save_unchanged(key, stored_expires, expires, now_ms).await;
+                self.save_unchanged(key, stored_expires, expires, now_ms).await?;
+                return Ok(read_version);
             }
         }
         let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
-        let item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
+        let mut item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
+        let new_version = read_version.map(|read| read + 1.0);
+        if let Some(version) = new_version {
+            item.insert(VERSION_ATTR.to_string(), codec::number(version as i64));
+        }
         let client = self.ready().await?;
         let new_user = self.user_to_register(&item, &key);
-        let put = async {
-            let result = client
-                .put_item()
-                .table_name(&self.options.table)
-                .set_item(Some(item))
-                // A tombstone within its guard means the session was destroyed
-                // while this save was on its way: the destroy wins.
-                .condition_expression("attribute_not_exists(#d) OR #e <= :now")
-                .expression_attribute_names("#d", DESTROYED_ATTR)
-                .expression_attribute_names("#e", EXPIRES_ATTR)
-                .expression_attribute_values(":now", codec::number((now_ms / 1000.0).floor() as i64))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(StoreError::from);
-            match result {
-                Ok(output) => {
-                    self.stats.write(output.consumed_capacity.as_ref());
-                    Ok(true)
-                }
-                Err(err) if err.is("ConditionalCheckFailedException") => Ok(false),
-                Err(err) => Err(err),
-            }
-        };
+        let put = self.put_session(client, item, read_version, (now_ms / 1000.0).floor() as i64);
         let landed = match &new_user {
             // Both land before the save is acknowledged, so a session whose
             // save was acknowledged is always in the registry.
@@ -286,7 +284,7 @@ impl Store {
         if !landed {
             self.recent.forget(&key);
             self.logger.debug(format!("a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"));
-            return Ok(());
+            return Ok(read_version);
         }
         if self.tracks_recent() {
             self.recent.remember(&key, kept, expires as f64);
@@ -302,7 +300,51 @@ impl Store {
                 })?;
             }
         }
-        Ok(())
+        Ok(new_version)
+    }
+
+    /// The PutItem of a save; false when a tombstone refused it (the session
+    /// was destroyed while this save was on its way: the destroy wins).
+    async fn put_session(&self, client: &Client, item: Item, read_version: Option<f64>, now_s: i64) -> StoreResult<bool> {
+        let mut request = client
+            .put_item()
+            .table_name(&self.options.table)
+            .set_item(Some(item))
+            .expression_attribute_names("#d", DESTROYED_ATTR)
+            .expression_attribute_names("#e", EXPIRES_ATTR)
+            .expression_attribute_values(":now", codec::number(now_s))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        request = match read_version {
+            None => request.condition_expression("attribute_not_exists(#d) OR #e <= :now"),
+            // Read nothing: only over no session, an unversioned or an expired one.
+            Some(read) if read == 0.0 => request
+                .condition_expression("attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now")
+                .expression_attribute_names("#v", VERSION_ATTR)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
+            Some(read) => request
+                .condition_expression("#v = :read AND (attribute_not_exists(#d) OR #e <= :now) OR attribute_not_exists(#k)")
+                .expression_attribute_names("#v", VERSION_ATTR)
+                .expression_attribute_names("#k", &self.options.hash_key)
+                .expression_attribute_values(":read", codec::number(read as i64))
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
+        };
+        match request.send().await {
+            Ok(output) => {
+                self.stats.write(output.consumed_capacity.as_ref());
+                Ok(true)
+            }
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    let old = failed.item();
+                    let destroyed = old.is_some_and(|old| old.contains_key(DESTROYED_ATTR));
+                    match read_version {
+                        Some(read) if !destroyed => Err(conflict(read, old)),
+                        _ => Ok(false),
+                    }
+                }
+                _ => Err(err.into()),
+            },
+        }
     }
 
     fn user_index<'a>(&'a self, client: &'a Client) -> UserIndex<'a> {
@@ -476,6 +518,99 @@ impl Store {
         Ok(())
     }
 
+    /// Takes the session's lease lock for `maxLockTime`, if no one holds it
+    /// and the session's verification property still equals
+    /// `verification_json`; otherwise ERR_SESSION_LOCKED.
+    pub async fn lock(&self, sid: &str, verification_json: &str) -> StoreResult<()> {
+        let key = self.key(sid)?;
+        let lock_key = lock::lock_key(&self.options.prefix, &key);
+        let owner = lock::new_owner_token()?;
+        let client = self.ready().await?;
+        let now_ms = codec::now_ms();
+        let until_ms = now_ms + self.options.lock.max_lock_ms;
+        let taken = client
+            .put_item()
+            .table_name(&self.options.table)
+            .set_item(Some(lock::lock_item(&self.options.hash_key, lock_key.clone(), owner.clone(), until_ms)))
+            .condition_expression("attribute_not_exists(#k) OR #u <= :now")
+            .expression_attribute_names("#k", &self.options.hash_key)
+            .expression_attribute_names("#u", lock::UNTIL_ATTR)
+            .expression_attribute_values(":now", codec::number(now_ms.floor() as i64))
+            .send()
+            .await
+            .map_err(StoreError::from);
+        match taken {
+            Ok(_) => {}
+            Err(err) if err.is("ConditionalCheckFailedException") => {
+                return Err(StoreError::new(code::SESSION_LOCKED, "another request holds the lock on this session; reload the session"));
+            }
+            Err(err) => return Err(err),
+        }
+        // Read only once the lock is held: a rotation finished before it is seen.
+        let verified = self.read_for_lock(client, &key, now_ms).await.and_then(|sess| {
+            lock::verify(&sess, &self.options.lock.verification_property, verification_json)
+        });
+        if let Err(err) = verified {
+            self.release_lock(client, &lock_key, Some(&owner)).await?;
+            return Err(err);
+        }
+        if let Ok(mut held) = self.held_locks.lock() {
+            if held.len() >= REGISTERED_MEMO_LIMIT {
+                held.clear();
+            }
+            held.insert(lock_key, owner);
+        }
+        Ok(())
+    }
+
+    async fn read_for_lock(&self, client: &Client, key: &str, now_ms: f64) -> StoreResult<String> {
+        let output = client
+            .get_item()
+            .table_name(&self.options.table)
+            .key(&self.options.hash_key, AttributeValue::S(key.to_string()))
+            .consistent_read(true)
+            .projection_expression("#s, #e")
+            .expression_attribute_names("#s", SESS_ATTR)
+            .expression_attribute_names("#e", EXPIRES_ATTR)
+            .send()
+            .await?;
+        let found = match output.item {
+            Some(item) => codec::decode_session(&self.options, key, item, now_ms)?,
+            None => None,
+        };
+        found
+            .map(|(sess, _)| sess)
+            .ok_or_else(|| StoreError::new(code::SESSION_NOT_FOUND, "there is no live session to lock"))
+    }
+
+    /// Releases the session's lock: the one this store took, or, when it
+    /// holds none, whichever is there.
+    pub async fn unlock(&self, sid: &str) -> StoreResult<()> {
+        let key = self.key(sid)?;
+        let lock_key = lock::lock_key(&self.options.prefix, &key);
+        let owner = self.held_locks.lock().ok().and_then(|mut held| held.remove(&lock_key));
+        let client = self.ready().await?;
+        self.release_lock(client, &lock_key, owner.as_deref()).await
+    }
+
+    async fn release_lock(&self, client: &Client, lock_key: &str, owner: Option<&str>) -> StoreResult<()> {
+        let mut request = client
+            .delete_item()
+            .table_name(&self.options.table)
+            .key(&self.options.hash_key, AttributeValue::S(lock_key.to_string()));
+        if let Some(owner) = owner {
+            request = request
+                .condition_expression("#o = :o")
+                .expression_attribute_names("#o", lock::OWNER_ATTR)
+                .expression_attribute_values(":o", AttributeValue::S(owner.to_string()));
+        }
+        match request.send().await.map_err(StoreError::from) {
+            // The lease ran out and someone else took it: nothing of ours to release.
+            Err(err) if err.is("ConditionalCheckFailedException") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
     /// Every live session of this store as (sid, session JSON).
     pub async fn all(&self) -> StoreResult<Vec<(String, String)>> {
         self.refuse_with_hashed_ids("all()")?;
@@ -584,6 +719,14 @@ impl Store {
             _ => None,
         }
     }
+}
+
+fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
+    let stored = codec::read_number(stored.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0);
+    StoreError::new(
+        code::SESSION_CONFLICT,
+        format!("the session changed since it was read (read version {read}, stored version {stored}); reload it and apply the change again"),
+    )
 }
 
 /// A cursor over the pages of a Scan (`LastEvaluatedKey` to `ExclusiveStartKey`).

@@ -35,6 +35,9 @@ const options: connectDynamoDB.DynamoDBStoreOptions = {
   circuitBreaker: { failures: 5, probeInterval: 1000 },
   encryption: { keys: { k1: 'AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=' }, primaryKeyId: 'k1' },
   hashIds: { secret: 'at least sixteen bytes' },
+  versioning: true,
+  maxLockTime: 10,
+  lockVerificationProperty: 'refresh_token',
   err: (message, error) => console.error(message, error.code),
   log: (message) => console.log(message),
 }
@@ -58,8 +61,11 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const ended: number = await s.destroyOtherSessionsForUser(42, 'sid')
   s.destroyAllSessionsForUser('u-1', (err, count) => count)
   const written: number = s.stats().consumedCapacity.writeUnits
+  await s.lock('sid', 'refresh-token-value')
+  const version: unknown = (got as Record<string, unknown> | null)?.[connectDynamoDB.VERSION_PROPERTY]
+  s.unlock('sid', (err) => err?.code === 'ERR_SESSION_LOCKED')
   await s.close()
-  void [got, expires, n, ids, reaped, firstExpiry, ended, written]
+  void [got, expires, n, ids, reaped, firstExpiry, ended, written, version]
 }
 
 // @ts-expect-error table must be a string
