@@ -89,7 +89,7 @@ declare namespace connectDynamoDB {
     maxRetries?: number
     /** ms for a whole call, retries included; default 2000; 0: no limit. */
     timeout?: number
-    /** Default true: after `failures` (5) outage errors in a row, emit 'disconnect', fail fast and probe every `probeInterval` ms (1000) until DynamoDB answers, then emit 'connect'. */
+    /** Default true: after `failures` (5) outage errors in a row, emit 'disconnect', fail fast and probe every `probeInterval` ms (250) until DynamoDB answers, then emit 'connect'. */
     circuitBreaker?: boolean | { failures?: number; probeInterval?: number }
     /** AES-256-GCM of the session payload at rest; keys are 32 bytes, base64 or hex, by id. */
     encryption?: { keys: Record<string, string>; primaryKeyId: string }

@@ -20,7 +20,7 @@ impl Default for BreakerOptions {
     fn default() -> Self {
         BreakerOptions {
             failures: 5,
-            probe_interval: Duration::from_secs(1),
+            probe_interval: Duration::from_millis(250),
         }
     }
 }

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
@@ -141,9 +142,15 @@ impl Store {
                     .key(&hash_key, AttributeValue::S(probe_key.clone()))
                     .projection_expression("#k")
                     .expression_attribute_names("#k", &hash_key)
-                    // One attempt per probe: the probe interval is the backoff.
+                    // One attempt per probe: the probe interval is the backoff. It
+                    // gives up within that interval too, so a probe stuck on a
+                    // dead connection does not delay noticing DynamoDB is back.
                     .customize()
-                    .config_override(aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()))
+                    .config_override(
+                        aws_sdk_dynamodb::config::Builder::default()
+                            .retry_config(RetryConfig::disabled())
+                            .timeout_config(probe_timeouts(breaker.probe_interval())),
+                    )
                     .send()
                     .await;
                 if answer.map_err(StoreError::from).map_err(|err| breaker::is_outage(&err)) != Err(true) {
@@ -719,6 +726,11 @@ impl Store {
             _ => None,
         }
     }
+}
+
+fn probe_timeouts(interval: Duration) -> TimeoutConfig {
+    let limit = interval.max(Duration::from_millis(100));
+    TimeoutConfig::builder().operation_timeout(limit).operation_attempt_timeout(limit).build()
 }
 
 fn conflict(read: f64, stored: Option<&Item>) -> StoreError {

@@ -56,8 +56,9 @@ async function startDynamoDBLocal({ port, path, timeoutMs = 60000 } = {}) {
   return {
     endpoint,
     port,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM')
+    /** `signal`: SIGTERM (a stop), or SIGKILL (a crash). */
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal)
       await exited
     },
   }

@@ -15,8 +15,9 @@ const THROTTLED = JSON.stringify({
 
 /**
  * @param {string} target DynamoDB Local's endpoint.
- * Faults: `proxy.fault = { kind: 'throttle' | 'drop' | 'down' | 'latency', times?, ms?, only? }`;
- * `times` limits it to the next N requests (`only`: an operation name such as 'GetItem').
+ * Faults: `proxy.fault = { kind: 'throttle' | 'drop' | 'down' | 'latency' | 'blackhole', times?, rate?, ms?, only? }`;
+ * `times` limits it to the next N requests (`only`: an operation name such as 'GetItem'),
+ * `rate` to that share of them (0..1). 'blackhole' never answers (a network partition).
  */
 async function startFaultProxy(target) {
   const upstream = new URL(target)
@@ -27,6 +28,7 @@ async function startFaultProxy(target) {
   const takeFault = (operation) => {
     const fault = proxy.fault
     if (!fault || (fault.only && fault.only !== operation)) return null
+    if (fault.rate !== undefined && Math.random() >= fault.rate) return null
     if (fault.times !== undefined) {
       if (fault.times <= 0) return null
       fault.times -= 1
@@ -40,6 +42,7 @@ async function startFaultProxy(target) {
     proxy.requests[operation] = (proxy.requests[operation] || 0) + 1
     const fault = takeFault(operation)
     if (fault && fault.kind === 'down') return req.socket.destroy()
+    if (fault && fault.kind === 'blackhole') return req.resume()
     if (fault && fault.kind === 'throttle') {
       req.resume()
       res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'fault-proxy' })
