@@ -90,8 +90,9 @@ function defineStore(Store) {
       return this.#settle(cb, 'set', async () => {
         checkSid(sid)
         if (!this.#native.versioning) return void (await this.#native.set(sid, serialize(sess), ...this.#times(sess)))
+        const json = serialize(withoutVersion(sess))
         const read = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
-        const version = await this.#native.set(sid, serialize(withoutVersion(sess)), ...this.#times(sess), read)
+        const version = await this.#native.set(sid, json, ...this.#times(sess), read)
         this.#versions.set(sess, version)
       })
     }

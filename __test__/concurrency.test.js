@@ -124,6 +124,17 @@ describe('versioning', () => {
     await store.close()
   })
 
+  test('bad sessions are refused with codes, as without versioning', async () => {
+    const store = newStore({ versioning: true })
+    expect(await codeOf(store.set('v12', null))).toBe('ERR_INVALID_ARGUMENT')
+    expect(await codeOf(store.set('v12', 'text'))).toBe('ERR_INVALID_ARGUMENT')
+    const circular = cookieSession()
+    circular.self = circular
+    expect(await codeOf(store.set('v12', circular))).toBe('ERR_SESSION_NOT_SERIALIZABLE')
+    expect(await store.get('v12')).toBeNull()
+    await store.close()
+  })
+
   test('the conflict reaches a callback with its code', async () => {
     const store = newStore({ versioning: true })
     await store.set('v9', cookieSession({ n: 1 }))
