@@ -37,7 +37,8 @@ async function runSequential() {
   await call(store, 'get', 'warm-up')
   for (const size of params.sizes) {
     const sess = sessionOfSize(size)
-    const sid = (i) => `seq-${kind}-${size}-${i}`
+    // Fresh ids in every process: a destroyed id refuses saves for 5 minutes (tombstones).
+    const sid = (i) => `seq-${kind}-${size}-${process.pid}-${i}`
     // Warm both sides (connection pool, JIT) before measuring.
     for (let i = 0; i < 20; i++) await call(store, 'set', sid(i), sess)
     results[`set ${size}`] = await sequential(params.count, (i) => call(store, 'set', sid(i), sess))
