@@ -38,8 +38,8 @@ function defineStore(Store) {
     #reaping
 
     #hooks
-    /** Session object -> the version its last save wrote (a request may save twice). */
-    #versions = new WeakMap()
+    /** With `versioning`: session object -> the version its last save wrote (a request may save twice). */
+    #versions
 
     constructor(options) {
       super(options)
@@ -51,6 +51,7 @@ function defineStore(Store) {
         throw liftError(err)
       }
       this.#hooks = hooks
+      if (this.#native.versioning) this.#versions = new WeakMap()
       this.#client = native.client
       this.#startReaper(this.#native.reapInterval)
     }
@@ -87,14 +88,18 @@ function defineStore(Store) {
     }
 
     set(sid, sess, cb) {
-      return this.#settle(cb, 'set', async () => {
+      return this.#settle(cb, 'set', () => {
         checkSid(sid)
-        if (!this.#native.versioning) return void (await this.#native.set(sid, serialize(sess), ...this.#times(sess)))
-        const json = serialize(withoutVersion(sess))
-        const read = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
-        const version = await this.#native.set(sid, json, ...this.#times(sess), read)
-        this.#versions.set(sess, version)
+        if (this.#versions) return this.#saveVersioned(sid, sess)
+        return this.#native.set(sid, serialize(sess), ...this.#times(sess)).then(nothing)
       })
+    }
+
+    /** A save that names the version it read, and remembers the one it wrote. */
+    async #saveVersioned(sid, sess) {
+      const json = serialize(withoutVersion(sess))
+      const read = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
+      this.#versions.set(sess, await this.#native.set(sid, json, ...this.#times(sess), read))
     }
 
     /** Refreshes the expiry of a live session; resolves `{ expires }`, or null when none exists. */
@@ -310,6 +315,8 @@ function settle(callback, operation) {
     },
   )
 }
+
+function nothing() {}
 
 function rejectLifted(err) {
   throw liftError(err)

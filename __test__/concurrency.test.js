@@ -198,7 +198,11 @@ describe('lock', () => {
   test('one holder at a time; unlock lets the next one in', async () => {
     const store = newStore()
     await store.set('l1', cookieSession({ refresh_token: 'r1' }))
+    const before = store.stats().consumedCapacity
     await store.lock('l1', 'r1')
+    // Taking a lock is billed like any call: one small write, one consistent read.
+    expect(store.stats().consumedCapacity.writeUnits - before.writeUnits).toBe(1)
+    expect(store.stats().consumedCapacity.readUnits - before.readUnits).toBe(1)
     expect(await codeOf(store.lock('l1', 'r1'))).toBe('ERR_SESSION_LOCKED')
     await store.unlock('l1')
     await store.lock('l1', 'r1')

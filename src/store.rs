@@ -32,7 +32,8 @@ use crate::users::{self, UserArg, UserIndex, UserSession};
 /// A session re-saved under the same user within this time needs no new
 /// registry entry: the one made before still covers the index's lag.
 const REGISTERED_FRESH: Duration = Duration::from_secs(users::REGISTRY_WINDOW_S as u64 / 2);
-const REGISTERED_MEMO_LIMIT: usize = 10_000;
+/// Entries kept in each per-process memo before it is cleared.
+const MEMO_LIMIT: usize = 10_000;
 
 pub struct Store {
     options: StoreOptions,
@@ -324,7 +325,7 @@ impl Store {
         request = match read_version {
             None => request.condition_expression("attribute_not_exists(#d) OR #e <= :now"),
             // Read nothing: only over no session, an unversioned or an expired one.
-            Some(read) if read == 0.0 => request
+            Some(0.0) => request
                 .condition_expression("attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now")
                 .expression_attribute_names("#v", VERSION_ATTR)
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
@@ -377,7 +378,7 @@ impl Store {
 
     fn remember_registered(&self, key: String, user: String) {
         if let Ok(mut registered) = self.registered.lock() {
-            if registered.len() >= REGISTERED_MEMO_LIMIT {
+            if registered.len() >= MEMO_LIMIT {
                 registered.clear();
             }
             registered.insert(key, (user, Instant::now()));
@@ -543,11 +544,12 @@ impl Store {
             .expression_attribute_names("#k", &self.options.hash_key)
             .expression_attribute_names("#u", lock::UNTIL_ATTR)
             .expression_attribute_values(":now", codec::number(now_ms.floor() as i64))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(StoreError::from);
         match taken {
-            Ok(_) => {}
+            Ok(output) => self.stats.write(output.consumed_capacity.as_ref()),
             Err(err) if err.is("ConditionalCheckFailedException") => {
                 return Err(StoreError::new(code::SESSION_LOCKED, "another request holds the lock on this session; reload the session"));
             }
@@ -558,11 +560,14 @@ impl Store {
             lock::verify(&sess, &self.options.lock.verification_property, verification_json)
         });
         if let Err(err) = verified {
-            self.release_lock(client, &lock_key, Some(&owner)).await?;
+            // The caller needs the reason it was refused; a lock left behind ends with its lease.
+            if let Err(release) = self.release_lock(client, &lock_key, Some(&owner)).await {
+                self.logger.debug(format!("a refused lock was not released ({}); its lease ends it", release.message));
+            }
             return Err(err);
         }
         if let Ok(mut held) = self.held_locks.lock() {
-            if held.len() >= REGISTERED_MEMO_LIMIT {
+            if held.len() >= MEMO_LIMIT {
                 held.clear();
             }
             held.insert(lock_key, owner);
@@ -579,8 +584,10 @@ impl Store {
             .projection_expression("#s, #e")
             .expression_attribute_names("#s", SESS_ATTR)
             .expression_attribute_names("#e", EXPIRES_ATTR)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await?;
+        self.stats.read(output.consumed_capacity.as_ref());
         let found = match output.item {
             Some(item) => codec::decode_session(&self.options, key, item, now_ms)?,
             None => None,
@@ -611,10 +618,15 @@ impl Store {
                 .expression_attribute_names("#o", lock::OWNER_ATTR)
                 .expression_attribute_values(":o", AttributeValue::S(owner.to_string()));
         }
-        match request.send().await.map_err(StoreError::from) {
+        let result = request.return_consumed_capacity(ReturnConsumedCapacity::Total).send().await.map_err(StoreError::from);
+        match result {
+            Ok(output) => {
+                self.stats.write(output.consumed_capacity.as_ref());
+                Ok(())
+            }
             // The lease ran out and someone else took it: nothing of ours to release.
             Err(err) if err.is("ConditionalCheckFailedException") => Ok(()),
-            other => other.map(|_| ()),
+            Err(err) => Err(err),
         }
     }
 
