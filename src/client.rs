@@ -28,6 +28,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use crate::error::{code, StoreError, StoreResult};
 use crate::stats::Stats;
 use crate::options::ConnectionOptions;
+use crate::wire::{Limits, Wire};
 
 /// Used when neither the options nor the environment name a region.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -64,7 +65,14 @@ pub struct JsClient {
     pub credentials: Arc<JsProvider<JsCredentials>>,
 }
 
-pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>, stats: Arc<Stats>) -> StoreResult<Client> {
+/// The two ways a store reaches DynamoDB, from one configuration: the SDK
+/// client for the rare calls, the wire for the ones on every request.
+pub struct Connection {
+    pub sdk: Client,
+    pub wire: Wire,
+}
+
+pub async fn connect(options: &ConnectionOptions, js: Option<&JsClient>, stats: Arc<Stats>) -> StoreResult<Connection> {
     let (mut region, mut endpoint) = (options.region.clone(), options.endpoint.clone());
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(js) = js {
@@ -90,21 +98,23 @@ pub async fn build_client(options: &ConnectionOptions, js: Option<&JsClient>, st
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
     }
-    let retries = options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES);
+    let limits = limits(options);
     // Standard mode: exponential backoff with full jitter, and only for
     // throttling, 5xx, timeouts and connection faults; never for validation,
     // missing tables, denied access or failed conditions.
     loader = loader.retry_config(
         RetryConfig::standard()
-            .with_max_attempts(retries + 1)
-            .with_initial_backoff(INITIAL_BACKOFF)
-            .with_max_backoff(MAX_BACKOFF),
+            .with_max_attempts(limits.max_retries + 1)
+            .with_initial_backoff(limits.initial_backoff)
+            .with_max_backoff(limits.max_backoff),
     );
-    loader = loader.timeout_config(timeouts(options));
-    let config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
+    loader = loader.timeout_config(timeouts(&limits));
+    let shared = loader.load().await;
+    let wire = Wire::new(&shared, limits, stats.clone()).await?;
+    let config = aws_sdk_dynamodb::config::Builder::from(&shared)
         .interceptor(CountRetries(stats))
         .build();
-    Ok(Client::from_conf(config))
+    Ok(Connection { sdk: Client::from_conf(config), wire })
 }
 
 /// Counts the attempts that were retries, for `stats()`.
@@ -143,16 +153,27 @@ fn https_client() -> SharedHttpClient {
 
 /// The whole call gets `timeout` (default 2 s); one attempt gets half of it
 /// (or httpOptions.timeout), so a stalled connection still leaves time for a retry.
-fn timeouts(options: &ConnectionOptions) -> TimeoutConfig {
+fn limits(options: &ConnectionOptions) -> Limits {
     let total = options.operation_timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
     let attempt = options.timeout_ms.filter(|ms| *ms > 0).or((total > 0).then_some(total / 2));
     let connect = options.connect_timeout_ms.unwrap_or(3_000).min(attempt.unwrap_or(u64::MAX));
-    let mut timeouts = TimeoutConfig::builder().connect_timeout(Duration::from_millis(connect.max(1)));
-    if total > 0 {
-        timeouts = timeouts.operation_timeout(Duration::from_millis(total));
+    Limits {
+        max_retries: options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        initial_backoff: INITIAL_BACKOFF,
+        max_backoff: MAX_BACKOFF,
+        connect: Duration::from_millis(connect.max(1)),
+        attempt: attempt.map(|ms| Duration::from_millis(ms.max(1))),
+        total: (total > 0).then(|| Duration::from_millis(total)),
     }
-    if let Some(ms) = attempt {
-        timeouts = timeouts.operation_attempt_timeout(Duration::from_millis(ms.max(1)));
+}
+
+fn timeouts(limits: &Limits) -> TimeoutConfig {
+    let mut timeouts = TimeoutConfig::builder().connect_timeout(limits.connect);
+    if let Some(total) = limits.total {
+        timeouts = timeouts.operation_timeout(total);
+    }
+    if let Some(attempt) = limits.attempt {
+        timeouts = timeouts.operation_attempt_timeout(attempt);
     }
     timeouts.build()
 }

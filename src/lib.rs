@@ -17,6 +17,8 @@ mod stats;
 mod store;
 mod table;
 mod users;
+mod wire;
+mod wire_json;
 
 use std::sync::Arc;
 

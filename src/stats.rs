@@ -27,15 +27,23 @@ impl Stats {
     }
 
     pub fn read(&self, capacity: Option<&ConsumedCapacity>) {
-        Self::add(&self.read_milli_units, capacity);
+        self.read_units(capacity.and_then(|c| c.capacity_units));
     }
 
     pub fn write(&self, capacity: Option<&ConsumedCapacity>) {
-        Self::add(&self.write_milli_units, capacity);
+        self.write_units(capacity.and_then(|c| c.capacity_units));
     }
 
-    fn add(total: &AtomicU64, capacity: Option<&ConsumedCapacity>) {
-        let units = capacity.and_then(|c| c.capacity_units).unwrap_or(0.0);
+    pub fn read_units(&self, units: Option<f64>) {
+        Self::add(&self.read_milli_units, units);
+    }
+
+    pub fn write_units(&self, units: Option<f64>) {
+        Self::add(&self.write_milli_units, units);
+    }
+
+    fn add(total: &AtomicU64, units: Option<f64>) {
+        let units = units.unwrap_or(0.0);
         if units.is_finite() && units > 0.0 {
             total.fetch_add((units * 1000.0).round() as u64, Ordering::Relaxed);
         }

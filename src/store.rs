@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
@@ -17,7 +16,7 @@ use tokio::sync::OnceCell;
 
 use crate::batch;
 use crate::breaker::{self, Breaker, Transition};
-use crate::client::{build_client, JsClient};
+use crate::client::{connect, Connection, JsClient};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 use crate::lock;
@@ -28,6 +27,8 @@ use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
 use crate::table;
 use crate::users::{self, UserArg, UserIndex, UserSession};
+use crate::wire::{self, Outcome, Target, Wire};
+use crate::wire_json::{self, Body};
 
 /// A session re-saved under the same user within this time needs no new
 /// registry entry: the one made before still covers the index's lag.
@@ -38,7 +39,7 @@ const MEMO_LIMIT: usize = 10_000;
 pub struct Store {
     options: StoreOptions,
     js_client: Option<JsClient>,
-    client: OnceCell<Client>,
+    connection: OnceCell<Connection>,
     table_ready: OnceCell<()>,
     closed: Arc<AtomicBool>,
     /// Session key -> (user, when this store registered it).
@@ -82,7 +83,7 @@ impl Store {
             breaker: Arc::new(Breaker::new(options.breaker.clone())),
             options,
             js_client,
-            client: OnceCell::new(),
+            connection: OnceCell::new(),
             table_ready: OnceCell::new(),
             closed: Arc::new(AtomicBool::new(false)),
             registered: Mutex::new(HashMap::new()),
@@ -120,7 +121,7 @@ impl Store {
     fn start_probe(&self) {
         self.logger.warn("DynamoDB is unreachable: the store stops sending and probes until it answers");
         self.logger.event("disconnect");
-        let (Some(client), Ok(runtime)) = (self.client.get().cloned(), tokio::runtime::Handle::try_current()) else {
+        let (Some(client), Ok(runtime)) = (self.connection.get().map(|c| c.sdk.clone()), tokio::runtime::Handle::try_current()) else {
             // No client yet means nothing was ever reachable; the next call retries for real.
             self.breaker.close();
             return;
@@ -168,21 +169,21 @@ impl Store {
         self.closed.store(true, Ordering::Release);
     }
 
-    /// The client, with the table known to exist (unless `initialized`).
-    async fn ready(&self) -> StoreResult<&Client> {
+    /// The connection, with the table known to exist (unless `initialized`).
+    async fn ready(&self) -> StoreResult<&Connection> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::new(code::STORE_CLOSED, "the store was closed"));
         }
-        let client = self
-            .client
-            .get_or_try_init(|| build_client(&self.options.connection, self.js_client.as_ref(), self.stats.clone()))
+        let connection = self
+            .connection
+            .get_or_try_init(|| connect(&self.options.connection, self.js_client.as_ref(), self.stats.clone()))
             .await?;
         if !self.options.initialized {
             self.table_ready
-                .get_or_try_init(|| table::ensure_table(client, &self.options, &self.logger))
+                .get_or_try_init(|| table::ensure_table(&connection.sdk, &self.options, &self.logger))
                 .await?;
         }
-        Ok(client)
+        Ok(connection)
     }
 
     fn key(&self, sid: &str) -> StoreResult<String> {
@@ -217,27 +218,29 @@ impl Store {
     /// The stored session, or None when missing or expired.
     pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
         let key = self.key(sid)?;
-        let client = self.ready().await?;
-        let mut request = client
-            .get_item()
-            .table_name(&self.options.table)
-            .key(&self.options.hash_key, AttributeValue::S(key.clone()))
-            .consistent_read(self.options.costs.consistent_read)
-            .projection_expression(if self.options.versioning { "#s, #e, #v" } else { "#s, #e" })
-            .expression_attribute_names("#s", SESS_ATTR)
-            .expression_attribute_names("#e", EXPIRES_ATTR)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        if self.options.versioning {
-            request = request.expression_attribute_names("#v", VERSION_ATTR);
-        }
-        let output = request.send().await?;
+        let wire = &self.ready().await?.wire;
+        let versioning = self.options.versioning;
+        let names: &[(&str, &str)] = if versioning {
+            &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)]
+        } else {
+            &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR)]
+        };
+        let body = Body::new(&self.options.table, key.len())
+            .key(&self.options.hash_key, &key)
+            .boolean("ConsistentRead", self.options.costs.consistent_read)
+            .string("ProjectionExpression", if versioning { "#s, #e, #v" } else { "#s, #e" })
+            .names(names)
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let mut reply = wire.call(Target::GetItem, body).await?.done()?;
+        let output_item = reply.remove("Item").map(wire_json::read_item).transpose()?;
         Stats::count(&self.stats.gets);
-        self.stats.read(output.consumed_capacity.as_ref());
-        let version = self.options.versioning.then(|| {
-            let item = output.item.as_ref();
+        self.stats.read_units(wire::capacity_units(&reply));
+        let version = versioning.then(|| {
+            let item = output_item.as_ref();
             codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0)
         });
-        let found = match output.item {
+        let found = match output_item {
             Some(item) => codec::decode_session(&self.options, &key, item, codec::now_ms())?,
             None => None,
         };
@@ -275,9 +278,10 @@ impl Store {
         if let Some(version) = new_version {
             item.insert(VERSION_ATTR.to_string(), codec::number(version as i64));
         }
-        let client = self.ready().await?;
+        let connection = self.ready().await?;
+        let client = &connection.sdk;
         let new_user = self.user_to_register(&item, &key);
-        let put = self.put_session(client, item, read_version, (now_ms / 1000.0).floor() as i64);
+        let put = self.put_session(&connection.wire, item, read_version, (now_ms / 1000.0).floor() as i64);
         let landed = match &new_user {
             // Both land before the save is acknowledged, so a session whose
             // save was acknowledged is always in the registry.
@@ -313,45 +317,40 @@ impl Store {
 
     /// The PutItem of a save; false when a tombstone refused it (the session
     /// was destroyed while this save was on its way: the destroy wins).
-    async fn put_session(&self, client: &Client, item: Item, read_version: Option<f64>, now_s: i64) -> StoreResult<bool> {
-        let mut request = client
-            .put_item()
-            .table_name(&self.options.table)
-            .set_item(Some(item))
-            .expression_attribute_names("#d", DESTROYED_ATTR)
-            .expression_attribute_names("#e", EXPIRES_ATTR)
-            .expression_attribute_values(":now", codec::number(now_s))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        request = match read_version {
-            None => request.condition_expression("attribute_not_exists(#d) OR #e <= :now"),
+    async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now_s: i64) -> StoreResult<bool> {
+        let now = codec::number(now_s);
+        let body = Body::new(&self.options.table, codec::item_size(&item)).item(&item)?;
+        let body = match read_version {
+            None => body
+                .string("ConditionExpression", "attribute_not_exists(#d) OR #e <= :now")
+                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR)])
+                .values(&[(":now", &now)])?,
             // Read nothing: only over no session, an unversioned or an expired one.
-            Some(0.0) => request
-                .condition_expression("attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now")
-                .expression_attribute_names("#v", VERSION_ATTR)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
-            Some(read) => request
-                .condition_expression("#v = :read AND (attribute_not_exists(#d) OR #e <= :now) OR attribute_not_exists(#k)")
-                .expression_attribute_names("#v", VERSION_ATTR)
-                .expression_attribute_names("#k", &self.options.hash_key)
-                .expression_attribute_values(":read", codec::number(read as i64))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld),
+            Some(0.0) => body
+                .string("ConditionExpression", "attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now")
+                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
+                .values(&[(":now", &now)])?
+                .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
+            Some(read) => body
+                .string("ConditionExpression", "#v = :read AND (attribute_not_exists(#d) OR #e <= :now) OR attribute_not_exists(#k)")
+                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR), ("#k", &self.options.hash_key)])
+                .values(&[(":now", &now), (":read", &codec::number(read as i64))])?
+                .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
         };
-        match request.send().await {
-            Ok(output) => {
-                self.stats.write(output.consumed_capacity.as_ref());
+        let body = body.string("ReturnConsumedCapacity", "TOTAL").finish();
+        match wire.call(Target::PutItem, body).await? {
+            Outcome::Done(reply) => {
+                self.stats.write_units(wire::capacity_units(&reply));
                 Ok(true)
             }
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    let old = failed.item();
-                    let destroyed = old.is_some_and(|old| old.contains_key(DESTROYED_ATTR));
-                    match read_version {
-                        Some(read) if !destroyed => Err(conflict(read, old)),
-                        _ => Ok(false),
-                    }
+            Outcome::ConditionFailed(mut failed) => {
+                let old = failed.remove("Item").map(wire_json::read_item).transpose()?;
+                let destroyed = old.as_ref().is_some_and(|old| old.contains_key(DESTROYED_ATTR));
+                match read_version {
+                    Some(read) if !destroyed => Err(conflict(read, old.as_ref())),
+                    _ => Ok(false),
                 }
-                _ => Err(err.into()),
-            },
+            }
         }
     }
 
@@ -401,7 +400,7 @@ impl Store {
 
     /// Makes sure the table has the user index, adding it if needed.
     pub async fn ensure_user_index(&self) -> StoreResult<()> {
-        let client = self.ready().await?;
+        let client = &self.ready().await?.sdk;
         table::ensure_user_index(client, &self.options, &self.logger).await
     }
 
@@ -409,7 +408,7 @@ impl Store {
     pub async fn sessions_for_user(&self, user: UserArg) -> StoreResult<Vec<(String, i64)>> {
         let user = users::user_argument(user)?;
         self.refuse_with_hashed_ids("listSessionsForUser()")?;
-        let client = self.ready().await?;
+        let client = &self.ready().await?.sdk;
         let sessions = self.user_index(client).sessions(&user).await?;
         Ok(sessions
             .into_iter()
@@ -423,7 +422,7 @@ impl Store {
     pub async fn destroy_sessions_for_user(&self, user: UserArg, keep_sid: Option<&str>) -> StoreResult<u32> {
         let user = users::user_argument(user)?;
         let keep = keep_sid.map(|sid| self.key(sid)).transpose()?;
-        let client = self.ready().await?;
+        let client = &self.ready().await?.sdk;
         let sessions = self.user_index(client).sessions(&user).await?;
         let doomed = sessions
             .into_iter()
@@ -465,33 +464,27 @@ impl Store {
     }
 
     async fn touch_key(&self, key: &str, expires: i64, now_ms: f64) -> StoreResult<Option<i64>> {
-        let client = self.ready().await?;
-        let result = client
-            .update_item()
-            .table_name(&self.options.table)
-            .key(&self.options.hash_key, AttributeValue::S(key.to_string()))
-            .update_expression("SET #e = :e")
-            .condition_expression("attribute_exists(#s) AND #e > :now")
-            .expression_attribute_names("#e", EXPIRES_ATTR)
-            .expression_attribute_names("#s", SESS_ATTR)
-            .expression_attribute_values(":e", codec::number(expires))
-            .expression_attribute_values(":now", codec::number((now_ms / 1000.0).floor() as i64))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from);
+        let wire = &self.ready().await?.wire;
+        let body = Body::new(&self.options.table, key.len())
+            .key(&self.options.hash_key, key)
+            .string("UpdateExpression", "SET #e = :e")
+            .string("ConditionExpression", "attribute_exists(#s) AND #e > :now")
+            .names(&[("#e", EXPIRES_ATTR), ("#s", SESS_ATTR)])
+            .values(&[(":e", &codec::number(expires)), (":now", &codec::number((now_ms / 1000.0).floor() as i64))])?
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let result = wire.call(Target::UpdateItem, body).await;
         Stats::count(&self.stats.touches);
-        match result {
-            Ok(output) => {
-                self.stats.write(output.consumed_capacity.as_ref());
+        match result? {
+            Outcome::Done(reply) => {
+                self.stats.write_units(wire::capacity_units(&reply));
                 self.recent.refreshed(key, expires as f64);
                 Ok(Some(expires))
             }
-            Err(err) if err.is("ConditionalCheckFailedException") => {
+            Outcome::ConditionFailed(_) => {
                 self.recent.forget(key);
                 Ok(None)
             }
-            Err(err) => Err(err),
         }
     }
 
@@ -503,25 +496,21 @@ impl Store {
     pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
         let key = self.key(sid)?;
         self.recent.forget(&key);
-        let client = self.ready().await?;
+        let wire = &self.ready().await?.wire;
         let now_s = (codec::now_ms() / 1000.0).floor() as i64;
-        let result = client
-            .put_item()
-            .table_name(&self.options.table)
-            .set_item(Some(codec::tombstone(&self.options.hash_key, key, now_s)))
+        let tombstone = codec::tombstone(&self.options.hash_key, key, now_s);
+        let body = Body::new(&self.options.table, 0)
+            .item(&tombstone)?
             // Only over an item: destroying a sid that was never saved (every
             // regenerate does) leaves nothing behind.
-            .condition_expression("attribute_exists(#k)")
-            .expression_attribute_names("#k", &self.options.hash_key)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(StoreError::from);
+            .string("ConditionExpression", "attribute_exists(#k)")
+            .names(&[("#k", &self.options.hash_key)])
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let result = wire.call(Target::PutItem, body).await;
         Stats::count(&self.stats.destroys);
-        match result {
-            Ok(output) => self.stats.write(output.consumed_capacity.as_ref()),
-            Err(err) if err.is("ConditionalCheckFailedException") => {}
-            Err(err) => return Err(err),
+        if let Outcome::Done(reply) = result? {
+            self.stats.write_units(wire::capacity_units(&reply));
         }
         Ok(())
     }
@@ -533,7 +522,7 @@ impl Store {
         let key = self.key(sid)?;
         let lock_key = lock::lock_key(&self.options.prefix, &key);
         let owner = lock::new_owner_token()?;
-        let client = self.ready().await?;
+        let client = &self.ready().await?.sdk;
         let now_ms = codec::now_ms();
         let until_ms = now_ms + self.options.lock.max_lock_ms;
         let taken = client
@@ -603,7 +592,7 @@ impl Store {
         let key = self.key(sid)?;
         let lock_key = lock::lock_key(&self.options.prefix, &key);
         let owner = self.held_locks.lock().ok().and_then(|mut held| held.remove(&lock_key));
-        let client = self.ready().await?;
+        let client = &self.ready().await?.sdk;
         self.release_lock(client, &lock_key, owner.as_deref()).await
     }
 
@@ -672,7 +661,7 @@ impl Store {
     }
 
     async fn delete_scope(&self, scope: Scope) -> StoreResult<u32> {
-        let client = self.ready().await?;
+        let client = &self.ready().await?.sdk;
         let mut pages = Pages::new(self.scan_request(client, scope, false));
         let mut deleted = 0;
         while let Some(items) = pages.next().await? {
@@ -690,7 +679,7 @@ impl Store {
 
     /// All pages of a scan of this store's items.
     async fn scan(&self, scope: Scope, with_session: bool) -> StoreResult<Vec<Item>> {
-        let client = self.ready().await?;
+        let client = &self.ready().await?.sdk;
         let mut pages = Pages::new(self.scan_request(client, scope, with_session));
         let mut items = Vec::new();
         while let Some(page) = pages.next().await? {

@@ -1,0 +1,513 @@
+//! The calls on every request (GetItem, PutItem, UpdateItem) sent without the
+//! SDK's orchestrator: the body built by hand (`wire_json`), signed with SigV4,
+//! sent on a pooled keep-alive connection, under the same retries and time
+//! limits as the SDK's calls. Profiled, the orchestrator cost more CPU than
+//! everything else in one of these calls; the rest of the store's calls are
+//! rare and stay on the SDK.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+use aws_types::service_config::ServiceConfigKey;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde_json::{Map, Value};
+
+use crate::error::{code, StoreError, StoreResult};
+use crate::stats::Stats;
+
+type HttpClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+const USER_AGENT: &str = concat!("connect-dynamodb-rs/", env!("CARGO_PKG_VERSION"));
+/// Credentials this close to their expiry are fetched again.
+const REFRESH_BEFORE: Duration = Duration::from_secs(60);
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// How long a call may take and how often it is tried.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub connect: Duration,
+    pub attempt: Option<Duration>,
+    pub total: Option<Duration>,
+}
+
+#[derive(Clone, Copy)]
+pub enum Target {
+    GetItem,
+    PutItem,
+    UpdateItem,
+}
+
+impl Target {
+    fn header(self) -> &'static str {
+        match self {
+            Target::GetItem => "DynamoDB_20120810.GetItem",
+            Target::PutItem => "DynamoDB_20120810.PutItem",
+            Target::UpdateItem => "DynamoDB_20120810.UpdateItem",
+        }
+    }
+}
+
+/// What DynamoDB answered. A failed condition is an answer the store
+/// expects, not an error: its body holds the old item when one was asked for.
+pub enum Outcome {
+    Done(Map<String, Value>),
+    ConditionFailed(Map<String, Value>),
+}
+
+impl Outcome {
+    /// The reply of a call that had no condition.
+    pub fn done(self) -> StoreResult<Map<String, Value>> {
+        match self {
+            Outcome::Done(reply) => Ok(reply),
+            Outcome::ConditionFailed(_) => Err(StoreError::new(CONDITION_FAILED, "the call's condition failed")),
+        }
+    }
+}
+
+/// Capacity units in a reply's `ConsumedCapacity`.
+pub fn capacity_units(reply: &Map<String, Value>) -> Option<f64> {
+    reply.get("ConsumedCapacity")?.get("CapacityUnits")?.as_f64()
+}
+
+pub struct Wire {
+    http: HttpClient,
+    uri: Uri,
+    url: String,
+    host: String,
+    region: String,
+    credentials: CachedCredentials,
+    limits: Limits,
+    stats: Arc<Stats>,
+}
+
+/// One attempt's failure, and whether another attempt may succeed.
+struct Failure {
+    error: StoreError,
+    retryable: bool,
+}
+
+impl Failure {
+    fn fatal(error: StoreError) -> Self {
+        Failure { error, retryable: false }
+    }
+
+    fn transient(error: StoreError) -> Self {
+        Failure { error, retryable: true }
+    }
+}
+
+impl Wire {
+    /// Sends to the endpoint the SDK would use for `config`, with its credentials.
+    pub async fn new(config: &SdkConfig, limits: Limits, stats: Arc<Stats>) -> StoreResult<Self> {
+        let url = resolve_endpoint(config).await?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| StoreError::invalid_option("endpoint", "a valid URL"))?;
+        let host = uri
+            .authority()
+            .map(|authority| authority.as_str().to_string())
+            .ok_or_else(|| StoreError::invalid_option("endpoint", "a URL with a host"))?;
+        let region = config.region().map(|region| region.to_string()).unwrap_or_default();
+        let https = uri.scheme_str() == Some("https");
+        Ok(Wire {
+            http: http_client(limits.connect, https)?,
+            uri,
+            url,
+            host,
+            region,
+            credentials: CachedCredentials::new(config.credentials_provider()),
+            limits,
+            stats,
+        })
+    }
+
+    /// Sends one call, retrying throttling and transient faults with
+    /// exponential backoff and full jitter, within the call's time limit.
+    pub async fn call(&self, target: Target, body: Vec<u8>) -> StoreResult<Outcome> {
+        let attempts = self.attempts(target, Bytes::from(body));
+        match self.limits.total {
+            Some(limit) => tokio::time::timeout(limit, attempts)
+                .await
+                .unwrap_or_else(|_| Err(timed_out("the call", limit))),
+            None => attempts.await,
+        }
+    }
+
+    async fn attempts(&self, target: Target, body: Bytes) -> StoreResult<Outcome> {
+        let mut retries = 0;
+        loop {
+            let failure = match self.attempt_in_time(target, body.clone()).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(failure) => failure,
+            };
+            if !failure.retryable || retries >= self.limits.max_retries {
+                return Err(failure.error);
+            }
+            retries += 1;
+            Stats::count(&self.stats.retries);
+            tokio::time::sleep(backoff(&self.limits, retries)).await;
+        }
+    }
+
+    async fn attempt_in_time(&self, target: Target, body: Bytes) -> Result<Outcome, Failure> {
+        match self.limits.attempt {
+            Some(limit) => tokio::time::timeout(limit, self.attempt(target, body))
+                .await
+                .unwrap_or_else(|_| Err(Failure::transient(timed_out("an attempt", limit)))),
+            None => self.attempt(target, body).await,
+        }
+    }
+
+    async fn attempt(&self, target: Target, body: Bytes) -> Result<Outcome, Failure> {
+        let identity = self.credentials.identity().await.map_err(Failure::fatal)?;
+        let request = self.signed_request(&identity, target, body).map_err(Failure::fatal)?;
+        let response = self.http.request(request).await.map_err(|err| Failure::transient(unreachable(&err)))?;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.map_err(|err| {
+            Failure::transient(StoreError::new(
+                code::NETWORK,
+                format!("the response from DynamoDB was cut off: {}", error_chain(&err)),
+            ))
+        })?;
+        read_reply(parts.status, &parts.headers, &bytes.to_bytes())
+    }
+
+    fn signed_request(&self, identity: &Identity, target: Target, body: Bytes) -> StoreResult<Request<Full<Bytes>>> {
+        let headers = [
+            ("content-type", CONTENT_TYPE),
+            ("host", self.host.as_str()),
+            ("x-amz-target", target.header()),
+        ];
+        let params = v4::SigningParams::builder()
+            .identity(identity)
+            .region(&self.region)
+            .name("dynamodb")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(signing_failed)?
+            .into();
+        let signable = SignableRequest::new("POST", &self.url, headers.iter().copied(), SignableBody::Bytes(&body))
+            .map_err(signing_failed)?;
+        let (instructions, _) = sign(signable, &params).map_err(signing_failed)?.into_parts();
+        let mut request = Request::builder().method(Method::POST).uri(self.uri.clone()).header("user-agent", USER_AGENT);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let mut request = request
+            .body(Full::new(body))
+            .map_err(|err| StoreError::new(code::INTERNAL, format!("could not build the request: {err}")))?;
+        instructions.apply_to_request_http1x(&mut request);
+        Ok(request)
+    }
+}
+
+/// The answer to one attempt: the reply, a failed condition, or DynamoDB's
+/// error, retryable when it is throttling or a fault on its side.
+fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<Outcome, Failure> {
+    let body = match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(body)) => Some(body),
+        _ => None,
+    };
+    if status.is_success() {
+        return body.map(Outcome::Done).ok_or_else(|| {
+            Failure::fatal(StoreError::new(code::INVALID_RESPONSE, "DynamoDB answered with a body that is not a JSON object"))
+        });
+    }
+    let empty = Map::new();
+    let fields = body.as_ref().unwrap_or(&empty);
+    let error_type = headers
+        .get("x-amzn-errortype")
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| fields.get("__type").and_then(Value::as_str))
+        .map(exception_name);
+    let Some(name) = error_type else {
+        let error = StoreError::new(code::INVALID_RESPONSE, format!("DynamoDB answered HTTP {status} without an error type"));
+        return Err(Failure { error, retryable: status.is_server_error() });
+    };
+    if name == CONDITION_FAILED {
+        return Ok(Outcome::ConditionFailed(body.unwrap_or_default()));
+    }
+    let message = ["message", "Message"]
+        .iter()
+        .find_map(|field| fields.get(*field).and_then(Value::as_str))
+        .unwrap_or("DynamoDB returned an error");
+    Err(Failure {
+        retryable: status.is_server_error() || is_retryable(name),
+        error: StoreError::new(name, message),
+    })
+}
+
+/// `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException` (or with a
+/// `:…` suffix, as some services add) to `ResourceNotFoundException`.
+fn exception_name(error_type: &str) -> &str {
+    let name = error_type.rsplit('#').next().unwrap_or(error_type);
+    name.split(':').next().unwrap_or(name)
+}
+
+/// Throttling and transient errors, as the SDKs' standard retry mode lists them.
+fn is_retryable(name: &str) -> bool {
+    matches!(
+        name,
+        "ThrottlingException"
+            | "Throttling"
+            | "ThrottledException"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "ProvisionedThroughputExceededException"
+            | "TransactionInProgressException"
+            | "RequestLimitExceeded"
+            | "BandwidthLimitExceeded"
+            | "LimitExceededException"
+            | "RequestThrottled"
+            | "SlowDown"
+            | "PriorRequestNotComplete"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+    )
+}
+
+/// Full jitter: a random delay up to `initial · 2^(retry-1)`, capped.
+fn backoff(limits: &Limits, retry: u32) -> Duration {
+    let ceiling = limits
+        .initial_backoff
+        .saturating_mul(1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX))
+        .min(limits.max_backoff);
+    ceiling.mul_f64(random_fraction())
+}
+
+fn random_fraction() -> f64 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 4];
+    match ring::rand::SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => u32::from_le_bytes(bytes) as f64 / u32::MAX as f64,
+        Err(_) => 0.5,
+    }
+}
+
+fn timed_out(what: &str, limit: Duration) -> StoreError {
+    StoreError::new(
+        code::TIMEOUT,
+        format!("DynamoDB did not answer in time: {what} ran out of its {} ms", limit.as_millis()),
+    )
+}
+
+fn unreachable(err: &hyper_util::client::legacy::Error) -> StoreError {
+    let chain = error_chain(err);
+    let timed_out = err.is_connect() && chain.contains("timed out");
+    StoreError::new(
+        if timed_out { code::TIMEOUT } else { code::NETWORK },
+        format!("could not reach DynamoDB: {chain}"),
+    )
+}
+
+fn signing_failed(err: impl std::fmt::Display) -> StoreError {
+    StoreError::new(code::CREDENTIALS, format!("could not sign the request: {err}"))
+}
+
+/// An error and each of its causes, as one line.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The endpoint the SDK's own rules pick (region, FIPS, dual-stack, or the
+/// endpoint given), resolved once.
+async fn resolve_endpoint(config: &SdkConfig) -> StoreResult<String> {
+    let params = Params::builder()
+        .set_region(config.region().map(|region| region.to_string()))
+        .set_endpoint(endpoint_url(config))
+        .set_use_fips(config.use_fips())
+        .set_use_dual_stack(config.use_dual_stack())
+        .build()
+        .map_err(|err| StoreError::new(code::INVALID_OPTION, format!("no DynamoDB endpoint for these options: {err}")))?;
+    let endpoint = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .map_err(|err| StoreError::new(code::INVALID_OPTION, format!("no DynamoDB endpoint for these options: {}", DisplayErrorContext(&*err))))?;
+    Ok(endpoint.url().to_string())
+}
+
+/// The endpoint URL given for DynamoDB, as the SDK picks it: one set in code
+/// wins, then `AWS_ENDPOINT_URL_DYNAMODB` (or the profile's), then the global one.
+fn endpoint_url(config: &SdkConfig) -> Option<String> {
+    let global = config.endpoint_url().map(str::to_string);
+    if config.get_origin("endpoint_url").is_client_config() {
+        return global;
+    }
+    let key = ServiceConfigKey::builder()
+        .service_id("DynamoDB")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    config.service_config().and_then(|service| service.load_config(key)).or(global)
+}
+
+/// Keep-alive HTTP/1.1, over rustls on ring for https (with the system's root
+/// certificates, loaded only when needed).
+fn http_client(connect_timeout: Duration, https: bool) -> StoreResult<HttpClient> {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(connect_timeout));
+    let mut roots = rustls::RootCertStore::empty();
+    if https {
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|err| StoreError::new(code::INTERNAL, format!("could not set up TLS: {err}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector))
+}
+
+/// The credentials of the SDK config, kept until a minute before they expire;
+/// one fetch at a time.
+struct CachedCredentials {
+    provider: Option<SharedCredentialsProvider>,
+    current: RwLock<Option<(Identity, Option<SystemTime>)>>,
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl CachedCredentials {
+    fn new(provider: Option<SharedCredentialsProvider>) -> Self {
+        CachedCredentials { provider, current: RwLock::new(None), fetching: tokio::sync::Mutex::new(()) }
+    }
+
+    async fn identity(&self) -> StoreResult<Identity> {
+        if let Some(identity) = self.fresh() {
+            return Ok(identity);
+        }
+        let _one_at_a_time = self.fetching.lock().await;
+        if let Some(identity) = self.fresh() {
+            return Ok(identity);
+        }
+        let provider = self
+            .provider
+            .as_ref()
+            .ok_or_else(|| StoreError::new(code::CREDENTIALS, "no AWS credentials provider is configured"))?;
+        let credentials = provider.provide_credentials().await.map_err(|err| {
+            StoreError::new(code::CREDENTIALS, format!("could not load AWS credentials: {}", DisplayErrorContext(&err)))
+        })?;
+        let expiry = credentials.expiry();
+        let identity = Identity::new(credentials, expiry);
+        if let Ok(mut current) = self.current.write() {
+            *current = Some((identity.clone(), expiry));
+        }
+        Ok(identity)
+    }
+
+    fn fresh(&self) -> Option<Identity> {
+        let current = self.current.read().ok()?;
+        let (identity, expiry) = current.as_ref()?;
+        match expiry {
+            Some(expiry) if SystemTime::now() + REFRESH_BEFORE >= *expiry => None,
+            _ => Some(identity.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Result<Outcome, Failure> {
+        read_reply(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), body.as_bytes())
+    }
+
+    fn failure(status: u16, body: &str) -> Failure {
+        match reply(status, body) {
+            Err(failure) => failure,
+            Ok(_) => panic!("expected a failure for {body}"),
+        }
+    }
+
+    #[test]
+    fn exception_names_lose_their_namespace_and_suffix() {
+        assert_eq!(exception_name("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"), "ResourceNotFoundException");
+        assert_eq!(exception_name("ThrottlingException:http://internal.amazon.com/"), "ThrottlingException");
+        assert_eq!(exception_name("ValidationException"), "ValidationException");
+    }
+
+    #[test]
+    fn errors_carry_dynamodb_code_and_message_and_only_faults_retry() {
+        let throttled = failure(400, r#"{"__type":"x#ProvisionedThroughputExceededException","message":"slow down"}"#);
+        assert_eq!((throttled.error.code.as_str(), throttled.error.message.as_str()), ("ProvisionedThroughputExceededException", "slow down"));
+        assert!(throttled.retryable);
+        let missing = failure(400, r#"{"__type":"x#ResourceNotFoundException","Message":"no table"}"#);
+        assert_eq!(missing.error.message, "no table");
+        assert!(!missing.retryable);
+        assert!(failure(500, r#"{"__type":"x#InternalServerError"}"#).retryable);
+        let html = failure(502, "<html>bad gateway</html>");
+        assert_eq!(html.error.code, code::INVALID_RESPONSE);
+        assert!(html.retryable);
+        assert!(!failure(403, "").retryable);
+        assert!(!failure(200, "not json").retryable);
+    }
+
+    #[test]
+    fn a_failed_condition_is_an_outcome_with_the_old_item() {
+        match reply(400, r#"{"__type":"x#ConditionalCheckFailedException","Item":{"id":{"S":"a"}}}"#) {
+            Ok(Outcome::ConditionFailed(body)) => assert!(body.contains_key("Item")),
+            _ => panic!("expected ConditionFailed"),
+        }
+    }
+
+    #[test]
+    fn backoff_grows_with_full_jitter_and_stays_capped() {
+        let limits = Limits {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(25),
+            max_backoff: Duration::from_millis(500),
+            connect: Duration::from_secs(1),
+            attempt: None,
+            total: None,
+        };
+        for retry in 1..40 {
+            let delay = backoff(&limits, retry);
+            let ceiling = Duration::from_millis(25 * 2u64.saturating_pow(retry - 1)).min(Duration::from_millis(500));
+            assert!(delay <= ceiling, "retry {retry}: {delay:?} > {ceiling:?}");
+        }
+    }
+
+    #[test]
+    fn capacity_is_read_from_the_reply() {
+        let body: Value = serde_json::from_str(r#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.5}}"#).unwrap();
+        assert_eq!(capacity_units(body.as_object().unwrap()), Some(1.5));
+        assert_eq!(capacity_units(&Map::new()), None);
+    }
+}
