@@ -28,7 +28,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use crate::error::{code, StoreError, StoreResult};
 use crate::stats::Stats;
 use crate::options::ConnectionOptions;
-use crate::wire::{Limits, Wire};
+use crate::wire::{CachedCredentials, Limits, Wire};
 
 /// Used when neither the options nor the environment name a region.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -110,8 +110,10 @@ pub async fn connect(options: &ConnectionOptions, js: Option<&JsClient>, stats: 
     );
     loader = loader.timeout_config(timeouts(&limits));
     let shared = loader.load().await;
-    let wire = Wire::new(&shared, limits, stats.clone()).await?;
+    let credentials = CachedCredentials::new(shared.credentials_provider());
+    let wire = Wire::new(&shared, credentials.clone(), limits, stats.clone()).await?;
     let config = aws_sdk_dynamodb::config::Builder::from(&shared)
+        .credentials_provider(credentials)
         .interceptor(CountRetries(stats))
         .build();
     Ok(Connection { sdk: Client::from_conf(config), wire })

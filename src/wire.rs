@@ -5,16 +5,20 @@
 //! everything else in one of these calls; the rest of the store's calls are
 //! rare and stay on the SDK.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future as credentials_future, ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_types::service_config::ServiceConfigKey;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
@@ -47,6 +51,7 @@ pub struct Limits {
 }
 
 #[derive(Clone, Copy)]
+#[allow(clippy::enum_variant_names)] // DynamoDB's own names
 pub enum Target {
     GetItem,
     PutItem,
@@ -94,6 +99,9 @@ pub struct Wire {
     credentials: CachedCredentials,
     limits: Limits,
     stats: Arc<Stats>,
+    /// DynamoDB's clock minus ours, learned from a refused signature: a
+    /// machine whose clock drifts keeps working, as it does with the SDK.
+    clock_skew_ms: AtomicI64,
 }
 
 /// One attempt's failure, and whether another attempt may succeed.
@@ -114,7 +122,7 @@ impl Failure {
 
 impl Wire {
     /// Sends to the endpoint the SDK would use for `config`, with its credentials.
-    pub async fn new(config: &SdkConfig, limits: Limits, stats: Arc<Stats>) -> StoreResult<Self> {
+    pub async fn new(config: &SdkConfig, credentials: CachedCredentials, limits: Limits, stats: Arc<Stats>) -> StoreResult<Self> {
         let url = resolve_endpoint(config).await?;
         let uri: Uri = url
             .parse()
@@ -131,9 +139,10 @@ impl Wire {
             url,
             host,
             region,
-            credentials: CachedCredentials::new(config.credentials_provider()),
+            credentials,
             limits,
             stats,
+            clock_skew_ms: AtomicI64::new(0),
         })
     }
 
@@ -185,7 +194,23 @@ impl Wire {
                 format!("the response from DynamoDB was cut off: {}", error_chain(&err)),
             ))
         })?;
-        read_reply(parts.status, &parts.headers, &bytes.to_bytes())
+        let mut reply = read_reply(parts.status, &parts.headers, &bytes.to_bytes());
+        if let Err(failure) = &mut reply {
+            let known = self.clock_skew_ms.load(Ordering::Relaxed);
+            if let Some(skew) = new_clock_skew(&failure.error.code, &parts.headers, SystemTime::now(), known) {
+                self.clock_skew_ms.store(skew, Ordering::Relaxed);
+                failure.retryable = true;
+            }
+        }
+        reply
+    }
+
+    /// Now, by DynamoDB's clock as far as this store knows it.
+    fn signing_time(&self) -> SystemTime {
+        let skew = self.clock_skew_ms.load(Ordering::Relaxed);
+        let offset = Duration::from_millis(skew.unsigned_abs());
+        let now = SystemTime::now();
+        if skew >= 0 { now + offset } else { now.checked_sub(offset).unwrap_or(now) }
     }
 
     fn signed_request(&self, identity: &Identity, target: Target, body: Bytes) -> StoreResult<Request<Full<Bytes>>> {
@@ -198,7 +223,7 @@ impl Wire {
             .identity(identity)
             .region(&self.region)
             .name("dynamodb")
-            .time(SystemTime::now())
+            .time(self.signing_time())
             .settings(SigningSettings::default())
             .build()
             .map_err(signing_failed)?
@@ -252,6 +277,24 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
         retryable: status.is_server_error() || is_retryable(name),
         error: StoreError::new(name, message),
     })
+}
+
+/// When DynamoDB refused a signature as too old or too new and its `Date`
+/// says our clock is off by more than what is already corrected: the new
+/// offset (ms). Then the call is retried once signed with the corrected time.
+fn new_clock_skew(code: &str, headers: &HeaderMap, now: SystemTime, known_ms: i64) -> Option<i64> {
+    const SKEW_ERRORS: [&str; 5] =
+        ["InvalidSignatureException", "RequestExpired", "RequestTimeTooSkewed", "RequestInTheFuture", "SignatureDoesNotMatch"];
+    if !SKEW_ERRORS.contains(&code) {
+        return None;
+    }
+    let date = headers.get("date")?.to_str().ok()?;
+    let server = SystemTime::try_from(DateTime::from_str(date, DateFormat::HttpDate).ok()?).ok()?;
+    let skew_ms = match server.duration_since(now) {
+        Ok(ahead) => ahead.as_millis() as i64,
+        Err(behind) => -(behind.duration().as_millis() as i64),
+    };
+    ((skew_ms - known_ms).abs() > 60_000).then_some(skew_ms)
 }
 
 /// `com.amazonaws.dynamodb.v20120810#ResourceNotFoundException` (or with a
@@ -395,49 +438,80 @@ fn http_client(connect_timeout: Duration, https: bool) -> StoreResult<HttpClient
         .build(connector))
 }
 
-/// The credentials of the SDK config, kept until a minute before they expire;
-/// one fetch at a time.
-struct CachedCredentials {
+/// The configured credentials, kept until a minute before they expire and
+/// fetched one at a time. The SDK client asks this cache too, so both paths
+/// share one fetch.
+#[derive(Clone)]
+pub struct CachedCredentials(Arc<CredentialsState>);
+
+struct CredentialsState {
     provider: Option<SharedCredentialsProvider>,
-    current: RwLock<Option<(Identity, Option<SystemTime>)>>,
+    current: RwLock<Option<Credentials>>,
     fetching: tokio::sync::Mutex<()>,
 }
 
 impl CachedCredentials {
-    fn new(provider: Option<SharedCredentialsProvider>) -> Self {
-        CachedCredentials { provider, current: RwLock::new(None), fetching: tokio::sync::Mutex::new(()) }
+    pub fn new(provider: Option<SharedCredentialsProvider>) -> Self {
+        CachedCredentials(Arc::new(CredentialsState {
+            provider,
+            current: RwLock::new(None),
+            fetching: tokio::sync::Mutex::new(()),
+        }))
     }
 
     async fn identity(&self) -> StoreResult<Identity> {
-        if let Some(identity) = self.fresh() {
-            return Ok(identity);
+        let credentials = self.credentials().await?;
+        let expiry = credentials.expiry();
+        Ok(Identity::new(credentials, expiry))
+    }
+
+    async fn credentials(&self) -> StoreResult<Credentials> {
+        if let Some(credentials) = self.fresh() {
+            return Ok(credentials);
         }
-        let _one_at_a_time = self.fetching.lock().await;
-        if let Some(identity) = self.fresh() {
-            return Ok(identity);
+        let _one_at_a_time = self.0.fetching.lock().await;
+        if let Some(credentials) = self.fresh() {
+            return Ok(credentials);
         }
         let provider = self
+            .0
             .provider
             .as_ref()
             .ok_or_else(|| StoreError::new(code::CREDENTIALS, "no AWS credentials provider is configured"))?;
         let credentials = provider.provide_credentials().await.map_err(|err| {
             StoreError::new(code::CREDENTIALS, format!("could not load AWS credentials: {}", DisplayErrorContext(&err)))
         })?;
-        let expiry = credentials.expiry();
-        let identity = Identity::new(credentials, expiry);
-        if let Ok(mut current) = self.current.write() {
-            *current = Some((identity.clone(), expiry));
+        if let Ok(mut current) = self.0.current.write() {
+            *current = Some(credentials.clone());
         }
-        Ok(identity)
+        Ok(credentials)
     }
 
-    fn fresh(&self) -> Option<Identity> {
-        let current = self.current.read().ok()?;
-        let (identity, expiry) = current.as_ref()?;
-        match expiry {
-            Some(expiry) if SystemTime::now() + REFRESH_BEFORE >= *expiry => None,
-            _ => Some(identity.clone()),
+    fn fresh(&self) -> Option<Credentials> {
+        let current = self.0.current.read().ok()?;
+        let credentials = current.as_ref()?;
+        match credentials.expiry() {
+            Some(expiry) if SystemTime::now() + REFRESH_BEFORE >= expiry => None,
+            _ => Some(credentials.clone()),
         }
+    }
+}
+
+impl std::fmt::Debug for CachedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CachedCredentials")
+    }
+}
+
+impl ProvideCredentials for CachedCredentials {
+    fn provide_credentials<'a>(&'a self) -> credentials_future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        let cache = self.clone();
+        credentials_future::ProvideCredentials::new(async move {
+            cache.credentials().await.map_err(|err| CredentialsError::provider_error(err.message))
+        })
     }
 }
 
@@ -485,6 +559,21 @@ mod tests {
             Ok(Outcome::ConditionFailed(body)) => assert!(body.contains_key("Item")),
             _ => panic!("expected ConditionFailed"),
         }
+    }
+
+    #[test]
+    fn a_refused_signature_with_a_distant_server_date_corrects_the_clock() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut headers = HeaderMap::new();
+        // 1_700_000_600 s: ten minutes after `now`.
+        headers.insert("date", "Tue, 14 Nov 2023 22:23:20 GMT".parse().unwrap());
+        assert_eq!(new_clock_skew("InvalidSignatureException", &headers, now, 0), Some(600_000));
+        // Already corrected, or a different error, or no date: nothing to learn, no retry.
+        assert_eq!(new_clock_skew("InvalidSignatureException", &headers, now, 590_000), None);
+        assert_eq!(new_clock_skew("ValidationException", &headers, now, 0), None);
+        assert_eq!(new_clock_skew("InvalidSignatureException", &HeaderMap::new(), now, 0), None);
+        let behind = now + Duration::from_secs(1_200);
+        assert_eq!(new_clock_skew("RequestExpired", &headers, behind, 0), Some(-600_000));
     }
 
     #[test]
