@@ -1,7 +1,7 @@
 'use strict'
 
 const session = require('express-session')
-const { DynamoDBClient, GetItemCommand, PutItemCommand, DescribeTableCommand } = require('@aws-sdk/client-dynamodb')
+const { DynamoDBClient, GetItemCommand, PutItemCommand, DescribeTableCommand, CreateTableCommand } = require('@aws-sdk/client-dynamodb')
 const connectDynamoDB = require('..')
 
 const DynamoDBStore = connectDynamoDB(session)
@@ -26,6 +26,20 @@ async function rawItem(client, table, key, hashKey = 'id') {
 
 const putRaw = (client, table, item) => client.send(new PutItemCommand({ TableName: table, Item: item }))
 const describe_ = (client, table) => client.send(new DescribeTableCommand({ TableName: table })).then((r) => r.Table)
+
+/**
+ * A table made without TTL. DynamoDB Local deletes TTL-expired items within about a second,
+ * so a test that needs an expired item to stay put uses one of these.
+ */
+const createTableWithoutTtl = (client, table) =>
+  client.send(
+    new CreateTableCommand({
+      TableName: table,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  )
 
 /** A session as express-session serializes it, alive for `maxAge` ms. */
 function cookieSession(data = {}, maxAge = 60_000) {
@@ -69,6 +83,7 @@ module.exports = {
   rawItem,
   putRaw,
   describeTable: describe_,
+  createTableWithoutTtl,
   cookieSession,
   viaCallback,
   nowSeconds,

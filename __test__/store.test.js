@@ -1,9 +1,19 @@
 'use strict'
 
-const { newStore, rawClient, rawItem, putRaw, cookieSession, viaCallback, nowSeconds } = require('./helpers')
+const helpers = require('./helpers')
+const { rawClient, rawItem, putRaw, cookieSession, viaCallback, nowSeconds, uniqueTable, createTableWithoutTtl } = helpers
 
 const raw = rawClient()
 afterAll(() => raw.destroy())
+
+// These tests put expired items and look at them afterwards: their tables have no TTL.
+const tables = []
+const newStore = (options = {}) => {
+  const table = options.table || uniqueTable()
+  if (!tables.includes(table)) tables.push(table)
+  return helpers.newStore({ table, initialized: true, ...options })
+}
+beforeAll(() => Promise.all(tables.map((table) => createTableWithoutTtl(raw, table))))
 
 describe('get / set / destroy', () => {
   const store = newStore()
@@ -129,7 +139,7 @@ describe('touch', () => {
 
 describe('all / ids / length / clear / reap', () => {
   const store = newStore({ prefix: 'app1:' })
-  const neighbour = newStore({ table: store.table, prefix: 'app2:', initialized: true })
+  const neighbour = newStore({ table: store.table, prefix: 'app2:' })
   afterAll(() => Promise.all([store.close(), neighbour.close()]))
 
   beforeAll(async () => {
@@ -191,7 +201,9 @@ describe('many sessions', () => {
 
 describe('reapInterval', () => {
   test('runs reap on a timer, and clearInterval stops it', async () => {
-    const store = newStore({ reapInterval: 200 })
+    const table = uniqueTable()
+    await createTableWithoutTtl(raw, table)
+    const store = newStore({ table, reapInterval: 200 })
     await store.initialize()
     await putRaw(raw, store.table, { id: { S: 'sess:stale' }, expires: { N: String(nowSeconds() - 10) }, sess: { S: '{}' } })
     await new Promise((r) => setTimeout(r, 800))
@@ -221,7 +233,7 @@ describe('reapInterval', () => {
 
 describe('close', () => {
   test('later calls fail with ERR_STORE_CLOSED', async () => {
-    const store = newStore()
+    const store = helpers.newStore()
     await store.set('c', cookieSession())
     await store.close()
     await expect(store.get('c')).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' })
