@@ -220,15 +220,15 @@ impl Store {
         let key = self.key(sid)?;
         let wire = &self.ready().await?.wire;
         let versioning = self.options.versioning;
-        let names: &[(&str, &str)] = if versioning {
-            &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)]
+        let (projection, names): (&str, &[(&str, &str)]) = if versioning {
+            ("#s, #e, #v", &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
         } else {
-            &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR)]
+            ("#s, #e", &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR)])
         };
         let body = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, &key)
             .boolean("ConsistentRead", self.options.costs.consistent_read)
-            .string("ProjectionExpression", if versioning { "#s, #e, #v" } else { "#s, #e" })
+            .string("ProjectionExpression", projection)
             .names(names)
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
