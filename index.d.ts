@@ -103,6 +103,10 @@ declare namespace connectDynamoDB {
     lockVerificationProperty?: string
     /** Default false. true: store sessions of 1 KB and more deflated (Binary); connect-dynamodb cannot read those. */
     compress?: boolean | { minBytes?: number }
+    /** The item layout. Default "connect-dynamodb"; "connect-dynamodb-session": that package's items (bare sid, `expires` in ms, `content`), plus `ttl` in seconds for DynamoDB TTL. */
+    format?: 'connect-dynamodb' | 'connect-dynamodb-session'
+    /** Also read sessions still stored in connect-dynamodb-session's layout, moving each to this store's layout when it is first read. */
+    migrateFrom?: 'connect-dynamodb-session'
     /** Hears every failed call (the caller still gets the error). */
     err?: (message: string, error: StoreError) => void
     /** Debug messages and warnings ("warn: ..."); without it, warnings go to console.warn. */
@@ -168,6 +172,22 @@ declare namespace connectDynamoDB {
 
   type Callback<T> = (err: StoreError | null, result?: T) => void
 
+  /** A DynamoDB attribute value in the JS SDK's shape. */
+  type AttributeValue = Record<string, unknown>
+
+  /** DescribeTable's output, in the JS SDK's shape (times as Dates). */
+  interface DescribeTableOutput {
+    Table?: {
+      TableName?: string
+      TableStatus?: string
+      KeySchema?: Array<{ AttributeName?: string; KeyType?: string }>
+      AttributeDefinitions?: Array<{ AttributeName?: string; AttributeType?: string }>
+      CreationDateTime?: Date
+      ItemCount?: number
+      [field: string]: unknown
+    }
+  }
+
   interface TouchResult {
     /** The new expiry, epoch seconds, as connect-dynamodb reports it. */
     expires: string
@@ -195,6 +215,14 @@ declare namespace connectDynamoDB {
     /** Deletes expired sessions of this prefix; resolves how many. */
     reap(callback?: Callback<number>): Promise<number>
     initialize(callback?: Callback<void>): Promise<void>
+    /** connect-dynamodb's helper: DescribeTable's output for the table (never creates it). */
+    describeSessionsTable(callback?: Callback<DescribeTableOutput>): Promise<DescribeTableOutput>
+    /** connect-dynamodb's helper: creates the table as initialize() would; an existing table is left as it is. */
+    createSessionsTable(callback?: Callback<void>): Promise<void>
+    /** connect-dynamodb's helper (synchronous): the session in a GetItem output, or null when missing, expired, damaged or empty. Never throws. */
+    getParsedSession(output: { Item?: Record<string, AttributeValue> } | undefined | null, callback?: Callback<SessionData | null>): SessionData | null
+    /** connect-dynamodb's helper (synchronous): the expiry (epoch seconds) a save of this session now would write. */
+    getExpiresValue(session: Partial<SessionData> | undefined, callback?: Callback<number>): number
     /** What the store sent, skipped, and was billed since it was made. */
     stats(): StoreStats
     /** Adds the user index to an existing table and waits until it is ACTIVE. */

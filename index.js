@@ -207,6 +207,48 @@ function defineStore(Store) {
       return this.#settle(cb, 'initialize', () => this.#native.initialize())
     }
 
+    /** connect-dynamodb's helper: DescribeTable's output for the table (`{ Table: { ... } }`). */
+    describeSessionsTable(cb) {
+      return this.#settle(cb, 'describeSessionsTable', () =>
+        this.#native.describeTable().then((json) => withDates(JSON.parse(json))),
+      )
+    }
+
+    /** connect-dynamodb's helper: creates the table as `initialize()` would (an existing one is left alone). */
+    createSessionsTable(cb) {
+      return this.#settle(cb, 'createSessionsTable', () => this.#native.createTable())
+    }
+
+    /**
+     * connect-dynamodb's helper, synchronous as there: the session in a GetItem
+     * output (`{ Item }` in the SDK's DynamoDB JSON), or null when the item is
+     * missing, expired, damaged or holds no session. Never throws.
+     */
+    getParsedSession(output, cb) {
+      let session = null
+      try {
+        const item = output && output.Item
+        if (item && typeof item === 'object') session = parseSession(this.#native.parseItem(JSON.stringify(wireItem(item))))
+      } catch {
+        session = null
+      }
+      if (typeof cb === 'function') process.nextTick(cb, null, session)
+      return session
+    }
+
+    /** connect-dynamodb's helper, synchronous as there: the `expires` (epoch seconds) a save of `sess` now would write. */
+    getExpiresValue(sess, cb) {
+      let expires
+      try {
+        expires = this.#native.expiresValue(...this.#times(sess))
+      } catch (err) {
+        if (typeof cb !== 'function') throw liftError(err)
+        return void process.nextTick(cb, liftError(err))
+      }
+      if (typeof cb === 'function') process.nextTick(cb, null, expires)
+      return expires
+    }
+
     clearInterval(cb) {
       return settle(cb, () => this.#stopReaper())
     }
@@ -428,6 +470,29 @@ function foundSession(found) {
     cookie.expires = new Date(at).toISOString()
   }
   return session
+}
+
+/** An item in the JS SDK's shape (Binary as Uint8Array) as DynamoDB's JSON (Binary as base64). */
+function wireItem(item) {
+  return Object.fromEntries(Object.entries(item).map(([name, value]) => [name, wireValue(value)]))
+}
+
+function wireValue(value) {
+  if (value === null || typeof value !== 'object') return value
+  const base64 = (bytes) => Buffer.from(bytes).toString('base64')
+  if (value.B !== undefined) return { B: typeof value.B === 'string' ? value.B : base64(value.B) }
+  if (Array.isArray(value.BS)) return { BS: value.BS.map((b) => (typeof b === 'string' ? b : base64(b))) }
+  if (Array.isArray(value.L)) return { L: value.L.map(wireValue) }
+  if (value.M && typeof value.M === 'object') return { M: wireItem(value.M) }
+  return value
+}
+
+/** DescribeTable's times arrive as epoch seconds; the JS SDK hands them out as Dates. */
+function withDates(value, name = '') {
+  if (typeof value === 'number' && /DateTime$/.test(name)) return new Date(value * 1000)
+  if (Array.isArray(value)) return value.map((v) => withDates(v))
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, withDates(v, key)]))
 }
 
 function parseSession(json) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
+use crate::layout::Layout;
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 
@@ -25,11 +26,11 @@ pub async fn delete_keys(client: &Client, table: &str, hash_key: &str, keys: Vec
 
 /// Destroys the sessions with these keys the way `destroy` does, leaving
 /// tombstones; returns how many.
-pub async fn tombstone_keys(client: &Client, table: &str, hash_key: &str, keys: Vec<String>) -> StoreResult<u32> {
-    let now_s = (codec::now_ms() / 1000.0).floor() as i64;
+pub async fn tombstone_keys(client: &Client, table: &str, layout: Layout, hash_key: &str, keys: Vec<String>) -> StoreResult<u32> {
+    let now_ms = codec::now_ms();
     write_keys(client, table, keys, |key| {
         let put = PutRequest::builder()
-            .set_item(Some(codec::tombstone(hash_key, key.to_string(), now_s)))
+            .set_item(Some(codec::tombstone(layout, hash_key, key.to_string(), now_ms)))
             .build()
             .map_err(|e| StoreError::new(code::INTERNAL, e.to_string()))?;
         Ok(WriteRequest::builder().put_request(put).build())

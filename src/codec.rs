@@ -1,6 +1,7 @@
-//! The item layout, byte-compatible with connect-dynamodb 3.0.5:
-//! `<hashKey>` S = prefix + sid, `expires` N = epoch seconds,
-//! `type` S = "connect-session", `sess` S = the session JSON, plus special keys.
+//! Session items: byte-compatible with connect-dynamodb 3.0.5
+//! (`<hashKey>` S = prefix + sid, `expires` N = epoch seconds,
+//! `type` S = "connect-session", `sess` S = the session JSON, plus special
+//! keys) or with connect-dynamodb-session (see `layout.rs`).
 
 use std::collections::HashMap;
 
@@ -9,29 +10,35 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, SESS_ATTR, TYPE_ATTR};
+use crate::layout::{Layout, SESSION_TYPE};
+use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR};
+use crate::payload::PayloadOptions;
 #[cfg(test)]
 use crate::options::ONE_DAY_MS;
 use crate::{payload, users};
 
 pub type Item = HashMap<String, AttributeValue>;
 
-pub const SESSION_TYPE: &str = "connect-session";
 /// DynamoDB's item limit, attribute names included.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// DynamoDB's limit on a partition key value.
 const MAX_KEY_BYTES: usize = 2048;
-/// When the stored session expires, in epoch seconds: the cookie's absolute
+/// When the stored session expires, in epoch ms: the cookie's absolute
 /// expiry when it has one, else now + its maxAge, else now + `ttl_ms` (the
-/// `ttl` option, one day by default). Rounded up, so the item never dies
-/// before the cookie does.
-pub fn expires_at(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: f64) -> i64 {
-    let at_ms = match (finite(cookie_expires_ms), finite(max_age_ms)) {
+/// `ttl` option, one day by default). The layout rounds it up to its unit,
+/// so the item never dies before the cookie does.
+pub fn expiry_ms(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: f64) -> f64 {
+    match (finite(cookie_expires_ms), finite(max_age_ms)) {
         (Some(expires), _) => expires,
         (None, Some(max_age)) => now_ms + max_age,
         (None, None) => now_ms + ttl_ms,
-    };
-    (at_ms / 1000.0).ceil() as i64
+    }
+}
+
+/// The same in whole epoch seconds, rounded up (connect-dynamodb's `expires`).
+#[cfg(test)]
+pub fn expires_at(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: f64) -> i64 {
+    Layout::ConnectDynamoDB.stored_expiry(expiry_ms(now_ms, cookie_expires_ms, max_age_ms, ttl_ms))
 }
 
 fn finite(n: Option<f64>) -> Option<f64> {
@@ -39,9 +46,10 @@ fn finite(n: Option<f64>) -> Option<f64> {
 }
 
 /// connect-dynamodb's rule: expired once `floor(now_s) >= expires`.
-/// An item without `expires` never expires.
+/// An item without `expires` never expires. (The user index lives only in
+/// this layout.)
 pub fn is_expired(expires: Option<f64>, now_ms: f64) -> bool {
-    expires.is_some_and(|expires| (now_ms / 1000.0).floor() >= expires)
+    Layout::ConnectDynamoDB.is_expired(expires, now_ms)
 }
 
 pub fn now_ms() -> f64 {
@@ -93,7 +101,11 @@ pub fn read_number(value: Option<&AttributeValue>) -> Option<f64> {
     }
 }
 
-/// The full item for `set`. Refuses sessions DynamoDB would refuse, before
+pub fn extend(item: &mut Item, attributes: impl IntoIterator<Item = (&'static str, AttributeValue)>) {
+    item.extend(attributes.into_iter().map(|(name, value)| (name.to_string(), value)));
+}
+
+/// The full item for `set` (`expires` in the layout's unit). Refuses sessions DynamoDB would refuse, before
 /// anything is sent.
 pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i64) -> StoreResult<Item> {
     let mut item = Item::with_capacity(5 + options.special_keys.len());
@@ -108,10 +120,11 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
             item.insert(options.users.attribute.clone(), AttributeValue::S(user));
         }
     }
-    item.insert(SESS_ATTR.to_string(), payload::encode(&options.payload, &key, sess)?);
+    let layout = options.layout;
+    item.insert(layout.sess_attr().to_string(), payload::encode(&options.payload, &key, sess)?);
     item.insert(options.hash_key.clone(), AttributeValue::S(key));
-    item.insert(EXPIRES_ATTR.to_string(), number(expires));
-    item.insert(TYPE_ATTR.to_string(), AttributeValue::S(SESSION_TYPE.to_string()));
+    extend(&mut item, layout.expiry_attributes(expires));
+    extend(&mut item, layout.type_attribute(SESSION_TYPE));
     let size = item_size(&item);
     if size > MAX_ITEM_BYTES {
         return Err(StoreError::new(
@@ -130,28 +143,31 @@ pub const DESTROY_GUARD_S: i64 = 300;
 /// connect-dynamodb included, sees no session), and an `expires` that keeps
 /// it until the guard ends and then lets DynamoDB TTL delete it. A save that
 /// was in flight when the session was destroyed finds it and is dropped.
-pub fn tombstone(hash_key: &str, key: String, now_s: i64) -> Item {
-    Item::from([
+pub fn tombstone(layout: Layout, hash_key: &str, key: String, now_ms: f64) -> Item {
+    let now_s = (now_ms / 1000.0).floor() as i64;
+    let mut item = Item::from([
         (hash_key.to_string(), AttributeValue::S(key)),
-        (EXPIRES_ATTR.to_string(), number(now_s + DESTROY_GUARD_S)),
-        (TYPE_ATTR.to_string(), AttributeValue::S(SESSION_TYPE.to_string())),
         (DESTROYED_ATTR.to_string(), number(now_s)),
-    ])
+    ]);
+    extend(&mut item, layout.expiry_attributes(layout.stored_expiry(now_ms + DESTROY_GUARD_S as f64 * 1000.0)));
+    extend(&mut item, layout.type_attribute(SESSION_TYPE));
+    item
 }
 
-/// The stored session JSON of an item and its expiry (epoch seconds), or
-/// None when the item is expired or holds no session.
+/// The stored session JSON of an item and its stored expiry (in the
+/// layout's unit), or None when the item is expired or holds no session.
 pub fn decode_session(
-    options: &StoreOptions,
+    layout: Layout,
+    payload: &PayloadOptions,
     key: &str,
     mut item: Item,
     now_ms: f64,
 ) -> StoreResult<Option<(String, Option<f64>)>> {
     let expires = read_number(item.get(EXPIRES_ATTR));
-    if is_expired(expires, now_ms) {
+    if layout.is_expired(expires, now_ms) {
         return Ok(None);
     }
-    Ok(payload::decode(&options.payload, key, item.remove(SESS_ATTR))?.map(|sess| (sess, expires)))
+    Ok(payload::decode(payload, key, item.remove(layout.sess_attr()))?.map(|sess| (sess, expires)))
 }
 
 /// The top-level session values copied to their own attributes.
@@ -337,7 +353,7 @@ mod tests {
             Item::from([("expires".to_string(), AttributeValue::N(expires.into())), ("sess".to_string(), sess)])
         };
         let o = options(json!({}));
-        let decode = |item| decode_session(&o, "k", item, NOW).unwrap();
+        let decode = |item| decode_session(o.layout, &o.payload, "k", item, NOW).unwrap();
         assert_eq!(
             decode(live("1700000001", AttributeValue::S("{}".into()))),
             Some(("{}".to_string(), Some(1_700_000_001.0)))
@@ -346,7 +362,7 @@ mod tests {
         assert_eq!(decode(live("1700000001", AttributeValue::Bool(true))), None);
         assert_eq!(decode(Item::new()), None);
         let corrupt = live("1700000001", AttributeValue::B(Blob::new(vec![0x7f])));
-        assert_eq!(decode_session(&o, "k", corrupt, NOW).unwrap_err().code, code::SESSION_CORRUPT);
+        assert_eq!(decode_session(o.layout, &o.payload, "k", corrupt, NOW).unwrap_err().code, code::SESSION_CORRUPT);
     }
 
     /// Property test: whatever a table holds, decoding never panics; it
@@ -399,7 +415,7 @@ mod tests {
                 _ => AttributeValue::N("99999999999".into()),
             };
             let item = Item::from([("expires".to_string(), expires), ("sess".to_string(), sess)]);
-            match decode_session(&o, "k", item, NOW) {
+            match decode_session(o.layout, &o.payload, "k", item, NOW) {
                 Ok(Some(_)) => outcomes[0] += 1,
                 Ok(None) => outcomes[1] += 1,
                 Err(err) => {

@@ -8,6 +8,7 @@ mod breaker;
 mod client;
 mod codec;
 mod error;
+mod layout;
 mod lock;
 mod logger;
 mod options;
@@ -182,6 +183,37 @@ impl NativeStore {
     #[napi]
     pub async fn initialize(&self) -> Result<()> {
         Ok(self.store.guarded(self.store.initialize()).await?)
+    }
+
+    /// DescribeTable's answer (DynamoDB's JSON) for `describeSessionsTable`.
+    #[napi]
+    pub async fn describe_table(&self) -> Result<String> {
+        Ok(self.store.guarded(self.store.describe_table()).await?)
+    }
+
+    #[napi]
+    pub async fn create_table(&self) -> Result<()> {
+        Ok(self.store.guarded(self.store.create_table()).await?)
+    }
+
+    /// `getParsedSession`: the session JSON of an item in DynamoDB JSON, or null.
+    #[napi]
+    pub fn parse_item(&self, item_json: String) -> Option<String> {
+        self.store.parse_item(&item_json)
+    }
+
+    /// `getExpiresValue`: the `expires` a save now would write, in epoch seconds.
+    #[napi]
+    pub fn expires_value(&self, cookie_expires: Option<f64>, max_age: Option<f64>, ttl: Option<f64>) -> f64 {
+        let options = self.store.options();
+        let stored = self.store.expires_at(codec::now_ms(), cookie_times(cookie_expires, max_age, ttl));
+        options.layout.seconds(stored as f64)
+    }
+
+    /// The item layout (`format`), so the JS side can describe it.
+    #[napi(getter)]
+    pub fn format(&self) -> String {
+        self.store.options().layout.name().to_string()
     }
 
     #[napi]

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{EXPIRES_ATTR, TYPE_ATTR};
+use crate::layout::Layout;
 
 /// Marks lock keys among session keys; no session id may start with it.
 pub const LOCK_MARK: &str = "~lock~";
@@ -38,14 +38,17 @@ pub fn new_owner_token() -> StoreResult<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-pub fn lock_item(hash_key: &str, key: String, owner: String, until_ms: f64) -> Item {
-    Item::from([
+/// The lock item, expiring (for TTL and connect-dynamodb-session's cleanup
+/// alike) when its lease ends.
+pub fn lock_item(layout: Layout, hash_key: &str, key: String, owner: String, until_ms: f64) -> Item {
+    let mut item = Item::from([
         (hash_key.to_string(), AttributeValue::S(key)),
-        (EXPIRES_ATTR.to_string(), codec::number((until_ms / 1000.0).ceil() as i64)),
-        (TYPE_ATTR.to_string(), AttributeValue::S(LOCK_TYPE.to_string())),
         (OWNER_ATTR.to_string(), AttributeValue::S(owner)),
         (UNTIL_ATTR.to_string(), codec::number(until_ms.ceil() as i64)),
-    ])
+    ]);
+    codec::extend(&mut item, layout.expiry_attributes(layout.stored_expiry(until_ms)));
+    codec::extend(&mut item, layout.type_attribute(LOCK_TYPE));
+    item
 }
 
 /// Whether the stored session still holds the value the caller read: if not,
@@ -94,8 +97,8 @@ mod tests {
 
     #[test]
     fn the_lock_item_expires_with_its_lease() {
-        let item = lock_item("id", "sess:~lock~a".into(), "t".into(), 1_700_000_000_500.0);
-        assert_eq!(item.get(EXPIRES_ATTR), Some(&AttributeValue::N("1700000001".into())));
+        let item = lock_item(Layout::ConnectDynamoDB, "id", "sess:~lock~a".into(), "t".into(), 1_700_000_000_500.0);
+        assert_eq!(item.get("expires"), Some(&AttributeValue::N("1700000001".into())));
         assert_eq!(item.get(UNTIL_ATTR), Some(&AttributeValue::N("1700000000500".into())));
     }
 }

@@ -42,17 +42,19 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "versioning",
     "maxLockTime",
     "lockVerificationProperty",
+    "format",
+    "migrateFrom",
 ];
 
 /// Attributes the store itself writes; a special key may not reuse them.
-pub const EXPIRES_ATTR: &str = "expires";
-pub const TYPE_ATTR: &str = "type";
-pub const SESS_ATTR: &str = "sess";
+pub use crate::layout::{Layout, CONTENT_ATTR, EXPIRES_ATTR, SESS_ATTR, TTL_ATTR, TYPE_ATTR};
 /// On a destroyed session's tombstone: when it was destroyed (epoch s).
 pub const DESTROYED_ATTR: &str = "destroyed";
 /// With `versioning`: the count of content writes, checked by every save.
 pub const VERSION_ATTR: &str = "version";
 pub const ONE_DAY_MS: f64 = 86_400_000.0;
+/// connect-dynamodb-session's default lifetime of a session without a cookie expiry.
+const FOURTEEN_DAYS_MS: f64 = 14.0 * ONE_DAY_MS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreOptions {
@@ -76,6 +78,11 @@ pub struct StoreOptions {
     /// Saves must name the version they read (optimistic concurrency).
     pub versioning: bool,
     pub lock: LockOptions,
+    /// The item layout sessions are read and written in (`format`).
+    pub layout: Layout,
+    /// `migrateFrom`: also read sessions stored in this layout (under the
+    /// bare sid), moving each to `layout` the first time it is read.
+    pub migrate_from: Option<Layout>,
 }
 
 /// `lock(sid, verificationValue)`: how long a lock lasts unless released,
@@ -185,9 +192,13 @@ impl StoreOptions {
                 "used with specialKeys and a rangeKey other than \"version\" (the attribute versioning writes)",
             ));
         }
-        Ok(StoreOptions {
+        let layout = parse_layout(&o, "format")?.unwrap_or(Layout::ConnectDynamoDB);
+        let options = StoreOptions {
             table: parse_table(o.string("table")?)?,
-            prefix: o.string("prefix")?.unwrap_or("sess:").to_string(),
+            prefix: match layout {
+                Layout::ConnectDynamoDB => o.string("prefix")?.unwrap_or("sess:").to_string(),
+                Layout::ConnectDynamoDBSession => o.string("prefix")?.unwrap_or("").to_string(),
+            },
             read_capacity_units: o.capacity("readCapacityUnits")?,
             write_capacity_units: o.capacity("writeCapacityUnits")?,
             reap_interval_ms: o.non_negative("reapInterval")?.unwrap_or(0.0),
@@ -201,12 +212,67 @@ impl StoreOptions {
             versioning,
             lock: parse_lock(&o)?,
             users,
-            costs: parse_costs(&o)?,
+            costs: parse_costs(&o, layout)?,
             payload: PayloadOptions {
                 compress_min_bytes: parse_compress(&o)?,
                 encryption: parse_encryption(options.get("encryption"))?,
             },
+            layout,
+            migrate_from: parse_layout(&o, "migrateFrom")?,
+        };
+        check_layouts(&options)?;
+        Ok(options)
+    }
+}
+
+fn parse_layout(o: &Reader, name: &str) -> StoreResult<Option<Layout>> {
+    o.string(name)?
+        .map(|value| {
+            Layout::parse(value)
+                .ok_or_else(|| StoreError::invalid_option(name, "\"connect-dynamodb\" or \"connect-dynamodb-session\""))
         })
+        .transpose()
+}
+
+/// connect-dynamodb-session reads `content` as a String under the bare sid,
+/// and knows nothing of the user index: the features that would write
+/// anything else are refused with it, naming the conflict.
+fn check_layouts(options: &StoreOptions) -> StoreResult<()> {
+    let conflict = |option: &str, why: &str| {
+        Err(StoreError::new(code::INVALID_OPTION, format!("option \"{option}\" cannot be used with {why}")))
+    };
+    if options.layout == Layout::ConnectDynamoDBSession {
+        let why = "format \"connect-dynamodb-session\"";
+        if !options.prefix.is_empty() {
+            return conflict("prefix", &format!("{why} (its keys are the bare session id)"));
+        }
+        if options.payload.compress_min_bytes.is_some() {
+            return conflict("compress", &format!("{why} (that package reads \"content\" as a String)"));
+        }
+        if options.payload.encryption.is_some() {
+            return conflict("encryption", &format!("{why} (that package reads \"content\" as a String)"));
+        }
+        if options.hash_ids.is_some() {
+            return conflict("hashIds", &format!("{why} (that package looks sessions up by their id)"));
+        }
+        if options.users.enabled() {
+            return conflict("userPath", &format!("{why} (its cleanup would delete the user registry)"));
+        }
+        if let Some(key) = options.special_keys.iter().find(|key| [CONTENT_ATTR, TTL_ATTR].contains(&key.name.as_str())) {
+            return conflict("specialKeys", &format!("{why}: \"{}\" is an attribute of that layout", key.name));
+        }
+    }
+    match options.migrate_from {
+        None => Ok(()),
+        Some(Layout::ConnectDynamoDB) => Err(StoreError::invalid_option("migrateFrom", "\"connect-dynamodb-session\"")),
+        Some(_) if options.layout != Layout::ConnectDynamoDB => {
+            conflict("migrateFrom", "format \"connect-dynamodb-session\" (it migrates to the connect-dynamodb layout)")
+        }
+        Some(_) if options.prefix.is_empty() => {
+            conflict("migrateFrom", "an empty prefix (the old and the new key of a session would be the same item)")
+        }
+        Some(_) if options.hash_ids.is_some() => conflict("migrateFrom", "hashIds (the old items are keyed by the sid)"),
+        Some(_) => Ok(()),
     }
 }
 
@@ -331,13 +397,14 @@ fn parse_compress(o: &Reader) -> StoreResult<Option<usize>> {
     }
 }
 
-fn parse_costs(o: &Reader) -> StoreResult<CostOptions> {
+fn parse_costs(o: &Reader, layout: Layout) -> StoreResult<CostOptions> {
     let on_demand = match o.string("billingMode")? {
         None | Some("PROVISIONED") => false,
         Some("PAY_PER_REQUEST") => true,
         Some(_) => return Err(StoreError::invalid_option("billingMode", "\"PROVISIONED\" or \"PAY_PER_REQUEST\"")),
     };
     let ttl_ms = match o.non_negative("ttl")? {
+        None if layout == Layout::ConnectDynamoDBSession => FOURTEEN_DAYS_MS,
         None => ONE_DAY_MS,
         Some(ms) if ms > 0.0 => ms,
         Some(_) => return Err(StoreError::invalid_option("ttl", "a number of ms > 0, or a function of the session")),

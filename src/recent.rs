@@ -22,7 +22,7 @@ const MAX_BYTES: usize = 16 << 20;
 struct Recent {
     /// The session JSON, when unchanged saves are being skipped.
     sess: Option<String>,
-    /// The stored expiry, epoch seconds.
+    /// The stored expiry, in the layout's unit.
     expires: f64,
     at: Instant,
 }
@@ -82,11 +82,11 @@ impl RecentSessions {
     }
 }
 
-/// True when the stored expiry was refreshed less than `touch_after_ms` ago:
-/// moving it from `stored_s` to `new_s` would move it by less than that.
-pub fn within_touch_after(stored_s: f64, new_s: i64, touch_after_ms: f64) -> bool {
-    let moved_ms = (new_s as f64 - stored_s) * 1000.0;
-    touch_after_ms > 0.0 && (0.0..touch_after_ms).contains(&moved_ms)
+/// True when the stored expiry was refreshed less than `touch_after` ago:
+/// moving it from `stored` to `new` would move it by less than that (all in
+/// the layout's unit of `expires`).
+pub fn within_touch_after(stored: f64, new: i64, touch_after: f64) -> bool {
+    touch_after > 0.0 && (0.0..touch_after).contains(&(new as f64 - stored))
 }
 
 #[cfg(test)]
@@ -95,9 +95,9 @@ mod tests {
 
     #[test]
     fn touch_after_window() {
-        assert!(within_touch_after(1000.0, 1030, 60_000.0));
-        assert!(!within_touch_after(1000.0, 1060, 60_000.0));
-        assert!(!within_touch_after(1000.0, 990, 60_000.0), "a shorter expiry is always written");
+        assert!(within_touch_after(1000.0, 1030, 60.0));
+        assert!(!within_touch_after(1000.0, 1060, 60.0));
+        assert!(!within_touch_after(1000.0, 990, 60.0), "a shorter expiry is always written");
         assert!(!within_touch_after(1000.0, 1000, 0.0), "0 means always write");
     }
 

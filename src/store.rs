@@ -22,7 +22,9 @@ use crate::error::{code, StoreError, StoreResult};
 use crate::lock;
 use crate::logger::Logger;
 use crate::payload;
-use crate::options::{StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, SESS_ATTR, VERSION_ATTR};
+use crate::layout::Layout;
+use crate::options::{StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, TTL_ATTR, VERSION_ATTR};
+use crate::payload::PayloadOptions;
 use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
 use crate::table;
@@ -61,7 +63,8 @@ pub struct CookieTimes {
     pub ttl_ms: Option<f64>,
 }
 
-/// A stored session as `get` returns it: its JSON and its expiry (epoch s).
+/// A stored session as `get` returns it: its JSON and its expiry (epoch s,
+/// fractional in the connect-dynamodb-session layout).
 pub struct Found {
     pub sess: String,
     pub expires: Option<f64>,
@@ -100,6 +103,15 @@ impl Store {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    fn layout(&self) -> Layout {
+        self.options.layout
+    }
+
+    /// `touchAfter` in the unit of the stored expiry.
+    fn touch_after(&self) -> f64 {
+        self.layout().units(self.options.costs.touch_after_ms)
     }
 
     /// Whether saves and touches look at what this process last saw stored.
@@ -169,15 +181,19 @@ impl Store {
         self.closed.store(true, Ordering::Release);
     }
 
-    /// The connection, with the table known to exist (unless `initialized`).
-    async fn ready(&self) -> StoreResult<&Connection> {
+    /// The connection, built on first use.
+    async fn connected(&self) -> StoreResult<&Connection> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::new(code::STORE_CLOSED, "the store was closed"));
         }
-        let connection = self
-            .connection
+        self.connection
             .get_or_try_init(|| connect(&self.options.connection, self.js_client.as_ref(), self.stats.clone()))
-            .await?;
+            .await
+    }
+
+    /// The connection, with the table known to exist (unless `initialized`).
+    async fn ready(&self) -> StoreResult<&Connection> {
+        let connection = self.connected().await?;
         if !self.options.initialized {
             self.table_ready
                 .get_or_try_init(|| table::ensure_table(&connection.sdk, &self.options, &self.logger))
@@ -215,15 +231,46 @@ impl Store {
         self.ready().await.map(|_| ())
     }
 
+    /// DescribeTable's answer for the table, as DynamoDB sent it (JSON);
+    /// connect-dynamodb's `describeSessionsTable`. Never creates the table.
+    pub async fn describe_table(&self) -> StoreResult<String> {
+        let wire = &self.connected().await?.wire;
+        let body = Body::new(&self.options.table, 0).finish();
+        let reply = wire.call(Target::DescribeTable, body).await?.done()?;
+        serde_json::to_string(&reply).map_err(|e| StoreError::new(code::INTERNAL, e.to_string()))
+    }
+
+    /// Creates the table as `initialize` would when it is missing
+    /// (connect-dynamodb's `createSessionsTable`); an existing table is left
+    /// as it is.
+    pub async fn create_table(&self) -> StoreResult<()> {
+        let client = &self.connected().await?.sdk;
+        table::create(client, &self.options, &self.logger).await.map(|_| ())
+    }
+
+    /// The session JSON of an item given as DynamoDB JSON, as `get` would
+    /// read it; None when it is missing, expired, damaged or holds no session
+    /// (connect-dynamodb's `getParsedSession`; it never fails).
+    pub fn parse_item(&self, item_json: &str) -> Option<String> {
+        let item = wire_json::read_item(serde_json::from_str(item_json).ok()?).ok()?;
+        let key = match item.get(&self.options.hash_key) {
+            Some(AttributeValue::S(key)) => key.clone(),
+            _ => String::new(),
+        };
+        let found = codec::decode_session(self.layout(), &self.options.payload, &key, item, codec::now_ms());
+        found.ok().flatten().map(|(sess, _)| sess)
+    }
+
     /// The stored session, or None when missing or expired.
     pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
         let key = self.key(sid)?;
         let wire = &self.ready().await?.wire;
         let versioning = self.options.versioning;
+        let sess_attr = self.layout().sess_attr();
         let (projection, names): (&str, &[(&str, &str)]) = if versioning {
-            ("#s, #e, #v", &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
+            ("#s, #e, #v", &[("#s", sess_attr), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
         } else {
-            ("#s, #e", &[("#s", SESS_ATTR), ("#e", EXPIRES_ATTR)])
+            ("#s, #e", &[("#s", sess_attr), ("#e", EXPIRES_ATTR)])
         };
         let body = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, &key)
@@ -241,7 +288,8 @@ impl Store {
             codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0)
         });
         let found = match output_item {
-            Some(item) => codec::decode_session(&self.options, &key, item, codec::now_ms())?,
+            Some(item) => codec::decode_session(self.layout(), &self.options.payload, &key, item, codec::now_ms())?,
+            None if self.options.migrate_from.is_some() => self.migrate(wire, sid, &key).await?,
             None => None,
         };
         let (sess, expires) = match found {
@@ -255,7 +303,64 @@ impl Store {
             let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
             self.recent.remember(&key, kept, expires);
         }
+        let expires = expires.map(|stored| self.layout().seconds(stored));
         Ok(Some(Found { sess, expires, version }))
+    }
+
+    /// With `migrateFrom`: a session missing under its key may still be
+    /// stored in the old layout, under its bare sid. It is served, and moved:
+    /// written under its key (unless a save got there first), then its old
+    /// item deleted. A session that cannot be moved is still served.
+    async fn migrate(&self, wire: &Wire, sid: &str, key: &str) -> StoreResult<Option<(String, Option<f64>)>> {
+        let Some(old) = self.options.migrate_from else { return Ok(None) };
+        let body = Body::new(&self.options.table, sid.len())
+            .key(&self.options.hash_key, sid)
+            .boolean("ConsistentRead", self.options.costs.consistent_read)
+            .string("ProjectionExpression", "#s, #e")
+            .names(&[("#s", old.sess_attr()), ("#e", EXPIRES_ATTR)])
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let mut reply = wire.call(Target::GetItem, body).await?.done()?;
+        self.stats.read_units(wire::capacity_units(&reply));
+        let Some(item) = reply.remove("Item").map(wire_json::read_item).transpose()? else { return Ok(None) };
+        let now_ms = codec::now_ms();
+        // The old layout stores plain JSON.
+        let Some((sess, old_expires)) = codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)? else {
+            return Ok(None);
+        };
+        let at_ms = old_expires.map_or(now_ms + self.options.costs.ttl_ms, |stored| old.seconds(stored) * 1000.0);
+        let expires = self.layout().stored_expiry(at_ms);
+        if let Err(err) = self.move_session(wire, sid, key, sess.clone(), expires).await {
+            self.logger.warn(format!("a {} session could not be moved to its new key yet: {}", old.name(), err.message));
+        }
+        Ok(Some((sess, Some(expires as f64))))
+    }
+
+    async fn move_session(&self, wire: &Wire, sid: &str, key: &str, sess: String, expires: i64) -> StoreResult<()> {
+        let item = codec::encode_item(&self.options, key.to_string(), sess, expires)?;
+        let body = Body::new(&self.options.table, codec::item_size(&item))
+            .item(&item)?
+            .string("ConditionExpression", "attribute_not_exists(#k)")
+            .names(&[("#k", &self.options.hash_key)])
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        match wire.call(Target::PutItem, body).await? {
+            Outcome::Done(reply) => self.stats.write_units(wire::capacity_units(&reply)),
+            // A save got there first: it is the newer session; the old item stays until it expires.
+            Outcome::ConditionFailed(_) => return Ok(()),
+        }
+        self.delete_old(wire, sid).await
+    }
+
+    /// Deletes a session's item in the `migrateFrom` layout (under its bare sid).
+    async fn delete_old(&self, wire: &Wire, sid: &str) -> StoreResult<()> {
+        let body = Body::new(&self.options.table, sid.len())
+            .key(&self.options.hash_key, sid)
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let reply = wire.call(Target::DeleteItem, body).await?.done()?;
+        self.stats.write_units(wire::capacity_units(&reply));
+        Ok(())
     }
 
     /// Saves the session. With `versioning`, `read_version` is the version
@@ -281,7 +386,7 @@ impl Store {
         let connection = self.ready().await?;
         let client = &connection.sdk;
         let new_user = self.user_to_register(&item, &key);
-        let put = self.put_session(&connection.wire, item, read_version, (now_ms / 1000.0).floor() as i64);
+        let put = self.put_session(&connection.wire, item, read_version, self.layout().now(now_ms));
         let landed = match &new_user {
             // Both land before the save is acknowledged, so a session whose
             // save was acknowledged is always in the registry.
@@ -317,8 +422,8 @@ impl Store {
 
     /// The PutItem of a save; false when a tombstone refused it (the session
     /// was destroyed while this save was on its way: the destroy wins).
-    async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now_s: i64) -> StoreResult<bool> {
-        let now = codec::number(now_s);
+    async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now: i64) -> StoreResult<bool> {
+        let now = codec::number(now);
         let body = Body::new(&self.options.table, codec::item_size(&item)).item(&item)?;
         let body = match read_version {
             None => body
@@ -395,7 +500,7 @@ impl Store {
             .filter(|key| key != keep)
             .take(excess)
             .collect();
-        batch::tombstone_keys(client, &self.options.table, &self.options.hash_key, oldest).await
+        batch::tombstone_keys(client, &self.options.table, self.options.layout, &self.options.hash_key, oldest).await
     }
 
     /// Makes sure the table has the user index, adding it if needed.
@@ -429,7 +534,7 @@ impl Store {
             .map(|session| session.key)
             .filter(|key| Some(key) != keep.as_ref())
             .collect();
-        batch::tombstone_keys(client, &self.options.table, &self.options.hash_key, doomed).await
+        batch::tombstone_keys(client, &self.options.table, self.options.layout, &self.options.hash_key, doomed).await
     }
 
     /// Moves the expiry of a live session; returns the new expiry (epoch
@@ -441,18 +546,19 @@ impl Store {
         let expires = self.expires_at(now_ms, times);
         let key = self.key(sid)?;
         if let Some(stored) = self.recent.expires(&key) {
-            if within_touch_after(stored, expires, self.options.costs.touch_after_ms) {
+            if within_touch_after(stored, expires, self.touch_after()) {
                 Stats::count(&self.stats.skipped_writes);
-                return Ok(Some(stored.ceil() as i64));
+                return Ok(Some(self.layout().seconds(stored).ceil() as i64));
             }
         }
-        self.touch_key(&key, expires, now_ms).await
+        let touched = self.touch_key(&key, expires, now_ms).await?;
+        Ok(touched.map(|stored| self.layout().seconds(stored as f64).ceil() as i64))
     }
 
     /// A save whose content equals what is stored: a touch, or nothing within
     /// `touchAfter`. A session destroyed meanwhile stays destroyed.
     async fn save_unchanged(&self, key: String, stored_expires: f64, expires: i64, now_ms: f64) -> StoreResult<()> {
-        if within_touch_after(stored_expires, expires, self.options.costs.touch_after_ms) {
+        if within_touch_after(stored_expires, expires, self.touch_after()) {
             Stats::count(&self.stats.skipped_writes);
             return Ok(());
         }
@@ -465,12 +571,23 @@ impl Store {
 
     async fn touch_key(&self, key: &str, expires: i64, now_ms: f64) -> StoreResult<Option<i64>> {
         let wire = &self.ready().await?.wire;
+        let layout = self.layout();
+        let [(_, e), ttl @ ..] = &layout.expiry_attributes(expires)[..] else {
+            return Err(StoreError::new(code::INTERNAL, "a layout without an expiry attribute"));
+        };
+        let now = codec::number(layout.now(now_ms));
+        let mut names = vec![("#e", EXPIRES_ATTR), ("#s", layout.sess_attr())];
+        let mut values = vec![(":e", e), (":now", &now)];
+        if let [(_, t)] = ttl {
+            names.push(("#t", TTL_ATTR));
+            values.push((":t", t));
+        }
         let body = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, key)
-            .string("UpdateExpression", "SET #e = :e")
+            .string("UpdateExpression", layout.expiry_update())
             .string("ConditionExpression", "attribute_exists(#s) AND #e > :now")
-            .names(&[("#e", EXPIRES_ATTR), ("#s", SESS_ATTR)])
-            .values(&[(":e", &codec::number(expires)), (":now", &codec::number((now_ms / 1000.0).floor() as i64))])?
+            .names(&names)
+            .values(&values)?
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         let result = wire.call(Target::UpdateItem, body).await;
@@ -488,17 +605,17 @@ impl Store {
         }
     }
 
-    fn expires_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
+    /// The stored `expires` (in the layout's unit) for a save or touch now.
+    pub fn expires_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
         let ttl_ms = times.ttl_ms.filter(|ms| ms.is_finite() && *ms > 0.0).unwrap_or(self.options.costs.ttl_ms);
-        codec::expires_at(now_ms, times.expires_ms, times.max_age_ms, ttl_ms)
+        self.layout().stored_expiry(codec::expiry_ms(now_ms, times.expires_ms, times.max_age_ms, ttl_ms))
     }
 
     pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
         let key = self.key(sid)?;
         self.recent.forget(&key);
         let wire = &self.ready().await?.wire;
-        let now_s = (codec::now_ms() / 1000.0).floor() as i64;
-        let tombstone = codec::tombstone(&self.options.hash_key, key, now_s);
+        let tombstone = codec::tombstone(self.layout(), &self.options.hash_key, key, codec::now_ms());
         let body = Body::new(&self.options.table, 0)
             .item(&tombstone)?
             // Only over an item: destroying a sid that was never saved (every
@@ -507,7 +624,11 @@ impl Store {
             .names(&[("#k", &self.options.hash_key)])
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
-        let result = wire.call(Target::PutItem, body).await;
+        let result = match self.options.migrate_from {
+            // The session may still be stored in the old layout too.
+            Some(_) => tokio::try_join!(wire.call(Target::PutItem, body), self.delete_old(wire, sid)).map(|(put, _)| put),
+            None => wire.call(Target::PutItem, body).await,
+        };
         Stats::count(&self.stats.destroys);
         if let Outcome::Done(reply) = result? {
             self.stats.write_units(wire::capacity_units(&reply));
@@ -528,7 +649,7 @@ impl Store {
         let taken = client
             .put_item()
             .table_name(&self.options.table)
-            .set_item(Some(lock::lock_item(&self.options.hash_key, lock_key.clone(), owner.clone(), until_ms)))
+            .set_item(Some(lock::lock_item(self.layout(), &self.options.hash_key, lock_key.clone(), owner.clone(), until_ms)))
             .condition_expression("attribute_not_exists(#k) OR #u <= :now")
             .expression_attribute_names("#k", &self.options.hash_key)
             .expression_attribute_names("#u", lock::UNTIL_ATTR)
@@ -571,14 +692,14 @@ impl Store {
             .key(&self.options.hash_key, AttributeValue::S(key.to_string()))
             .consistent_read(true)
             .projection_expression("#s, #e")
-            .expression_attribute_names("#s", SESS_ATTR)
+            .expression_attribute_names("#s", self.layout().sess_attr())
             .expression_attribute_names("#e", EXPIRES_ATTR)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await?;
         self.stats.read(output.consumed_capacity.as_ref());
         let found = match output.item {
-            Some(item) => codec::decode_session(&self.options, key, item, now_ms)?,
+            Some(item) => codec::decode_session(self.layout(), &self.options.payload, key, item, now_ms)?,
             None => None,
         };
         found
@@ -628,7 +749,7 @@ impl Store {
             .filter_map(|mut item| {
                 let sid = self.sid_of_item(&item)?;
                 let key = format!("{}{sid}", self.options.prefix);
-                match payload::decode(&self.options.payload, &key, item.remove(SESS_ATTR)) {
+                match payload::decode(&self.options.payload, &key, item.remove(self.layout().sess_attr())) {
                     Ok(sess) => Some((sid, sess?)),
                     Err(err) => {
                         self.logger.warn(format!("all() leaves out session \"{sid}\": {}", err.message));
@@ -698,13 +819,13 @@ impl Store {
             .projection_expression(if with_session { "#k, #s" } else { "#k" })
             .expression_attribute_names("#k", &self.options.hash_key);
         if with_session || matches!(scope, Scope::Live) {
-            request = request.expression_attribute_names("#s", SESS_ATTR);
+            request = request.expression_attribute_names("#s", self.layout().sess_attr());
         }
         if !self.options.prefix.is_empty() {
             conditions.push("begins_with(#k, :p)");
             request = request.expression_attribute_values(":p", AttributeValue::S(self.options.prefix.clone()));
         }
-        let now = codec::number((codec::now_ms() / 1000.0).floor() as i64);
+        let now = codec::number(self.layout().now(codec::now_ms()));
         match scope {
             Scope::Live => conditions.push("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now)"),
             Scope::Expired => conditions.push("#e <= :now"),

@@ -13,25 +13,21 @@ use aws_sdk_dynamodb::Client;
 
 use crate::error::{code, StoreError, StoreResult};
 use crate::logger::Logger;
-use crate::options::{StoreOptions, EXPIRES_ATTR};
+use crate::options::StoreOptions;
 
 /// Real DynamoDB takes seconds to tens of seconds to create a table.
 const ACTIVE_DEADLINE: Duration = Duration::from_secs(180);
 const INDEX_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
 /// Finds the table, or (with `autoCreate`) creates it with DynamoDB TTL on
-/// `expires`; either way it is ACTIVE afterwards. An existing table whose TTL
+/// the layout's seconds attribute; either way it is ACTIVE afterwards. An existing table whose TTL
 /// is off, or on another attribute, is reported through `log`.
 pub async fn ensure_table(client: &Client, options: &StoreOptions, logger: &Logger) -> StoreResult<()> {
     match table_status(client, &options.table).await {
         Ok(Some(TableStatus::Active)) => {}
         Ok(_) => wait_until_active(client, &options.table).await?,
         Err(err) if err.is("ResourceNotFoundException") && options.costs.auto_create => {
-            let created = create_table(client, options).await?;
-            wait_until_active(client, &options.table).await?;
-            if created {
-                enable_ttl(client, &options.table).await?;
-                logger.debug(format!("created table \"{}\" with TTL on \"{EXPIRES_ATTR}\"", options.table));
+            if create(client, options, logger).await? {
                 return Ok(());
             }
         }
@@ -43,14 +39,28 @@ pub async fn ensure_table(client: &Client, options: &StoreOptions, logger: &Logg
         }
         Err(err) => return Err(err),
     }
-    warn_about_ttl(client, &options.table, logger).await;
+    warn_about_ttl(client, &options.table, options.layout.ttl_attr(), logger).await;
     Ok(())
 }
 
-async fn enable_ttl(client: &Client, table: &str) -> StoreResult<()> {
+/// Creates the table as `ensure_table` would (connect-dynamodb's
+/// `createSessionsTable`), waits until it is ACTIVE and turns TTL on. False
+/// when it existed already (then it is left as it is).
+pub async fn create(client: &Client, options: &StoreOptions, logger: &Logger) -> StoreResult<bool> {
+    let created = create_table(client, options).await?;
+    wait_until_active(client, &options.table).await?;
+    if created {
+        let attribute = options.layout.ttl_attr();
+        enable_ttl(client, &options.table, attribute).await?;
+        logger.debug(format!("created table \"{}\" with TTL on \"{attribute}\"", options.table));
+    }
+    Ok(created)
+}
+
+async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> StoreResult<()> {
     let ttl = TimeToLiveSpecification::builder()
         .enabled(true)
-        .attribute_name(EXPIRES_ATTR)
+        .attribute_name(attribute)
         .build()
         .map_err(internal)?;
     client
@@ -64,7 +74,7 @@ async fn enable_ttl(client: &Client, table: &str) -> StoreResult<()> {
 
 /// A warning, never a failure: the store works without TTL (expired items
 /// are never returned), they are only never deleted.
-async fn warn_about_ttl(client: &Client, table: &str, logger: &Logger) {
+async fn warn_about_ttl(client: &Client, table: &str, expected: &str, logger: &Logger) {
     let described = match client.describe_time_to_live().table_name(table).send().await {
         Ok(output) => output.time_to_live_description,
         Err(_) => return,
@@ -74,9 +84,9 @@ async fn warn_about_ttl(client: &Client, table: &str, logger: &Logger) {
         .unwrap_or_default();
     let on = matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
     let message = match attribute.as_deref() {
-        Some(EXPIRES_ATTR) if on => return,
-        Some(other) if on => format!("table \"{table}\" has DynamoDB TTL on \"{other}\", not \"{EXPIRES_ATTR}\": expired sessions are never deleted"),
-        _ => format!("table \"{table}\" has DynamoDB TTL off: expired sessions are never deleted (enable TTL on \"{EXPIRES_ATTR}\")"),
+        Some(name) if on && name == expected => return,
+        Some(other) if on => format!("table \"{table}\" has DynamoDB TTL on \"{other}\", not \"{expected}\": expired sessions are never deleted"),
+        _ => format!("table \"{table}\" has DynamoDB TTL off: expired sessions are never deleted (enable TTL on \"{expected}\")"),
     };
     logger.warn(message);
 }

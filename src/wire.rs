@@ -58,6 +58,8 @@ pub enum Target {
     GetItem,
     PutItem,
     UpdateItem,
+    DeleteItem,
+    DescribeTable,
 }
 
 impl Target {
@@ -66,6 +68,8 @@ impl Target {
             Target::GetItem => "DynamoDB_20120810.GetItem",
             Target::PutItem => "DynamoDB_20120810.PutItem",
             Target::UpdateItem => "DynamoDB_20120810.UpdateItem",
+            Target::DeleteItem => "DynamoDB_20120810.DeleteItem",
+            Target::DescribeTable => "DynamoDB_20120810.DescribeTable",
         }
     }
 }

@@ -64,8 +64,16 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   await s.lock('sid', 'refresh-token-value')
   const version: unknown = (got as Record<string, unknown> | null)?.[connectDynamoDB.VERSION_PROPERTY]
   s.unlock('sid', (err) => err?.code === 'ERR_SESSION_LOCKED')
+  const described: connectDynamoDB.DescribeTableOutput = await s.describeSessionsTable()
+  const status: string | undefined = described.Table?.TableStatus
+  const created: Date | undefined = described.Table?.CreationDateTime
+  await s.createSessionsTable()
+  s.describeSessionsTable((err, out) => out?.Table?.KeySchema)
+  const parsed: session.SessionData | null = s.getParsedSession({ Item: { sess: { S: '{}' }, expires: { N: '1' } } })
+  const expiresAt: number = s.getExpiresValue(sess)
+  s.getExpiresValue(sess, (err, at) => at)
   await s.close()
-  void [got, expires, n, ids, reaped, firstExpiry, ended, written, version]
+  void [got, expires, n, ids, reaped, firstExpiry, ended, written, version, status, created, parsed, expiresAt]
 }
 
 // @ts-expect-error table must be a string
@@ -76,6 +84,10 @@ new DynamoDBStore({ specialKeys: [{ name: 'x', type: 'SS' }] })
 new DynamoDBStore({ billingMode: 'ON_DEMAND' })
 // @ts-expect-error a user is a string or a number
 typed.listSessionsForUser({ id: 1 })
+// @ts-expect-error getExpiresValue returns a number, not a promise
+typed.getExpiresValue(undefined).then(() => {})
+// @ts-expect-error format is one of two layouts
+new DynamoDBStore({ format: 'redis' })
 // @ts-expect-error the factory needs something carrying a Store
 connectDynamoDB({})
 
