@@ -16,10 +16,18 @@ async function serve({ name, table, createStore, createApp }) {
     AWSConfigJSON: local ? { endpoint: local.endpoint, region: 'us-east-1', accessKeyId: 'demo', secretAccessKey: 'demo' } : undefined,
   })
   await store.initialize()
-  const server = createApp(store).listen(Number(process.env.PORT || 3000), () => {
-    const where = local ? `DynamoDB Local at ${local.endpoint}` : 'the configured DynamoDB'
-    console.log(`${name} running at http://localhost:${server.address().port} (sessions in ${where}). Ctrl-C stops it.`)
+  const port = Number(process.env.PORT || 3000)
+  const server = await new Promise((resolve, reject) => {
+    const listening = createApp(store).listen(port, (err) => (err ? reject(err) : resolve(listening)))
+  }).catch((err) => {
+    throw new Error(
+      err.code === 'EADDRINUSE'
+        ? `port ${port} is already in use: start it with another one, e.g. PORT=3001 npm run demo`
+        : `cannot listen on port ${port}: ${err.message}`,
+    )
   })
+  const where = local ? `DynamoDB Local at ${local.endpoint}` : 'the configured DynamoDB'
+  console.log(`${name} running at http://localhost:${server.address().port} (sessions in ${where}). Ctrl-C stops it.`)
   const stop = async () => {
     server.close()
     await store.close()
@@ -30,7 +38,10 @@ async function serve({ name, table, createStore, createApp }) {
   process.once('SIGTERM', stop)
 }
 
-/** Runs `main` when the file is started directly, reporting failure plainly. */
+/**
+ * Runs `main` when the file is started directly, reporting failure plainly.
+ * (A DynamoDB Local it started stops with the process, see support/dynamodb-local.js.)
+ */
 function runIfMain(module, main) {
   if (require.main !== module) return
   main().catch((err) => {

