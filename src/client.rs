@@ -146,11 +146,17 @@ impl Intercept for CountRetries {
     }
 }
 
-/// HTTPS over rustls with ring; keep-alive connection pooling is the client's default.
+/// HTTPS over rustls with ring, trusting what `trust.rs` trusts; keep-alive
+/// connection pooling is the client's default.
 fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    let trust = crate::trust::EXTRA_CA_PEMS
+        .iter()
+        .fold(tls::TrustStore::default(), |trust, pem| trust.with_pem_certificate(pem.clone()));
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(_) => builder.build_https(),
+    }
 }
 
 /// The whole call gets `timeout` (default 2 s); one attempt gets half of it

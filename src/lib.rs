@@ -17,6 +17,7 @@ mod recent;
 mod stats;
 mod store;
 mod table;
+mod trust;
 mod users;
 mod wire;
 mod wire_json;

@@ -26,8 +26,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use once_cell::sync::Lazy;
-use rustls::pki_types::CertificateDer;
 use serde_json::{Map, Value};
 
 use crate::error::{code, StoreError, StoreResult};
@@ -417,11 +415,8 @@ fn endpoint_url(config: &SdkConfig) -> Option<String> {
     config.service_config().and_then(|service| service.load_config(key)).or(global)
 }
 
-/// The system's root certificates, read once per process.
-static NATIVE_ROOTS: Lazy<Vec<CertificateDer<'static>>> = Lazy::new(|| rustls_native_certs::load_native_certs().certs);
-
-/// Keep-alive HTTP/1.1, over rustls on ring for https (with the system's root
-/// certificates, loaded only when needed).
+/// Keep-alive HTTP/1.1, over rustls on ring for https (with the roots of
+/// `trust.rs`, loaded only when needed).
 fn http_client(connect_timeout: Duration, https: bool) -> StoreResult<HttpClient> {
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
@@ -429,7 +424,7 @@ fn http_client(connect_timeout: Duration, https: bool) -> StoreResult<HttpClient
     tcp.set_connect_timeout(Some(connect_timeout));
     let mut roots = rustls::RootCertStore::empty();
     if https {
-        roots.add_parsable_certificates(NATIVE_ROOTS.iter().cloned());
+        roots.add_parsable_certificates(crate::trust::ROOTS.iter().cloned());
     }
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()

@@ -1,0 +1,113 @@
+'use strict'
+
+// HTTPS to DynamoDB through a CA the machine does not trust: an HTTPS front on
+// loopback, with a certificate from a CA made here, in front of DynamoDB
+// Local. The store trusts it when NODE_EXTRA_CA_CERTS or AWS_CA_BUNDLE names
+// it (on both paths: the hand-built one and the SDK's), and fails fast with
+// ERR_NETWORK naming the TLS failure when nothing does.
+const { execFileSync, execFile } = require('node:child_process')
+const fs = require('node:fs')
+const http = require('node:http')
+const https = require('node:https')
+const os = require('node:os')
+const path = require('node:path')
+const { endpoint, uniqueTable } = require('./helpers')
+
+const root = path.join(__dirname, '..')
+let dir
+let front
+let frontUrl
+
+function makeCertificates() {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-tls-'))
+  const file = (name) => path.join(dir, name)
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: 'pipe' })
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=connect-dynamodb-rs test CA',
+    '-keyout', file('ca.key'), '-out', file('ca.pem'), '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign')
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr'))
+  fs.writeFileSync(file('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
+    '-days', '2', '-extfile', file('server.ext'), '-out', file('server.pem'))
+  return { ca: file('ca.pem'), key: fs.readFileSync(file('server.key')), cert: fs.readFileSync(file('server.pem')) }
+}
+
+/** Passes every HTTPS request on to DynamoDB Local over plain HTTP. */
+function startFront({ key, cert }) {
+  const target = new URL(endpoint())
+  const server = https.createServer({ key, cert }, (req, res) => {
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers)
+        answer.pipe(res)
+      },
+    )
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
+}
+
+/** A child process with its own environment: set/get/touch/destroy, plus calls on the SDK path. */
+function runChild(env) {
+  const script = `
+    const session = require('express-session')
+    const Store = require(${JSON.stringify(root)})(session)
+    const store = new Store({ table: ${JSON.stringify(uniqueTable('tls'))}, timeout: 5000, circuitBreaker: false,
+      AWSConfigJSON: { endpoint: ${JSON.stringify(frontUrl)}, region: 'us-east-1', accessKeyId: 't', secretAccessKey: 't' } })
+    const sess = { cookie: { maxAge: 60000, expires: new Date(Date.now() + 60000).toISOString() }, n: 1 }
+    const started = Date.now()
+    ;(async () => {
+      try {
+        await store.initialize()
+        await store.set('a', sess)
+        const got = await store.get('a')
+        const touched = await store.touch('a', sess)
+        const count = await store.length()
+        await store.destroy('a')
+        const after = await store.get('a')
+        console.log(JSON.stringify({ ok: true, n: got && got.n, touched: touched !== null, count, after }))
+      } catch (err) {
+        console.log(JSON.stringify({ ok: false, code: err.code, message: err.message, ms: Date.now() - started }))
+      } finally {
+        await store.close()
+      }
+    })()`
+  const childEnv = { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', ...env }
+  for (const name of ['NODE_EXTRA_CA_CERTS', 'AWS_CA_BUNDLE']) if (!(name in env)) delete childEnv[name]
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['-e', script], { env: childEnv, timeout: 30_000 }, (err, stdout, stderr) => {
+      const line = stdout.trim().split('\n').pop()
+      try {
+        resolve(JSON.parse(line))
+      } catch {
+        reject(new Error(`child failed: ${err && err.message}\n${stdout}\n${stderr}`))
+      }
+    }),
+  )
+}
+
+let ca
+beforeAll(async () => {
+  const made = makeCertificates()
+  ca = made.ca
+  front = await startFront(made)
+  frontUrl = `https://localhost:${front.address().port}`
+})
+afterAll(() => {
+  if (front) front.close()
+  if (dir) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test.each(['NODE_EXTRA_CA_CERTS', 'AWS_CA_BUNDLE'])('a CA named in %s is trusted on both paths', async (variable) => {
+  const result = await runChild({ [variable]: ca })
+  expect(result).toEqual({ ok: true, n: 1, touched: true, count: 1, after: null })
+}, 40_000)
+
+test('an unknown CA is a fast ERR_NETWORK that names the TLS failure', async () => {
+  const result = await runChild({})
+  expect(result.ok).toBe(false)
+  expect(result.code).toBe('ERR_NETWORK')
+  expect(result.message).toMatch(/certificate|tls|issuer/i)
+  expect(result.ms).toBeLessThan(4000)
+}, 40_000)
