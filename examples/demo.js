@@ -73,7 +73,9 @@ function createApp(store) {
     req.session.regenerate((err) => {
       if (err) return next(err)
       Object.assign(req.session, { user, visits })
-      res.redirect('/')
+      // Save before redirecting: express-session sends the headers of a response before its
+      // own save lands, and a browser follows the redirect at once.
+      req.session.save((saveErr) => (saveErr ? next(saveErr) : res.redirect('/')))
     })
   })
   // This browser's own session item (read before this request's own touch), and the store's counters.
@@ -96,7 +98,7 @@ runIfMain(module, () =>
   serve({
     name: 'Demo',
     table: 'connect-dynamodb-rs-demo',
-    createStore: (options) => new DynamoDBStore({ ...options, touchAfter: 10_000 }),
+    createStore: (options) => new DynamoDBStore({ ...options, touchAfter: 10_000, log: process.env.DEMO_DEBUG ? console.log : undefined }),
     createApp,
   }),
 )
