@@ -126,6 +126,20 @@ describe("format: 'connect-dynamodb-session'", () => {
     await mine.close()
   })
 
+  test("this store's touchAfter works in milliseconds too", async () => {
+    const lazy = newStore({ table: ours.table, format: 'connect-dynamodb-session', touchAfter: 60_000, initialized: true })
+    await lazy.set('ours-lazy', cookieSession({ n: 1 }, 3_600_000))
+    await lazy.get('ours-lazy')
+    const before = (await rawItem(raw, ours.table, 'ours-lazy')).expires.N
+    expect(await lazy.touch('ours-lazy', cookieSession({ n: 1 }, 3_600_000))).not.toBeNull()
+    expect(lazy.stats().skippedWrites).toBe(1)
+    expect((await rawItem(raw, ours.table, 'ours-lazy')).expires.N).toBe(before)
+    // A touch that moves the expiry by more than touchAfter is written.
+    await lazy.touch('ours-lazy', cookieSession({ n: 1 }, 7_200_000))
+    expect(Number((await rawItem(raw, ours.table, 'ours-lazy')).expires.N)).toBeGreaterThan(Number(before) + 3_000_000)
+    await lazy.close()
+  })
+
   test('locks work with it', async () => {
     await ours.set('locked', cookieSession({ refresh_token: 'r1' }))
     await ours.lock('locked', 'r1')
