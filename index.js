@@ -364,12 +364,19 @@ function rejectLifted(err) {
   throw liftError(err)
 }
 
+/** A lone surrogate becomes U+FFFD in UTF-8, so two such strings would name one item. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
 function checkSid(sid) {
   if (typeof sid !== 'string' || sid === '') throw invalidArgument('sid must be a non-empty string')
+  if (LONE_SURROGATE.test(sid)) throw invalidArgument('sid must be well-formed Unicode (it has a lone surrogate)')
   return sid
 }
 
 function checkUser(user) {
+  if (typeof user === 'string' && LONE_SURROGATE.test(user)) {
+    throw storeError('ERR_INVALID_ARGUMENT', 'user must be well-formed Unicode (it has a lone surrogate)')
+  }
   if (typeof user === 'string' || typeof user === 'number') return user
   throw storeError('ERR_INVALID_USER', 'user must be a non-empty string or a finite number')
 }

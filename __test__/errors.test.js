@@ -65,6 +65,21 @@ describe('bad arguments', () => {
     }
   })
 
+  test('a sid or user with a lone surrogate is refused: it would share an item with another', async () => {
+    for (const sid of ['a\uD800', '\uDC00b', 'x\uDBFFy']) {
+      for (const op of [() => store.get(sid), () => store.set(sid, cookieSession()), () => store.touch(sid, cookieSession()), () => store.destroy(sid)]) {
+        await expect(op()).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('surrogate') })
+      }
+    }
+    const users = newStore({ userPath: 'user' })
+    await expect(users.listSessionsForUser('u\uD800')).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
+    await users.close()
+    // A well-formed pair is fine, and distinct from U+FFFD.
+    await store.set('emoji-\uD83D\uDE00', cookieSession({ n: 1 }))
+    expect((await store.get('emoji-\uD83D\uDE00')).n).toBe(1)
+    expect(await store.get('emoji-\uFFFD')).toBeNull()
+  })
+
   test('a sid too long for a DynamoDB key', async () => {
     await expect(store.get('x'.repeat(3000))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
   })
