@@ -578,6 +578,13 @@ fn aws_config_map(map: &Map<String, Value>, owner: &str) -> StoreResult<Connecti
                 "a URL starting with http:// or https://",
             ));
         }
+        let authority = url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        if authority.contains('@') {
+            return Err(StoreError::invalid_option(
+                &o.name("endpoint"),
+                "a URL without user:password@ (it would be sent in the Host header)",
+            ));
+        }
     }
     let nested = match map.get("credentials") {
         None | Some(Value::Null) => None,
@@ -843,6 +850,8 @@ mod tests {
         assert_eq!(o.connection.credentials.unwrap().session_token.as_deref(), Some("t"));
         assert!(option_error(json!({"AWSConfigJSON": {"accessKeyId": "only"}})).contains("AWSConfigJSON.accessKeyId"));
         assert!(option_error(json!({"AWSConfigJSON": {"endpoint": "localhost:8000"}})).contains("AWSConfigJSON.endpoint"));
+        assert!(option_error(json!({"AWSConfigJSON": {"endpoint": "http://user:pass@localhost:8000"}})).contains("user:password@"));
+        assert!(parse(json!({"AWSConfigJSON": {"endpoint": "http://localhost:8000/path@x"}})).is_ok());
         assert!(option_error(json!({"AWSConfigJSON": {"region": 3}})).contains("AWSConfigJSON.region"));
     }
 
