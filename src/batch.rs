@@ -9,9 +9,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
-use crate::layout::Layout;
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
+use crate::layout::Layout;
 
 /// DynamoDB's limit of requests in one BatchWriteItem.
 pub const BATCH_SIZE: usize = 25;
@@ -26,7 +26,13 @@ pub async fn delete_keys(client: &Client, table: &str, hash_key: &str, keys: Vec
 
 /// Destroys the sessions with these keys the way `destroy` does, leaving
 /// tombstones; returns how many.
-pub async fn tombstone_keys(client: &Client, table: &str, layout: Layout, hash_key: &str, keys: Vec<String>) -> StoreResult<u32> {
+pub async fn tombstone_keys(
+    client: &Client,
+    table: &str,
+    layout: Layout,
+    hash_key: &str,
+    keys: Vec<String>,
+) -> StoreResult<u32> {
     let now_ms = codec::now_ms();
     write_keys(client, table, keys, |key| {
         let put = PutRequest::builder()
@@ -46,7 +52,10 @@ async fn write_keys(
 ) -> StoreResult<u32> {
     let mut deleted = 0;
     for chunk in keys.chunks(BATCH_SIZE) {
-        let requests = chunk.iter().map(|key| request_for(key)).collect::<StoreResult<Vec<_>>>()?;
+        let requests = chunk
+            .iter()
+            .map(|key| request_for(key))
+            .collect::<StoreResult<Vec<_>>>()?;
         until_processed(requests, "deletes", |pending| async move {
             let output = client.batch_write_item().request_items(table, pending).send().await?;
             let unprocessed = output.unprocessed_items.and_then(|mut left| left.remove(table));
@@ -83,7 +92,10 @@ pub async fn get_keys(
             .map_err(|e| StoreError::new(code::INTERNAL, e.to_string()))?;
         let pages = until_processed(request, "reads", |pending| async move {
             let output = client.batch_get_item().request_items(table, pending).send().await?;
-            let found = output.responses.and_then(|mut found| found.remove(table)).unwrap_or_default();
+            let found = output
+                .responses
+                .and_then(|mut found| found.remove(table))
+                .unwrap_or_default();
             let unprocessed = output.unprocessed_keys.and_then(|mut left| left.remove(table));
             Ok((found, unprocessed.filter(|left| !left.keys().is_empty())))
         })
@@ -128,7 +140,9 @@ where
 
 /// Full jitter: a random wait up to 50 ms × 2^attempt, capped at 5 s.
 pub fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(50).saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(5));
+    let cap = Duration::from_millis(50)
+        .saturating_mul(1 << attempt.min(16))
+        .min(Duration::from_secs(5));
     cap.mul_f64(random_fraction())
 }
 

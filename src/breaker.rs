@@ -64,7 +64,9 @@ impl Breaker {
     }
 
     pub fn record<T>(&self, result: &StoreResult<T>) -> Transition {
-        let Some(options) = &self.options else { return Transition::None };
+        let Some(options) = &self.options else {
+            return Transition::None;
+        };
         match result {
             Err(err) if is_outage(err) => {
                 let failures = self.failures_in_a_row.fetch_add(1, Ordering::AcqRel) + 1;
@@ -120,7 +122,10 @@ mod tests {
 
     #[test]
     fn opens_after_the_configured_failures_in_a_row() {
-        let breaker = Breaker::new(Some(BreakerOptions { failures: 3, ..BreakerOptions::default() }));
+        let breaker = Breaker::new(Some(BreakerOptions {
+            failures: 3,
+            ..BreakerOptions::default()
+        }));
         assert_eq!(breaker.record(&outage()), Transition::None);
         assert_eq!(breaker.record(&outage()), Transition::None);
         assert!(breaker.check().is_ok());
@@ -134,7 +139,10 @@ mod tests {
 
     #[test]
     fn any_answer_resets_the_count() {
-        let breaker = Breaker::new(Some(BreakerOptions { failures: 2, ..BreakerOptions::default() }));
+        let breaker = Breaker::new(Some(BreakerOptions {
+            failures: 2,
+            ..BreakerOptions::default()
+        }));
         breaker.record(&outage());
         breaker.record::<()>(&Err(StoreError::new("ValidationException", "bad")));
         assert_eq!(breaker.record(&outage()), Transition::None);

@@ -9,8 +9,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::{error::CredentialsError, future, ProvideCredentials};
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use napi::bindgen_prelude::Promise;
@@ -26,8 +26,8 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::error::{code, StoreError, StoreResult};
-use crate::stats::Stats;
 use crate::options::ConnectionOptions;
+use crate::stats::Stats;
 use crate::wire::{CachedCredentials, Limits, Wire};
 
 /// Used when neither the options nor the environment name a region.
@@ -76,9 +76,9 @@ pub async fn connect(options: &ConnectionOptions, js: Option<&JsClient>, stats: 
     let (mut region, mut endpoint) = (options.region.clone(), options.endpoint.clone());
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(js) = js {
-        let config = call_js(&js.config).await.map_err(|e| {
-            StoreError::new(code::CREDENTIALS, format!("could not read the client's config: {e}"))
-        })?;
+        let config = call_js(&js.config)
+            .await
+            .map_err(|e| StoreError::new(code::CREDENTIALS, format!("could not read the client's config: {e}")))?;
         region = config.region.or(region);
         endpoint = config.endpoint.or(endpoint);
         loader = loader.credentials_provider(JsCredentialsProvider(js.credentials.clone()));
@@ -116,7 +116,10 @@ pub async fn connect(options: &ConnectionOptions, js: Option<&JsClient>, stats: 
         .credentials_provider(credentials)
         .interceptor(CountRetries(stats))
         .build();
-    Ok(Connection { sdk: Client::from_conf(config), wire })
+    Ok(Connection {
+        sdk: Client::from_conf(config),
+        wire,
+    })
 }
 
 /// Counts the attempts that were retries, for `stats()`.
@@ -139,7 +142,10 @@ impl Intercept for CountRetries {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if cfg.load::<RequestAttempts>().is_some_and(|attempts| attempts.attempts() > 1) {
+        if cfg
+            .load::<RequestAttempts>()
+            .is_some_and(|attempts| attempts.attempts() > 1)
+        {
             Stats::count(&self.0.retries);
         }
         Ok(())
@@ -151,7 +157,9 @@ impl Intercept for CountRetries {
 fn https_client() -> SharedHttpClient {
     let trust = crate::trust::EXTRA_CA_PEMS
         .iter()
-        .fold(tls::TrustStore::default(), |trust, pem| trust.with_pem_certificate(pem.clone()));
+        .fold(tls::TrustStore::default(), |trust, pem| {
+            trust.with_pem_certificate(pem.clone())
+        });
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
     match tls::TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => builder.tls_context(context).build_https(),
@@ -163,8 +171,14 @@ fn https_client() -> SharedHttpClient {
 /// (or httpOptions.timeout), so a stalled connection still leaves time for a retry.
 fn limits(options: &ConnectionOptions) -> Limits {
     let total = options.operation_timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
-    let attempt = options.timeout_ms.filter(|ms| *ms > 0).or((total > 0).then_some(total / 2));
-    let connect = options.connect_timeout_ms.unwrap_or(3_000).min(attempt.unwrap_or(u64::MAX));
+    let attempt = options
+        .timeout_ms
+        .filter(|ms| *ms > 0)
+        .or((total > 0).then_some(total / 2));
+    let connect = options
+        .connect_timeout_ms
+        .unwrap_or(3_000)
+        .min(attempt.unwrap_or(u64::MAX));
     Limits {
         max_retries: options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
         initial_backoff: INITIAL_BACKOFF,
@@ -197,7 +211,9 @@ struct JsCredentialsProvider(Arc<JsProvider<JsCredentials>>);
 
 impl JsCredentialsProvider {
     async fn fetch(self) -> aws_credential_types::provider::Result {
-        let js = call_js(&self.0).await.map_err(|e| CredentialsError::provider_error(e.reason))?;
+        let js = call_js(&self.0)
+            .await
+            .map_err(|e| CredentialsError::provider_error(e.reason))?;
         let expiry = js
             .expiration
             .filter(|ms| ms.is_finite() && *ms > 0.0)

@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
 use crate::layout::{Layout, SESSION_TYPE};
-use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR};
-use crate::payload::PayloadOptions;
 #[cfg(test)]
 use crate::options::ONE_DAY_MS;
+use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR};
+use crate::payload::PayloadOptions;
 use crate::{payload, users};
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -121,7 +121,10 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
         }
     }
     let layout = options.layout;
-    item.insert(layout.sess_attr().to_string(), payload::encode(&options.payload, &key, sess)?);
+    item.insert(
+        layout.sess_attr().to_string(),
+        payload::encode(&options.payload, &key, sess)?,
+    );
     item.insert(options.hash_key.clone(), AttributeValue::S(key));
     extend(&mut item, layout.expiry_attributes(expires));
     extend(&mut item, layout.type_attribute(SESSION_TYPE));
@@ -149,7 +152,10 @@ pub fn tombstone(layout: Layout, hash_key: &str, key: String, now_ms: f64) -> It
         (hash_key.to_string(), AttributeValue::S(key)),
         (DESTROYED_ATTR.to_string(), number(now_s)),
     ]);
-    extend(&mut item, layout.expiry_attributes(layout.stored_expiry(now_ms + DESTROY_GUARD_S as f64 * 1000.0)));
+    extend(
+        &mut item,
+        layout.expiry_attributes(layout.stored_expiry(now_ms + DESTROY_GUARD_S as f64 * 1000.0)),
+    );
     extend(&mut item, layout.type_attribute(SESSION_TYPE));
     item
 }
@@ -203,7 +209,10 @@ fn special_value(key: &SpecialKey, value: &Value) -> StoreResult<AttributeValue>
     match key.kind {
         AttrKind::S => Ok(AttributeValue::S(as_text())),
         AttrKind::B => Ok(AttributeValue::B(Blob::new(as_text().into_bytes()))),
-        AttrKind::Bool => value.as_bool().map(AttributeValue::Bool).ok_or_else(|| invalid("a boolean")),
+        AttrKind::Bool => value
+            .as_bool()
+            .map(AttributeValue::Bool)
+            .ok_or_else(|| invalid("a boolean")),
         AttrKind::N => match value {
             Value::Number(n) => Ok(AttributeValue::N(n.to_string())),
             Value::String(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
@@ -225,7 +234,12 @@ pub fn same_content(stored: &str, given: &str) -> bool {
         Some(members)
     };
     match (without_cookie(stored), without_cookie(given)) {
-        (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(&b).all(|((ka, va), (kb, vb))| ka == kb && va.get() == vb.get()),
+        (Some(a), Some(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(&b)
+                    .all(|((ka, va), (kb, vb))| ka == kb && va.get() == vb.get())
+        }
         _ => false,
     }
 }
@@ -250,10 +264,16 @@ mod tests {
     #[test]
     fn same_content_ignores_only_the_cookie() {
         let stored = r#"{"cookie":{"expires":"2026-01-01T00:00:00.000Z"},"n":1,"cart":[1,2]}"#;
-        assert!(same_content(stored, r#"{"cookie":{"expires":"2027-01-01T00:00:00.000Z"},"n":1,"cart":[1,2]}"#));
+        assert!(same_content(
+            stored,
+            r#"{"cookie":{"expires":"2027-01-01T00:00:00.000Z"},"n":1,"cart":[1,2]}"#
+        ));
         assert!(same_content(stored, r#"{"cart":[1,2],"n":1}"#));
         assert!(!same_content(stored, r#"{"cookie":{},"n":2,"cart":[1,2]}"#));
-        assert!(!same_content(stored, r#"{"cookie":{},"n":1,"cart":[1,2],"extra":null}"#));
+        assert!(!same_content(
+            stored,
+            r#"{"cookie":{},"n":1,"cart":[1,2],"extra":null}"#
+        ));
         assert!(!same_content(stored, r#"{"cookie":{},"n":1}"#));
         assert!(!same_content(stored, r#"{"cookie":{},"n":1,"cart":[1,2,3]}"#));
         assert!(!same_content("not json", "not json"));
@@ -271,8 +291,14 @@ mod tests {
 
     #[test]
     fn expiry_prefers_absolute_cookie_expiry() {
-        assert_eq!(expires_at(NOW, Some(1_700_000_100_000.0), Some(5_000.0), ONE_DAY_MS), 1_700_000_100);
-        assert_eq!(expires_at(NOW, Some(1_700_000_100_001.0), None, ONE_DAY_MS), 1_700_000_101);
+        assert_eq!(
+            expires_at(NOW, Some(1_700_000_100_000.0), Some(5_000.0), ONE_DAY_MS),
+            1_700_000_100
+        );
+        assert_eq!(
+            expires_at(NOW, Some(1_700_000_100_001.0), None, ONE_DAY_MS),
+            1_700_000_101
+        );
     }
 
     #[test]
@@ -296,7 +322,10 @@ mod tests {
     fn key_is_prefix_plus_sid_and_must_fit() {
         assert_eq!(session_key("sess:", "abc").unwrap(), "sess:abc");
         assert_eq!(session_key("sess:", "").unwrap_err().code, code::INVALID_ARGUMENT);
-        assert_eq!(session_key("", &"x".repeat(2049)).unwrap_err().code, code::INVALID_ARGUMENT);
+        assert_eq!(
+            session_key("", &"x".repeat(2049)).unwrap_err().code,
+            code::INVALID_ARGUMENT
+        );
         assert_eq!(sid_of("sess:", "sess:abc"), Some("abc"));
         assert_eq!(sid_of("sess:", "other:abc"), None);
     }
@@ -344,13 +373,19 @@ mod tests {
         let fits = format!("\"{}\"", "x".repeat(MAX_ITEM_BYTES - 100));
         assert!(encode_item(&o, "sess:a".into(), fits, 1).is_ok());
         let too_big = format!("\"{}\"", "x".repeat(MAX_ITEM_BYTES));
-        assert_eq!(encode_item(&o, "sess:a".into(), too_big, 1).unwrap_err().code, code::SESSION_TOO_LARGE);
+        assert_eq!(
+            encode_item(&o, "sess:a".into(), too_big, 1).unwrap_err().code,
+            code::SESSION_TOO_LARGE
+        );
     }
 
     #[test]
     fn decode_returns_live_sessions_only() {
         let live = |expires: &str, sess: AttributeValue| {
-            Item::from([("expires".to_string(), AttributeValue::N(expires.into())), ("sess".to_string(), sess)])
+            Item::from([
+                ("expires".to_string(), AttributeValue::N(expires.into())),
+                ("sess".to_string(), sess),
+            ])
         };
         let o = options(json!({}));
         let decode = |item| decode_session(o.layout, &o.payload, "k", item, NOW).unwrap();
@@ -362,7 +397,12 @@ mod tests {
         assert_eq!(decode(live("1700000001", AttributeValue::Bool(true))), None);
         assert_eq!(decode(Item::new()), None);
         let corrupt = live("1700000001", AttributeValue::B(Blob::new(vec![0x7f])));
-        assert_eq!(decode_session(o.layout, &o.payload, "k", corrupt, NOW).unwrap_err().code, code::SESSION_CORRUPT);
+        assert_eq!(
+            decode_session(o.layout, &o.payload, "k", corrupt, NOW)
+                .unwrap_err()
+                .code,
+            code::SESSION_CORRUPT
+        );
     }
 
     /// Property test: whatever a table holds, decoding never panics; it
@@ -381,13 +421,16 @@ mod tests {
             "compress": {"minBytes": 0},
             "encryption": {"keys": {"k": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}, "primaryKeyId": "k"}
         }));
-        let valid: Vec<Vec<u8>> = [r#"{"a":1}"#.to_string(), format!(r#"{{"cart":"{}"}}"#, "ab".repeat(500))]
-            .into_iter()
-            .map(|json| match payload::encode(&o.payload, "k", json).unwrap() {
-                AttributeValue::B(blob) => blob.into_inner(),
-                other => panic!("expected an envelope, got {other:?}"),
-            })
-            .collect();
+        let valid: Vec<Vec<u8>> = [
+            r#"{"a":1}"#.to_string(),
+            format!(r#"{{"cart":"{}"}}"#, "ab".repeat(500)),
+        ]
+        .into_iter()
+        .map(|json| match payload::encode(&o.payload, "k", json).unwrap() {
+            AttributeValue::B(blob) => blob.into_inner(),
+            other => panic!("expected an envelope, got {other:?}"),
+        })
+        .collect();
         let mut outcomes = [0usize; 3];
         for round in 0..20_000 {
             let bytes: Vec<u8> = match round % 3 {
@@ -419,7 +462,10 @@ mod tests {
                 Ok(Some(_)) => outcomes[0] += 1,
                 Ok(None) => outcomes[1] += 1,
                 Err(err) => {
-                    assert!([code::SESSION_CORRUPT, code::DECRYPT].contains(&err.code.as_str()), "{err:?}");
+                    assert!(
+                        [code::SESSION_CORRUPT, code::DECRYPT].contains(&err.code.as_str()),
+                        "{err:?}"
+                    );
                     outcomes[2] += 1
                 }
             }

@@ -51,10 +51,7 @@ impl StoreError {
     }
 
     pub fn invalid_option(name: &str, expected: &str) -> Self {
-        Self::new(
-            code::INVALID_OPTION,
-            format!("option \"{name}\" must be {expected}"),
-        )
+        Self::new(code::INVALID_OPTION, format!("option \"{name}\" must be {expected}"))
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {
@@ -100,10 +97,7 @@ where
                 } else {
                     code::NETWORK
                 };
-                StoreError::new(
-                    code,
-                    format!("could not reach DynamoDB: {}", DisplayErrorContext(&err)),
-                )
+                StoreError::new(code, format!("could not reach DynamoDB: {}", DisplayErrorContext(&err)))
             }
             SdkError::ResponseError(_) => StoreError::new(
                 code::INVALID_RESPONSE,

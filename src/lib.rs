@@ -31,8 +31,8 @@ use serde_json::{Map, Value};
 
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::error::{code, StoreError};
-use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::logger::Logger;
+use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::stats::Stats;
 use crate::store::{CookieTimes, Store};
 use crate::users::UserArg;
@@ -207,7 +207,9 @@ impl NativeStore {
     #[napi]
     pub fn expires_value(&self, cookie_expires: Option<f64>, max_age: Option<f64>, ttl: Option<f64>) -> f64 {
         let options = self.store.options();
-        let stored = self.store.expires_at(codec::now_ms(), cookie_times(cookie_expires, max_age, ttl));
+        let stored = self
+            .store
+            .expires_at(codec::now_ms(), cookie_times(cookie_expires, max_age, ttl));
         options.layout.seconds(stored as f64)
     }
 
@@ -220,7 +222,11 @@ impl NativeStore {
     #[napi]
     pub async fn get(&self, sid: String) -> Result<Option<FoundSession>> {
         let found = self.store.guarded(self.store.get(&sid)).await?;
-        Ok(found.map(|found| FoundSession { sess: found.sess, expires: found.expires, version: found.version }))
+        Ok(found.map(|found| FoundSession {
+            sess: found.sess,
+            expires: found.expires,
+            version: found.version,
+        }))
     }
 
     /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
@@ -265,7 +271,10 @@ impl NativeStore {
         max_age: Option<f64>,
         ttl: Option<f64>,
     ) -> Result<Option<i64>> {
-        Ok(self.store.guarded(self.store.touch(&sid, cookie_times(cookie_expires, max_age, ttl))).await?)
+        Ok(self
+            .store
+            .guarded(self.store.touch(&sid, cookie_times(cookie_expires, max_age, ttl)))
+            .await?)
     }
 
     /// Counts since the store was made, and the capacity DynamoDB reported.
@@ -293,7 +302,10 @@ impl NativeStore {
     #[napi]
     pub async fn all(&self) -> Result<Vec<StoredSession>> {
         let sessions = self.store.guarded(self.store.all()).await?;
-        Ok(sessions.into_iter().map(|(sid, sess)| StoredSession { sid, sess }).collect())
+        Ok(sessions
+            .into_iter()
+            .map(|(sid, sess)| StoredSession { sid, sess })
+            .collect())
     }
 
     #[napi]
@@ -324,14 +336,20 @@ impl NativeStore {
     #[napi]
     pub async fn list_sessions_for_user(&self, user: Either<String, f64>) -> Result<Vec<UserSessionInfo>> {
         let sessions = self.store.guarded(self.store.sessions_for_user(user_arg(user))).await?;
-        Ok(sessions.into_iter().map(|(sid, expires)| UserSessionInfo { sid, expires }).collect())
+        Ok(sessions
+            .into_iter()
+            .map(|(sid, expires)| UserSessionInfo { sid, expires })
+            .collect())
     }
 
     /// Destroys the user's sessions except `keep_sid`; resolves how many.
     #[napi]
     pub async fn destroy_sessions_for_user(&self, user: Either<String, f64>, keep_sid: Option<String>) -> Result<u32> {
         let keep = keep_sid.as_deref();
-        Ok(self.store.guarded(self.store.destroy_sessions_for_user(user_arg(user), keep)).await?)
+        Ok(self
+            .store
+            .guarded(self.store.destroy_sessions_for_user(user_arg(user), keep))
+            .await?)
     }
 
     /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish.
@@ -342,7 +360,11 @@ impl NativeStore {
 }
 
 fn cookie_times(expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: Option<f64>) -> CookieTimes {
-    CookieTimes { expires_ms, max_age_ms, ttl_ms }
+    CookieTimes {
+        expires_ms,
+        max_age_ms,
+        ttl_ms,
+    }
 }
 
 fn user_arg(user: Either<String, f64>) -> UserArg {
@@ -364,11 +386,18 @@ fn read_options(object: &Object) -> Result<Map<String, Value>> {
             ValueType::Function | ValueType::Symbol | ValueType::External | ValueType::BigInt => true,
             _ => false,
         };
-        let converted = if unsupported { None } else { unsafe { value.cast::<Value>() }.ok() };
+        let converted = if unsupported {
+            None
+        } else {
+            unsafe { value.cast::<Value>() }.ok()
+        };
         match converted {
             Some(json) => map.insert(name.to_string(), json),
             None => {
-                let err = StoreError::new(code::INVALID_OPTION, format!("option \"{name}\" has an unsupported type"));
+                let err = StoreError::new(
+                    code::INVALID_OPTION,
+                    format!("option \"{name}\" has an unsupported type"),
+                );
                 return Err(err.into());
             }
         };

@@ -89,15 +89,30 @@ mod tests {
         let sess = r#"{"refresh_token":"r1","n":2,"cookie":{}}"#;
         assert!(verify(sess, "refresh_token", r#""r1""#).is_ok());
         assert!(verify(sess, "n", "2").is_ok());
-        assert_eq!(verify(sess, "refresh_token", r#""r0""#).unwrap_err().code, code::SESSION_LOCKED);
+        assert_eq!(
+            verify(sess, "refresh_token", r#""r0""#).unwrap_err().code,
+            code::SESSION_LOCKED
+        );
         assert_eq!(verify(sess, "missing", "null").unwrap_err().code, code::SESSION_LOCKED);
-        assert_eq!(verify(sess, "refresh_token", "not json").unwrap_err().code, code::INVALID_ARGUMENT);
-        assert_eq!(verify("garbage", "refresh_token", r#""r1""#).unwrap_err().code, code::SESSION_CORRUPT);
+        assert_eq!(
+            verify(sess, "refresh_token", "not json").unwrap_err().code,
+            code::INVALID_ARGUMENT
+        );
+        assert_eq!(
+            verify("garbage", "refresh_token", r#""r1""#).unwrap_err().code,
+            code::SESSION_CORRUPT
+        );
     }
 
     #[test]
     fn the_lock_item_expires_with_its_lease() {
-        let item = lock_item(Layout::ConnectDynamoDB, "id", "sess:~lock~a".into(), "t".into(), 1_700_000_000_500.0);
+        let item = lock_item(
+            Layout::ConnectDynamoDB,
+            "id",
+            "sess:~lock~a".into(),
+            "t".into(),
+            1_700_000_000_500.0,
+        );
         assert_eq!(item.get("expires"), Some(&AttributeValue::N("1700000001".into())));
         assert_eq!(item.get(UNTIL_ATTR), Some(&AttributeValue::N("1700000000500".into())));
     }

@@ -3,10 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{code, StoreError, StoreResult};
 pub use crate::breaker::BreakerOptions;
-pub use crate::payload::{Encryption, PayloadOptions};
+use crate::error::{code, StoreError, StoreResult};
 use crate::payload::DEFAULT_MIN_BYTES;
+pub use crate::payload::{Encryption, PayloadOptions};
 
 /// Every option the native side reads. (`client` is handled by the JS shim.)
 pub const KNOWN_OPTIONS: &[&str] = &[
@@ -239,7 +239,10 @@ fn parse_layout(o: &Reader, name: &str) -> StoreResult<Option<Layout>> {
 /// anything else are refused with it, naming the conflict.
 fn check_layouts(options: &StoreOptions) -> StoreResult<()> {
     let conflict = |option: &str, why: &str| {
-        Err(StoreError::new(code::INVALID_OPTION, format!("option \"{option}\" cannot be used with {why}")))
+        Err(StoreError::new(
+            code::INVALID_OPTION,
+            format!("option \"{option}\" cannot be used with {why}"),
+        ))
     };
     if options.layout == Layout::ConnectDynamoDBSession {
         let why = "format \"connect-dynamodb-session\"";
@@ -247,31 +250,57 @@ fn check_layouts(options: &StoreOptions) -> StoreResult<()> {
             return conflict("prefix", &format!("{why} (its keys are the bare session id)"));
         }
         if options.payload.compress_min_bytes.is_some() {
-            return conflict("compress", &format!("{why} (that package reads \"content\" as a String)"));
+            return conflict(
+                "compress",
+                &format!("{why} (that package reads \"content\" as a String)"),
+            );
         }
         if options.payload.encryption.is_some() {
-            return conflict("encryption", &format!("{why} (that package reads \"content\" as a String)"));
+            return conflict(
+                "encryption",
+                &format!("{why} (that package reads \"content\" as a String)"),
+            );
         }
         if options.hash_ids.is_some() {
-            return conflict("hashIds", &format!("{why} (that package looks sessions up by their id)"));
+            return conflict(
+                "hashIds",
+                &format!("{why} (that package looks sessions up by their id)"),
+            );
         }
         if options.users.enabled() {
-            return conflict("userPath", &format!("{why} (its cleanup would delete the user registry)"));
+            return conflict(
+                "userPath",
+                &format!("{why} (its cleanup would delete the user registry)"),
+            );
         }
-        if let Some(key) = options.special_keys.iter().find(|key| [CONTENT_ATTR, TTL_ATTR].contains(&key.name.as_str())) {
-            return conflict("specialKeys", &format!("{why}: \"{}\" is an attribute of that layout", key.name));
+        if let Some(key) = options
+            .special_keys
+            .iter()
+            .find(|key| [CONTENT_ATTR, TTL_ATTR].contains(&key.name.as_str()))
+        {
+            return conflict(
+                "specialKeys",
+                &format!("{why}: \"{}\" is an attribute of that layout", key.name),
+            );
         }
     }
     match options.migrate_from {
         None => Ok(()),
-        Some(Layout::ConnectDynamoDB) => Err(StoreError::invalid_option("migrateFrom", "\"connect-dynamodb-session\"")),
-        Some(_) if options.layout != Layout::ConnectDynamoDB => {
-            conflict("migrateFrom", "format \"connect-dynamodb-session\" (it migrates to the connect-dynamodb layout)")
+        Some(Layout::ConnectDynamoDB) => Err(StoreError::invalid_option(
+            "migrateFrom",
+            "\"connect-dynamodb-session\"",
+        )),
+        Some(_) if options.layout != Layout::ConnectDynamoDB => conflict(
+            "migrateFrom",
+            "format \"connect-dynamodb-session\" (it migrates to the connect-dynamodb layout)",
+        ),
+        Some(_) if options.prefix.is_empty() => conflict(
+            "migrateFrom",
+            "an empty prefix (the old and the new key of a session would be the same item)",
+        ),
+        Some(_) if options.hash_ids.is_some() => {
+            conflict("migrateFrom", "hashIds (the old items are keyed by the sid)")
         }
-        Some(_) if options.prefix.is_empty() => {
-            conflict("migrateFrom", "an empty prefix (the old and the new key of a session would be the same item)")
-        }
-        Some(_) if options.hash_ids.is_some() => conflict("migrateFrom", "hashIds (the old items are keyed by the sid)"),
         Some(_) => Ok(()),
     }
 }
@@ -296,8 +325,15 @@ fn parse_breaker(o: &Reader) -> StoreResult<Option<BreakerOptions>> {
         Some(Value::Bool(false)) => Ok(None),
         Some(Value::Object(settings)) => {
             let settings = Reader::new(settings, "circuitBreaker");
-            if let Some(unknown) = settings.map.keys().find(|k| !["failures", "probeInterval"].contains(&k.as_str())) {
-                return Err(StoreError::invalid_option(&settings.name(unknown), "absent (circuitBreaker takes failures and probeInterval)"));
+            if let Some(unknown) = settings
+                .map
+                .keys()
+                .find(|k| !["failures", "probeInterval"].contains(&k.as_str()))
+            {
+                return Err(StoreError::invalid_option(
+                    &settings.name(unknown),
+                    "absent (circuitBreaker takes failures and probeInterval)",
+                ));
             }
             let failures = match settings.non_negative("failures")? {
                 None => defaults.failures,
@@ -307,11 +343,22 @@ fn parse_breaker(o: &Reader) -> StoreResult<Option<BreakerOptions>> {
             let probe_interval = match settings.non_negative("probeInterval")? {
                 None => defaults.probe_interval,
                 Some(ms) if ms >= 10.0 => std::time::Duration::from_millis(ms as u64),
-                Some(_) => return Err(StoreError::invalid_option("circuitBreaker.probeInterval", "a number of ms >= 10")),
+                Some(_) => {
+                    return Err(StoreError::invalid_option(
+                        "circuitBreaker.probeInterval",
+                        "a number of ms >= 10",
+                    ))
+                }
             };
-            Ok(Some(BreakerOptions { failures, probe_interval }))
+            Ok(Some(BreakerOptions {
+                failures,
+                probe_interval,
+            }))
         }
-        Some(_) => Err(StoreError::invalid_option("circuitBreaker", "a boolean or { failures, probeInterval }")),
+        Some(_) => Err(StoreError::invalid_option(
+            "circuitBreaker",
+            "a boolean or { failures, probeInterval }",
+        )),
     }
 }
 
@@ -319,14 +366,27 @@ fn parse_lock(o: &Reader) -> StoreResult<LockOptions> {
     let max_lock_ms = match o.non_negative("maxLockTime")? {
         None => 10_000.0,
         Some(s) if s > 0.0 && s <= 3600.0 => s * 1000.0,
-        Some(_) => return Err(StoreError::invalid_option("maxLockTime", "a number of seconds > 0 and <= 3600")),
+        Some(_) => {
+            return Err(StoreError::invalid_option(
+                "maxLockTime",
+                "a number of seconds > 0 and <= 3600",
+            ))
+        }
     };
     let verification_property = match o.string("lockVerificationProperty")? {
         None => "refresh_token".to_string(),
         Some(name) if !name.is_empty() => name.to_string(),
-        Some(_) => return Err(StoreError::invalid_option("lockVerificationProperty", "a non-empty string")),
+        Some(_) => {
+            return Err(StoreError::invalid_option(
+                "lockVerificationProperty",
+                "a non-empty string",
+            ))
+        }
     };
-    Ok(LockOptions { max_lock_ms, verification_property })
+    Ok(LockOptions {
+        max_lock_ms,
+        verification_property,
+    })
 }
 
 /// `hashIds: { secret }`, a string of at least 16 bytes.
@@ -335,7 +395,10 @@ fn parse_hash_ids(value: Option<&Value>) -> StoreResult<Option<Vec<u8>>> {
         None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
         Some(Value::Object(settings)) if settings.len() == 1 => match settings.get("secret") {
             Some(Value::String(secret)) if secret.len() >= 16 => Ok(Some(secret.as_bytes().to_vec())),
-            _ => Err(StoreError::invalid_option("hashIds.secret", "a string of at least 16 bytes")),
+            _ => Err(StoreError::invalid_option(
+                "hashIds.secret",
+                "a string of at least 16 bytes",
+            )),
         },
         Some(_) => Err(StoreError::invalid_option("hashIds", "{ secret }")),
     }
@@ -348,25 +411,45 @@ fn parse_encryption(value: Option<&Value>) -> StoreResult<Option<Encryption>> {
         Some(Value::Object(settings)) => settings,
         Some(_) => return Err(StoreError::invalid_option("encryption", "{ keys, primaryKeyId }")),
     };
-    if let Some(unknown) = settings.keys().find(|k| !["keys", "primaryKeyId"].contains(&k.as_str())) {
-        return Err(StoreError::invalid_option(&format!("encryption.{unknown}"), "absent (encryption takes keys and primaryKeyId)"));
+    if let Some(unknown) = settings
+        .keys()
+        .find(|k| !["keys", "primaryKeyId"].contains(&k.as_str()))
+    {
+        return Err(StoreError::invalid_option(
+            &format!("encryption.{unknown}"),
+            "absent (encryption takes keys and primaryKeyId)",
+        ));
     }
     let Some(Value::Object(given)) = settings.get("keys") else {
-        return Err(StoreError::invalid_option("encryption.keys", "an object of key id -> 32-byte key (base64 or hex)"));
+        return Err(StoreError::invalid_option(
+            "encryption.keys",
+            "an object of key id -> 32-byte key (base64 or hex)",
+        ));
     };
     let mut keys = std::collections::HashMap::new();
     for (id, key) in given {
         if id.is_empty() || id.len() > 255 {
-            return Err(StoreError::invalid_option("encryption.keys", "keyed by ids of 1 to 255 bytes"));
+            return Err(StoreError::invalid_option(
+                "encryption.keys",
+                "keyed by ids of 1 to 255 bytes",
+            ));
         }
         let bytes = key.as_str().and_then(decode_key).ok_or_else(|| {
-            StoreError::invalid_option(&format!("encryption.keys.{id}"), "32 random bytes, as base64 (44 chars) or hex (64 chars)")
+            StoreError::invalid_option(
+                &format!("encryption.keys.{id}"),
+                "32 random bytes, as base64 (44 chars) or hex (64 chars)",
+            )
         })?;
         keys.insert(id.clone(), bytes);
     }
     let primary = match settings.get("primaryKeyId") {
         Some(Value::String(id)) if keys.contains_key(id) => id.clone(),
-        _ => return Err(StoreError::invalid_option("encryption.primaryKeyId", "the id of one of encryption.keys")),
+        _ => {
+            return Err(StoreError::invalid_option(
+                "encryption.primaryKeyId",
+                "the id of one of encryption.keys",
+            ))
+        }
     };
     Ok(Some(Encryption { keys, primary }))
 }
@@ -374,7 +457,9 @@ fn parse_encryption(value: Option<&Value>) -> StoreResult<Option<Encryption>> {
 fn decode_key(text: &str) -> Option<[u8; 32]> {
     use base64::Engine;
     let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect::<Option<Vec<u8>>>()?
+        (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?
     } else {
         base64::engine::general_purpose::STANDARD.decode(text).ok()?
     };
@@ -389,9 +474,16 @@ fn parse_compress(o: &Reader) -> StoreResult<Option<usize>> {
         Some(Value::Object(settings)) => {
             let settings = Reader::new(settings, "compress");
             if let Some(unknown) = settings.map.keys().find(|k| k.as_str() != "minBytes") {
-                return Err(StoreError::invalid_option(&settings.name(unknown), "absent (compress takes only minBytes)"));
+                return Err(StoreError::invalid_option(
+                    &settings.name(unknown),
+                    "absent (compress takes only minBytes)",
+                ));
             }
-            Ok(Some(settings.non_negative("minBytes")?.map_or(DEFAULT_MIN_BYTES, |n| n as usize)))
+            Ok(Some(
+                settings
+                    .non_negative("minBytes")?
+                    .map_or(DEFAULT_MIN_BYTES, |n| n as usize),
+            ))
         }
         Some(_) => Err(StoreError::invalid_option("compress", "a boolean or { minBytes }")),
     }
@@ -401,13 +493,23 @@ fn parse_costs(o: &Reader, layout: Layout) -> StoreResult<CostOptions> {
     let on_demand = match o.string("billingMode")? {
         None | Some("PROVISIONED") => false,
         Some("PAY_PER_REQUEST") => true,
-        Some(_) => return Err(StoreError::invalid_option("billingMode", "\"PROVISIONED\" or \"PAY_PER_REQUEST\"")),
+        Some(_) => {
+            return Err(StoreError::invalid_option(
+                "billingMode",
+                "\"PROVISIONED\" or \"PAY_PER_REQUEST\"",
+            ))
+        }
     };
     let ttl_ms = match o.non_negative("ttl")? {
         None if layout == Layout::ConnectDynamoDBSession => FOURTEEN_DAYS_MS,
         None => ONE_DAY_MS,
         Some(ms) if ms > 0.0 => ms,
-        Some(_) => return Err(StoreError::invalid_option("ttl", "a number of ms > 0, or a function of the session")),
+        Some(_) => {
+            return Err(StoreError::invalid_option(
+                "ttl",
+                "a number of ms > 0, or a function of the session",
+            ))
+        }
     };
     Ok(CostOptions {
         touch_after_ms: o.non_negative("touchAfter")?.unwrap_or(0.0),
@@ -425,7 +527,10 @@ fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> Store
         Some(path) => {
             let segments: Vec<String> = path.split('.').map(str::to_string).collect();
             if segments.iter().any(String::is_empty) {
-                return Err(StoreError::invalid_option("userPath", "a dot path such as \"passport.user\""));
+                return Err(StoreError::invalid_option(
+                    "userPath",
+                    "a dot path such as \"passport.user\"",
+                ));
             }
             segments
         }
@@ -439,7 +544,10 @@ fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> Store
         ));
     }
     if !path.is_empty() && special_keys.iter().any(|key| key.name == attribute) {
-        return Err(StoreError::invalid_option("rangeKey", "different from every special key's name"));
+        return Err(StoreError::invalid_option(
+            "rangeKey",
+            "different from every special key's name",
+        ));
     }
     let index = match o.string("userIndex")? {
         Some(name) => name.to_string(),
@@ -457,7 +565,10 @@ fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> Store
         Some(_) => return Err(StoreError::invalid_option("maxSessionsPerUser", "a positive integer")),
     };
     if max_sessions.is_some() && path.is_empty() {
-        return Err(StoreError::invalid_option("maxSessionsPerUser", "used together with userPath"));
+        return Err(StoreError::invalid_option(
+            "maxSessionsPerUser",
+            "used together with userPath",
+        ));
     }
     Ok(UserOptions {
         path,
@@ -470,7 +581,9 @@ fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> Store
 
 fn is_table_name(name: &str) -> bool {
     (3..=255).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn parse_table(table: Option<&str>) -> StoreResult<String> {
@@ -578,7 +691,9 @@ fn aws_config_map(map: &Map<String, Value>, owner: &str) -> StoreResult<Connecti
                 "a URL starting with http:// or https://",
             ));
         }
-        let authority = url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        let authority = url
+            .split_once("://")
+            .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
         if authority.contains('@') {
             return Err(StoreError::invalid_option(
                 &o.name("endpoint"),
@@ -618,13 +733,11 @@ fn static_credentials(o: &Reader) -> StoreResult<Option<StaticCredentials>> {
     let token = o.string("sessionToken")?;
     match (key, secret) {
         (None, None) if token.is_none() => Ok(None),
-        (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => {
-            Ok(Some(StaticCredentials {
-                access_key_id: key.to_string(),
-                secret_access_key: secret.to_string(),
-                session_token: token.map(str::to_string),
-            }))
-        }
+        (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => Ok(Some(StaticCredentials {
+            access_key_id: key.to_string(),
+            secret_access_key: secret.to_string(),
+            session_token: token.map(str::to_string),
+        })),
         _ => Err(StoreError::invalid_option(
             &o.name("accessKeyId"),
             "given together with a secretAccessKey (both non-empty strings)",
@@ -730,7 +843,10 @@ mod tests {
         assert!(o.special_keys.is_empty());
         assert_eq!(o.connection, ConnectionOptions::default());
         assert!(!o.users.enabled());
-        assert_eq!((o.users.attribute.as_str(), o.users.index.as_str()), ("user", "user-id-index"));
+        assert_eq!(
+            (o.users.attribute.as_str(), o.users.index.as_str()),
+            ("user", "user-id-index")
+        );
         assert_eq!(o.users.max_sessions, None);
         let c = o.costs;
         assert_eq!((c.touch_after_ms, c.ttl_ms), (0.0, ONE_DAY_MS));
@@ -741,10 +857,22 @@ mod tests {
     fn versioning_and_lock_options() {
         let o = parse(json!({})).unwrap();
         assert!(!o.versioning);
-        assert_eq!(o.lock, LockOptions { max_lock_ms: 10_000.0, verification_property: "refresh_token".into() });
+        assert_eq!(
+            o.lock,
+            LockOptions {
+                max_lock_ms: 10_000.0,
+                verification_property: "refresh_token".into()
+            }
+        );
         let o = parse(json!({"versioning": true, "maxLockTime": 0.5, "lockVerificationProperty": "rt"})).unwrap();
         assert!(o.versioning);
-        assert_eq!(o.lock, LockOptions { max_lock_ms: 500.0, verification_property: "rt".into() });
+        assert_eq!(
+            o.lock,
+            LockOptions {
+                max_lock_ms: 500.0,
+                verification_property: "rt".into()
+            }
+        );
         assert!(option_error(json!({"versioning": 1})).contains("versioning"));
         assert!(option_error(json!({"maxLockTime": 0})).contains("maxLockTime"));
         assert!(option_error(json!({"maxLockTime": 7200})).contains("maxLockTime"));
@@ -758,9 +886,11 @@ mod tests {
     fn cost_options() {
         let o = parse(json!({"touchAfter": 60000, "ttl": 3600000, "consistentRead": false,
                              "billingMode": "PAY_PER_REQUEST", "autoCreate": false, "skipUnchangedWrites": false}))
-            .unwrap();
+        .unwrap();
         assert_eq!((o.costs.touch_after_ms, o.costs.ttl_ms), (60000.0, 3600000.0));
-        assert!(o.costs.on_demand && !o.costs.consistent_read && !o.costs.auto_create && !o.costs.skip_unchanged_writes);
+        assert!(
+            o.costs.on_demand && !o.costs.consistent_read && !o.costs.auto_create && !o.costs.skip_unchanged_writes
+        );
         assert!(option_error(json!({"billingMode": "ON_DEMAND"})).contains("billingMode"));
         assert!(option_error(json!({"ttl": 0})).contains("ttl"));
         assert!(option_error(json!({"touchAfter": -1})).contains("touchAfter"));
@@ -769,8 +899,9 @@ mod tests {
 
     #[test]
     fn user_options() {
-        let o = parse(json!({"userPath": "passport.user", "rangeKey": "owner", "hashKey": "pk", "maxSessionsPerUser": 2}))
-            .unwrap();
+        let o =
+            parse(json!({"userPath": "passport.user", "rangeKey": "owner", "hashKey": "pk", "maxSessionsPerUser": 2}))
+                .unwrap();
         assert_eq!(o.users.path, vec!["passport", "user"]);
         assert_eq!(o.users.index, "owner-pk-index");
         assert_eq!(o.users.max_sessions, Some(2));
@@ -781,8 +912,9 @@ mod tests {
         assert!(option_error(json!({"userIndex": "a b"})).contains("userIndex"));
         assert!(option_error(json!({"maxSessionsPerUser": 2})).contains("userPath"));
         assert!(option_error(json!({"userPath": "u", "maxSessionsPerUser": 1.5})).contains("maxSessionsPerUser"));
-        assert!(option_error(json!({"userPath": "u", "specialKeys": [{"name": "user", "type": "S"}]}))
-            .contains("rangeKey"));
+        assert!(
+            option_error(json!({"userPath": "u", "specialKeys": [{"name": "user", "type": "S"}]})).contains("rangeKey")
+        );
     }
 
     #[test]
@@ -812,17 +944,21 @@ mod tests {
         assert!(option_error(json!({"writeCapacityUnits": "many"})).contains("writeCapacityUnits"));
         assert!(option_error(json!({"reapInterval": -1})).contains("reapInterval"));
         assert!(option_error(json!({"initialized": "yes"})).contains("initialized"));
-        assert!(option_error(json!({"skipThrowMissingSpecialKeys": 1}))
-            .contains("skipThrowMissingSpecialKeys"));
+        assert!(option_error(json!({"skipThrowMissingSpecialKeys": 1})).contains("skipThrowMissingSpecialKeys"));
         assert!(option_error(json!({"AWSConfigJSON": "eu"})).contains("AWSConfigJSON"));
         assert!(option_error(json!({"AWSRegion": 1})).contains("AWSRegion"));
     }
 
     #[test]
     fn special_keys_are_checked() {
-        let o = parse(json!({"specialKeys": [{"name": "user", "type": "S"}, {"name": "n", "type": "N"}]}))
-            .unwrap();
-        assert_eq!(o.special_keys[0], SpecialKey { name: "user".into(), kind: AttrKind::S });
+        let o = parse(json!({"specialKeys": [{"name": "user", "type": "S"}, {"name": "n", "type": "N"}]})).unwrap();
+        assert_eq!(
+            o.special_keys[0],
+            SpecialKey {
+                name: "user".into(),
+                kind: AttrKind::S
+            }
+        );
         assert_eq!(o.special_keys[1].kind, AttrKind::N);
         assert!(option_error(json!({"specialKeys": [{"name": "x", "type": "SS"}]})).contains("specialKeys"));
         assert!(option_error(json!({"specialKeys": [{"name": "sess", "type": "S"}]})).contains("specialKeys"));
@@ -849,8 +985,13 @@ mod tests {
             .unwrap();
         assert_eq!(o.connection.credentials.unwrap().session_token.as_deref(), Some("t"));
         assert!(option_error(json!({"AWSConfigJSON": {"accessKeyId": "only"}})).contains("AWSConfigJSON.accessKeyId"));
-        assert!(option_error(json!({"AWSConfigJSON": {"endpoint": "localhost:8000"}})).contains("AWSConfigJSON.endpoint"));
-        assert!(option_error(json!({"AWSConfigJSON": {"endpoint": "http://user:pass@localhost:8000"}})).contains("user:password@"));
+        assert!(
+            option_error(json!({"AWSConfigJSON": {"endpoint": "localhost:8000"}})).contains("AWSConfigJSON.endpoint")
+        );
+        assert!(
+            option_error(json!({"AWSConfigJSON": {"endpoint": "http://user:pass@localhost:8000"}}))
+                .contains("user:password@")
+        );
         assert!(parse(json!({"AWSConfigJSON": {"endpoint": "http://localhost:8000/path@x"}})).is_ok());
         assert!(option_error(json!({"AWSConfigJSON": {"region": 3}})).contains("AWSConfigJSON.region"));
     }
@@ -875,10 +1016,9 @@ mod tests {
     fn unreadable_config_path_is_its_own_error() {
         let err = parse(json!({"AWSConfigPath": "missing.json"})).unwrap_err();
         assert_eq!(err.code, code::AWS_CONFIG_PATH);
-        let bad_json = StoreOptions::parse(
-            json!({"AWSConfigPath": "x"}).as_object().unwrap(),
-            |_| Ok("not json".to_string()),
-        )
+        let bad_json = StoreOptions::parse(json!({"AWSConfigPath": "x"}).as_object().unwrap(), |_| {
+            Ok("not json".to_string())
+        })
         .unwrap_err();
         assert_eq!(bad_json.code, code::AWS_CONFIG_PATH);
     }

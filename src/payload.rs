@@ -17,9 +17,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::rand::{SecureRandom, SystemRandom};
-use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::{code, StoreError, StoreResult};
 
@@ -65,7 +65,10 @@ pub fn encode(options: &PayloadOptions, table_key: &str, json: String) -> StoreR
     if json.len() > MAX_SESSION_BYTES {
         return Err(StoreError::new(
             code::SESSION_TOO_LARGE,
-            format!("the session is {} bytes of JSON; the store handles at most {MAX_SESSION_BYTES}", json.len()),
+            format!(
+                "the session is {} bytes of JSON; the store handles at most {MAX_SESSION_BYTES}",
+                json.len()
+            ),
         ));
     }
     let deflated = match options.compress_min_bytes {
@@ -150,7 +153,9 @@ pub fn decode(options: &PayloadOptions, table_key: &str, value: Option<Attribute
 fn open_envelope(options: &PayloadOptions, table_key: &str, mut bytes: Vec<u8>) -> StoreResult<String> {
     let flags = *bytes.first().ok_or_else(|| corrupt("it is empty"))?;
     if flags & !KNOWN_FLAGS != 0 || flags == 0 {
-        return Err(corrupt(&format!("unknown format 0x{flags:02x} (written by a newer version?)")));
+        return Err(corrupt(&format!(
+            "unknown format 0x{flags:02x} (written by a newer version?)"
+        )));
     }
     let payload = if flags & ENCRYPTED != 0 {
         open_sealed(options, table_key, flags, &mut bytes)?
@@ -173,14 +178,19 @@ fn open_sealed<'a>(options: &PayloadOptions, table_key: &str, flags: u8, bytes: 
     if bytes.len() < body_at + AES_256_GCM.tag_len() {
         return Err(corrupt("the header is cut short"));
     }
-    let key_id = std::str::from_utf8(&bytes[2..2 + id_len]).map_err(|_| corrupt("its key id is not UTF-8"))?.to_string();
+    let key_id = std::str::from_utf8(&bytes[2..2 + id_len])
+        .map_err(|_| corrupt("its key id is not UTF-8"))?
+        .to_string();
     let Some(encryption) = &options.encryption else {
-        return Err(decrypt_error(format!("it is encrypted (key id \"{key_id}\") and no encryption keys are configured")));
+        return Err(decrypt_error(format!(
+            "it is encrypted (key id \"{key_id}\") and no encryption keys are configured"
+        )));
     };
-    let key = encryption
-        .keys
-        .get(&key_id)
-        .ok_or_else(|| decrypt_error(format!("it was encrypted with key id \"{key_id}\", which is not in encryption.keys")))?;
+    let key = encryption.keys.get(&key_id).ok_or_else(|| {
+        decrypt_error(format!(
+            "it was encrypted with key id \"{key_id}\", which is not in encryption.keys"
+        ))
+    })?;
     let mut nonce = [0u8; NONCE_LEN];
     nonce.copy_from_slice(&bytes[2 + id_len..body_at]);
     let aad = associated_data(flags, &key_id, table_key);
@@ -199,7 +209,10 @@ fn decrypt_error(why: String) -> StoreError {
 }
 
 fn corrupt(why: &str) -> StoreError {
-    StoreError::new(code::SESSION_CORRUPT, format!("the stored session cannot be read: {why}"))
+    StoreError::new(
+        code::SESSION_CORRUPT,
+        format!("the stored session cannot be read: {why}"),
+    )
 }
 
 #[cfg(test)]
@@ -207,14 +220,20 @@ mod tests {
     use super::*;
 
     fn compressing(min: usize) -> PayloadOptions {
-        PayloadOptions { compress_min_bytes: Some(min), encryption: None }
+        PayloadOptions {
+            compress_min_bytes: Some(min),
+            encryption: None,
+        }
     }
 
     fn session_json(bytes: usize) -> String {
         let mut json = String::from(r#"{"cookie":{"originalMaxAge":86400000},"cart":["#);
         let mut i = 0;
         while json.len() < bytes {
-            json.push_str(&format!(r#"{{"sku":"SKU-{i:06}","qty":{},"title":"Item number {i}"}},"#, i % 7 + 1));
+            json.push_str(&format!(
+                r#"{{"sku":"SKU-{i:06}","qty":{},"title":"Item number {i}"}},"#,
+                i % 7 + 1
+            ));
             i += 1;
         }
         json.push_str(r#"{}]}"#);
@@ -224,46 +243,85 @@ mod tests {
     #[test]
     fn plain_by_default_and_below_min_bytes() {
         let json = session_json(4096);
-        assert_eq!(encode(&PayloadOptions::default(), "k", json.clone()).unwrap(), AttributeValue::S(json.clone()));
-        assert_eq!(encode(&compressing(json.len() + 1), "k", json.clone()).unwrap(), AttributeValue::S(json));
+        assert_eq!(
+            encode(&PayloadOptions::default(), "k", json.clone()).unwrap(),
+            AttributeValue::S(json.clone())
+        );
+        assert_eq!(
+            encode(&compressing(json.len() + 1), "k", json.clone()).unwrap(),
+            AttributeValue::S(json)
+        );
     }
 
     #[test]
     fn compresses_large_sessions_and_reads_them_back() {
         let json = session_json(64 * 1024);
         let value = encode(&compressing(1024), "k", json.clone()).unwrap();
-        let AttributeValue::B(blob) = &value else { panic!("not compressed: {value:?}") };
+        let AttributeValue::B(blob) = &value else {
+            panic!("not compressed: {value:?}")
+        };
         assert_eq!(blob.as_ref()[0], COMPRESSED);
         assert!(blob.as_ref().len() < json.len() / 4, "{} bytes", blob.as_ref().len());
-        assert_eq!(decode(&PayloadOptions::default(), "k", Some(value)).unwrap(), Some(json));
+        assert_eq!(
+            decode(&PayloadOptions::default(), "k", Some(value)).unwrap(),
+            Some(json)
+        );
     }
 
     #[test]
     fn sessions_deflate_would_not_shrink_stay_strings() {
         for json in [r#"{"a":1}"#, r#"{"t":"x9Q"}"#] {
-            assert_eq!(encode(&compressing(0), "k", json.to_string()).unwrap(), AttributeValue::S(json.to_string()));
+            assert_eq!(
+                encode(&compressing(0), "k", json.to_string()).unwrap(),
+                AttributeValue::S(json.to_string())
+            );
         }
     }
 
     #[test]
     fn reads_plain_strings_and_ignores_other_types() {
-        assert_eq!(decode(&PayloadOptions::default(), "k", Some(AttributeValue::S("{}".into()))).unwrap(), Some("{}".into()));
-        assert_eq!(decode(&PayloadOptions::default(), "k", Some(AttributeValue::S(String::new()))).unwrap(), None);
-        assert_eq!(decode(&PayloadOptions::default(), "k", Some(AttributeValue::Bool(true))).unwrap(), None);
+        assert_eq!(
+            decode(&PayloadOptions::default(), "k", Some(AttributeValue::S("{}".into()))).unwrap(),
+            Some("{}".into())
+        );
+        assert_eq!(
+            decode(&PayloadOptions::default(), "k", Some(AttributeValue::S(String::new()))).unwrap(),
+            None
+        );
+        assert_eq!(
+            decode(&PayloadOptions::default(), "k", Some(AttributeValue::Bool(true))).unwrap(),
+            None
+        );
         assert_eq!(decode(&PayloadOptions::default(), "k", None).unwrap(), None);
     }
 
     #[test]
     fn damaged_envelopes_are_clear_errors() {
         let blob = |bytes: &[u8]| Some(AttributeValue::B(Blob::new(bytes.to_vec())));
-        for bytes in [&[][..], &[0], &[0x80, 1, 2], &[COMPRESSED, 0xff, 0xff, 0xff], &[COMPRESSED]] {
-            assert_eq!(decode(&PayloadOptions::default(), "k", blob(bytes)).unwrap_err().code, code::SESSION_CORRUPT, "{bytes:?}");
+        for bytes in [
+            &[][..],
+            &[0],
+            &[0x80, 1, 2],
+            &[COMPRESSED, 0xff, 0xff, 0xff],
+            &[COMPRESSED],
+        ] {
+            assert_eq!(
+                decode(&PayloadOptions::default(), "k", blob(bytes)).unwrap_err().code,
+                code::SESSION_CORRUPT,
+                "{bytes:?}"
+            );
         }
     }
 
     fn encrypting(primary: &str) -> PayloadOptions {
         let keys = HashMap::from([("k1".to_string(), [1u8; 32]), ("k2".to_string(), [2u8; 32])]);
-        PayloadOptions { compress_min_bytes: Some(1024), encryption: Some(Encryption { keys, primary: primary.into() }) }
+        PayloadOptions {
+            compress_min_bytes: Some(1024),
+            encryption: Some(Encryption {
+                keys,
+                primary: primary.into(),
+            }),
+        }
     }
 
     #[test]
@@ -271,7 +329,9 @@ mod tests {
         let o = encrypting("k1");
         for json in [r#"{"n":1}"#.to_string(), session_json(8 * 1024)] {
             let value = encode(&o, "sess:a", json.clone()).unwrap();
-            let AttributeValue::B(blob) = &value else { panic!("not sealed") };
+            let AttributeValue::B(blob) = &value else {
+                panic!("not sealed")
+            };
             assert_ne!(blob.as_ref()[0] & ENCRYPTED, 0);
             assert!(!String::from_utf8_lossy(blob.as_ref()).contains("cookie"));
             assert_eq!(decode(&o, "sess:a", Some(value)).unwrap(), Some(json));
@@ -281,15 +341,23 @@ mod tests {
     #[test]
     fn each_write_gets_a_fresh_nonce() {
         let o = encrypting("k1");
-        assert_ne!(encode(&o, "sess:a", "{}".into()).unwrap(), encode(&o, "sess:a", "{}".into()).unwrap());
+        assert_ne!(
+            encode(&o, "sess:a", "{}".into()).unwrap(),
+            encode(&o, "sess:a", "{}".into()).unwrap()
+        );
     }
 
     #[test]
     fn rotation_reads_old_keys_and_writes_the_primary() {
         let old = encode(&encrypting("k1"), "sess:a", r#"{"v":1}"#.into()).unwrap();
         let rotated = encrypting("k2");
-        assert_eq!(decode(&rotated, "sess:a", Some(old)).unwrap().as_deref(), Some(r#"{"v":1}"#));
-        let AttributeValue::B(new) = encode(&rotated, "sess:a", "{}".into()).unwrap() else { panic!() };
+        assert_eq!(
+            decode(&rotated, "sess:a", Some(old)).unwrap().as_deref(),
+            Some(r#"{"v":1}"#)
+        );
+        let AttributeValue::B(new) = encode(&rotated, "sess:a", "{}".into()).unwrap() else {
+            panic!()
+        };
         assert_eq!(&new.as_ref()[1..4], b"\x02k2");
     }
 
@@ -297,12 +365,20 @@ mod tests {
     fn a_ciphertext_does_not_open_under_another_key_or_item() {
         let o = encrypting("k1");
         let sealed = encode(&o, "sess:a", r#"{"admin":true}"#.into()).unwrap();
-        assert_eq!(decode(&o, "sess:b", Some(sealed.clone())).unwrap_err().code, code::DECRYPT);
+        assert_eq!(
+            decode(&o, "sess:b", Some(sealed.clone())).unwrap_err().code,
+            code::DECRYPT
+        );
         let mut only_k2 = encrypting("k2");
         only_k2.encryption.as_mut().unwrap().keys.remove("k1");
         let err = decode(&only_k2, "sess:a", Some(sealed.clone())).unwrap_err();
         assert!(err.code == code::DECRYPT && err.message.contains("\"k1\""), "{err:?}");
-        assert_eq!(decode(&PayloadOptions::default(), "sess:a", Some(sealed.clone())).unwrap_err().code, code::DECRYPT);
+        assert_eq!(
+            decode(&PayloadOptions::default(), "sess:a", Some(sealed.clone()))
+                .unwrap_err()
+                .code,
+            code::DECRYPT
+        );
         let AttributeValue::B(blob) = sealed else { panic!() };
         let mut tampered = blob.into_inner();
         let last = tampered.len() - 1;
@@ -316,7 +392,12 @@ mod tests {
         let zeros = vec![b'0'; MAX_SESSION_BYTES + 1];
         let mut bomb = vec![COMPRESSED];
         bomb.extend(miniz_oxide::deflate::compress_to_vec(&zeros, 1));
-        let err = decode(&PayloadOptions::default(), "k", Some(AttributeValue::B(Blob::new(bomb)))).unwrap_err();
+        let err = decode(
+            &PayloadOptions::default(),
+            "k",
+            Some(AttributeValue::B(Blob::new(bomb))),
+        )
+        .unwrap_err();
         assert_eq!(err.code, code::SESSION_CORRUPT);
         let too_big = encode(&compressing(0), "k", "0".repeat(MAX_SESSION_BYTES + 1)).unwrap_err();
         assert_eq!(too_big.code, code::SESSION_TOO_LARGE);

@@ -42,7 +42,11 @@ impl RecentSessions {
             *bytes = 0;
         }
         *bytes += added;
-        let recent = Recent { sess, expires, at: Instant::now() };
+        let recent = Recent {
+            sess,
+            expires,
+            at: Instant::now(),
+        };
         if let Some(old) = entries.insert(key.to_string(), recent) {
             *bytes -= old.sess.map_or(0, |s| s.len());
         }
@@ -97,7 +101,10 @@ mod tests {
     fn touch_after_window() {
         assert!(within_touch_after(1000.0, 1030, 60.0));
         assert!(!within_touch_after(1000.0, 1060, 60.0));
-        assert!(!within_touch_after(1000.0, 990, 60.0), "a shorter expiry is always written");
+        assert!(
+            !within_touch_after(1000.0, 990, 60.0),
+            "a shorter expiry is always written"
+        );
         assert!(!within_touch_after(1000.0, 1000, 0.0), "0 means always write");
     }
 

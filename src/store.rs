@@ -2,15 +2,15 @@
 //! makes sure of its table once, however many calls arrive at the same time.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
 use tokio::sync::OnceCell;
 
@@ -19,11 +19,11 @@ use crate::breaker::{self, Breaker, Transition};
 use crate::client::{connect, Connection, JsClient};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
+use crate::layout::Layout;
 use crate::lock;
 use crate::logger::Logger;
-use crate::payload;
-use crate::layout::Layout;
 use crate::options::{StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, TTL_ATTR, VERSION_ATTR};
+use crate::payload;
 use crate::payload::PayloadOptions;
 use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
@@ -131,9 +131,13 @@ impl Store {
     }
 
     fn start_probe(&self) {
-        self.logger.warn("DynamoDB is unreachable: the store stops sending and probes until it answers");
+        self.logger
+            .warn("DynamoDB is unreachable: the store stops sending and probes until it answers");
         self.logger.event("disconnect");
-        let (Some(client), Ok(runtime)) = (self.connection.get().map(|c| c.sdk.clone()), tokio::runtime::Handle::try_current()) else {
+        let (Some(client), Ok(runtime)) = (
+            self.connection.get().map(|c| c.sdk.clone()),
+            tokio::runtime::Handle::try_current(),
+        ) else {
             // No client yet means nothing was ever reachable; the next call retries for real.
             self.breaker.close();
             return;
@@ -203,7 +207,10 @@ impl Store {
     }
 
     fn key(&self, sid: &str) -> StoreResult<String> {
-        if let Some(mark) = [users::REGISTRY_MARK, lock::LOCK_MARK].into_iter().find(|mark| sid.starts_with(mark)) {
+        if let Some(mark) = [users::REGISTRY_MARK, lock::LOCK_MARK]
+            .into_iter()
+            .find(|mark| sid.starts_with(mark))
+        {
             return Err(StoreError::invalid_argument(format!(
                 "sid must not start with \"{mark}\" (reserved for the store's own items)"
             )));
@@ -225,7 +232,6 @@ impl Store {
         }
         Ok(())
     }
-
 
     pub async fn initialize(&self) -> StoreResult<()> {
         self.ready().await.map(|_| ())
@@ -268,7 +274,10 @@ impl Store {
         let versioning = self.options.versioning;
         let sess_attr = self.layout().sess_attr();
         let (projection, names): (&str, &[(&str, &str)]) = if versioning {
-            ("#s, #e, #v", &[("#s", sess_attr), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
+            (
+                "#s, #e, #v",
+                &[("#s", sess_attr), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)],
+            )
         } else {
             ("#s, #e", &[("#s", sess_attr), ("#e", EXPIRES_ATTR)])
         };
@@ -312,7 +321,9 @@ impl Store {
     /// written under its key (unless a save got there first), then its old
     /// item deleted. A session that cannot be moved is still served.
     async fn migrate(&self, wire: &Wire, sid: &str, key: &str) -> StoreResult<Option<(String, Option<f64>)>> {
-        let Some(old) = self.options.migrate_from else { return Ok(None) };
+        let Some(old) = self.options.migrate_from else {
+            return Ok(None);
+        };
         let body = Body::new(&self.options.table, sid.len())
             .key(&self.options.hash_key, sid)
             .boolean("ConsistentRead", self.options.costs.consistent_read)
@@ -322,16 +333,25 @@ impl Store {
             .finish();
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
         self.stats.read_units(wire::capacity_units(&reply));
-        let Some(item) = reply.remove("Item").map(wire_json::read_item).transpose()? else { return Ok(None) };
-        let now_ms = codec::now_ms();
-        // The old layout stores plain JSON.
-        let Some((sess, old_expires)) = codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)? else {
+        let Some(item) = reply.remove("Item").map(wire_json::read_item).transpose()? else {
             return Ok(None);
         };
-        let at_ms = old_expires.map_or(now_ms + self.options.costs.ttl_ms, |stored| old.seconds(stored) * 1000.0);
+        let now_ms = codec::now_ms();
+        // The old layout stores plain JSON.
+        let Some((sess, old_expires)) = codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)?
+        else {
+            return Ok(None);
+        };
+        let at_ms = old_expires.map_or(now_ms + self.options.costs.ttl_ms, |stored| {
+            old.seconds(stored) * 1000.0
+        });
         let expires = self.layout().stored_expiry(at_ms);
         if let Err(err) = self.move_session(wire, sid, key, sess.clone(), expires).await {
-            self.logger.warn(format!("a {} session could not be moved to its new key yet: {}", old.name(), err.message));
+            self.logger.warn(format!(
+                "a {} session could not be moved to its new key yet: {}",
+                old.name(),
+                err.message
+            ));
         }
         Ok(Some((sess, Some(expires as f64))))
     }
@@ -366,11 +386,22 @@ impl Store {
     /// Saves the session. With `versioning`, `read_version` is the version
     /// the caller read (0 or None: it read none) and the new version is
     /// returned; a session changed since fails with ERR_SESSION_CONFLICT.
-    pub async fn set(&self, sid: &str, sess: String, times: CookieTimes, read_version: Option<f64>) -> StoreResult<Option<f64>> {
+    pub async fn set(
+        &self,
+        sid: &str,
+        sess: String,
+        times: CookieTimes,
+        read_version: Option<f64>,
+    ) -> StoreResult<Option<f64>> {
         let now_ms = codec::now_ms();
         let expires = self.expires_at(now_ms, times);
         let key = self.key(sid)?;
-        let read_version = self.options.versioning.then(|| read_version.filter(|v| v.is_finite() && *v >= 0.0).unwrap_or(0.0).floor());
+        let read_version = self.options.versioning.then(|| {
+            read_version
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .unwrap_or(0.0)
+                .floor()
+        });
         if self.options.costs.skip_unchanged_writes {
             if let Some(stored_expires) = self.recent.unchanged(&key, &sess) {
                 self.save_unchanged(key, stored_expires, expires, now_ms).await?;
@@ -400,7 +431,9 @@ impl Store {
         Stats::count(&self.stats.sets);
         if !landed {
             self.recent.forget(&key);
-            self.logger.debug(format!("a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"));
+            self.logger.debug(format!(
+                "a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"
+            ));
             return Ok(read_version);
         }
         if self.tracks_recent() {
@@ -412,7 +445,10 @@ impl Store {
                 self.limit_sessions(client, &user, &key, max).await.map_err(|err| {
                     StoreError::new(
                         &err.code,
-                        format!("the session was saved, but enforcing maxSessionsPerUser failed: {}", err.message),
+                        format!(
+                            "the session was saved, but enforcing maxSessionsPerUser failed: {}",
+                            err.message
+                        ),
                     )
                 })?;
             }
@@ -432,13 +468,24 @@ impl Store {
                 .values(&[(":now", &now)])?,
             // Read nothing: only over no session, an unversioned or an expired one.
             Some(0.0) => body
-                .string("ConditionExpression", "attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now")
+                .string(
+                    "ConditionExpression",
+                    "attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now",
+                )
                 .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
                 .values(&[(":now", &now)])?
                 .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
             Some(read) => body
-                .string("ConditionExpression", "#v = :read AND (attribute_not_exists(#d) OR #e <= :now) OR attribute_not_exists(#k)")
-                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR), ("#k", &self.options.hash_key)])
+                .string(
+                    "ConditionExpression",
+                    "#v = :read AND (attribute_not_exists(#d) OR #e <= :now) OR attribute_not_exists(#k)",
+                )
+                .names(&[
+                    ("#d", DESTROYED_ATTR),
+                    ("#e", EXPIRES_ATTR),
+                    ("#v", VERSION_ATTR),
+                    ("#k", &self.options.hash_key),
+                ])
                 .values(&[(":now", &now), (":read", &codec::number(read as i64))])?
                 .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
         };
@@ -460,7 +507,10 @@ impl Store {
     }
 
     fn user_index<'a>(&'a self, client: &'a Client) -> UserIndex<'a> {
-        UserIndex { client, options: &self.options }
+        UserIndex {
+            client,
+            options: &self.options,
+        }
     }
 
     /// The user this write gives the session, unless this store registered
@@ -500,7 +550,14 @@ impl Store {
             .filter(|key| key != keep)
             .take(excess)
             .collect();
-        batch::tombstone_keys(client, &self.options.table, self.options.layout, &self.options.hash_key, oldest).await
+        batch::tombstone_keys(
+            client,
+            &self.options.table,
+            self.options.layout,
+            &self.options.hash_key,
+            oldest,
+        )
+        .await
     }
 
     /// Makes sure the table has the user index, adding it if needed.
@@ -534,7 +591,14 @@ impl Store {
             .map(|session| session.key)
             .filter(|key| Some(key) != keep.as_ref())
             .collect();
-        batch::tombstone_keys(client, &self.options.table, self.options.layout, &self.options.hash_key, doomed).await
+        batch::tombstone_keys(
+            client,
+            &self.options.table,
+            self.options.layout,
+            &self.options.hash_key,
+            doomed,
+        )
+        .await
     }
 
     /// Moves the expiry of a live session; returns the new expiry (epoch
@@ -564,7 +628,9 @@ impl Store {
         }
         Stats::count(&self.stats.downgraded_sets);
         if self.touch_key(&key, expires, now_ms).await?.is_none() {
-            self.logger.debug(format!("an unchanged save found no live session \"{key}\"; not recreating it"));
+            self.logger.debug(format!(
+                "an unchanged save found no live session \"{key}\"; not recreating it"
+            ));
         }
         Ok(())
     }
@@ -607,8 +673,12 @@ impl Store {
 
     /// The stored `expires` (in the layout's unit) for a save or touch now.
     pub fn expires_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
-        let ttl_ms = times.ttl_ms.filter(|ms| ms.is_finite() && *ms > 0.0).unwrap_or(self.options.costs.ttl_ms);
-        self.layout().stored_expiry(codec::expiry_ms(now_ms, times.expires_ms, times.max_age_ms, ttl_ms))
+        let ttl_ms = times
+            .ttl_ms
+            .filter(|ms| ms.is_finite() && *ms > 0.0)
+            .unwrap_or(self.options.costs.ttl_ms);
+        self.layout()
+            .stored_expiry(codec::expiry_ms(now_ms, times.expires_ms, times.max_age_ms, ttl_ms))
     }
 
     pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
@@ -626,7 +696,9 @@ impl Store {
             .finish();
         let result = match self.options.migrate_from {
             // The session may still be stored in the old layout too.
-            Some(_) => tokio::try_join!(wire.call(Target::PutItem, body), self.delete_old(wire, sid)).map(|(put, _)| put),
+            Some(_) => {
+                tokio::try_join!(wire.call(Target::PutItem, body), self.delete_old(wire, sid)).map(|(put, _)| put)
+            }
             None => wire.call(Target::PutItem, body).await,
         };
         Stats::count(&self.stats.destroys);
@@ -649,7 +721,13 @@ impl Store {
         let taken = client
             .put_item()
             .table_name(&self.options.table)
-            .set_item(Some(lock::lock_item(self.layout(), &self.options.hash_key, lock_key.clone(), owner.clone(), until_ms)))
+            .set_item(Some(lock::lock_item(
+                self.layout(),
+                &self.options.hash_key,
+                lock_key.clone(),
+                owner.clone(),
+                until_ms,
+            )))
             .condition_expression("attribute_not_exists(#k) OR #u <= :now")
             .expression_attribute_names("#k", &self.options.hash_key)
             .expression_attribute_names("#u", lock::UNTIL_ATTR)
@@ -661,18 +739,25 @@ impl Store {
         match taken {
             Ok(output) => self.stats.write(output.consumed_capacity.as_ref()),
             Err(err) if err.is("ConditionalCheckFailedException") => {
-                return Err(StoreError::new(code::SESSION_LOCKED, "another request holds the lock on this session; reload the session"));
+                return Err(StoreError::new(
+                    code::SESSION_LOCKED,
+                    "another request holds the lock on this session; reload the session",
+                ));
             }
             Err(err) => return Err(err),
         }
         // Read only once the lock is held: a rotation finished before it is seen.
-        let verified = self.read_for_lock(client, &key, now_ms).await.and_then(|sess| {
-            lock::verify(&sess, &self.options.lock.verification_property, verification_json)
-        });
+        let verified = self
+            .read_for_lock(client, &key, now_ms)
+            .await
+            .and_then(|sess| lock::verify(&sess, &self.options.lock.verification_property, verification_json));
         if let Err(err) = verified {
             // The caller needs the reason it was refused; a lock left behind ends with its lease.
             if let Err(release) = self.release_lock(client, &lock_key, Some(&owner)).await {
-                self.logger.debug(format!("a refused lock was not released ({}); its lease ends it", release.message));
+                self.logger.debug(format!(
+                    "a refused lock was not released ({}); its lease ends it",
+                    release.message
+                ));
             }
             return Err(err);
         }
@@ -728,7 +813,11 @@ impl Store {
                 .expression_attribute_names("#o", lock::OWNER_ATTR)
                 .expression_attribute_values(":o", AttributeValue::S(owner.to_string()));
         }
-        let result = request.return_consumed_capacity(ReturnConsumedCapacity::Total).send().await.map_err(StoreError::from);
+        let result = request
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(StoreError::from);
         match result {
             Ok(output) => {
                 self.stats.write(output.consumed_capacity.as_ref());
@@ -752,7 +841,8 @@ impl Store {
                 match payload::decode(&self.options.payload, &key, item.remove(self.layout().sess_attr())) {
                     Ok(sess) => Some((sid, sess?)),
                     Err(err) => {
-                        self.logger.warn(format!("all() leaves out session \"{sid}\": {}", err.message));
+                        self.logger
+                            .warn(format!("all() leaves out session \"{sid}\": {}", err.message));
                         None
                     }
                 }
@@ -852,7 +942,10 @@ impl Store {
 
 fn probe_timeouts(interval: Duration) -> TimeoutConfig {
     let limit = interval.max(Duration::from_millis(100));
-    TimeoutConfig::builder().operation_timeout(limit).operation_attempt_timeout(limit).build()
+    TimeoutConfig::builder()
+        .operation_timeout(limit)
+        .operation_attempt_timeout(limit)
+        .build()
 }
 
 fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
@@ -872,14 +965,23 @@ struct Pages {
 
 impl Pages {
     fn new(request: ScanFluentBuilder) -> Self {
-        Pages { request, start: None, done: false }
+        Pages {
+            request,
+            start: None,
+            done: false,
+        }
     }
 
     async fn next(&mut self) -> StoreResult<Option<Vec<Item>>> {
         if self.done {
             return Ok(None);
         }
-        let output = self.request.clone().set_exclusive_start_key(self.start.take()).send().await?;
+        let output = self
+            .request
+            .clone()
+            .set_exclusive_start_key(self.start.take())
+            .send()
+            .await?;
         self.start = output.last_evaluated_key.filter(|key| !key.is_empty());
         self.done = self.start.is_none();
         Ok(Some(output.items.unwrap_or_default()))

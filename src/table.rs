@@ -34,7 +34,10 @@ pub async fn ensure_table(client: &Client, options: &StoreOptions, logger: &Logg
         Err(err) if err.is("ResourceNotFoundException") => {
             return Err(StoreError::new(
                 &err.code,
-                format!("table \"{}\" does not exist, and autoCreate is false: {}", options.table, err.message),
+                format!(
+                    "table \"{}\" does not exist, and autoCreate is false: {}",
+                    options.table, err.message
+                ),
             ))
         }
         Err(err) => return Err(err),
@@ -52,7 +55,10 @@ pub async fn create(client: &Client, options: &StoreOptions, logger: &Logger) ->
     if created {
         let attribute = options.layout.ttl_attr();
         enable_ttl(client, &options.table, attribute).await?;
-        logger.debug(format!("created table \"{}\" with TTL on \"{attribute}\"", options.table));
+        logger.debug(format!(
+            "created table \"{}\" with TTL on \"{attribute}\"",
+            options.table
+        ));
     }
     Ok(created)
 }
@@ -85,8 +91,12 @@ async fn warn_about_ttl(client: &Client, table: &str, expected: &str, logger: &L
     let on = matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
     let message = match attribute.as_deref() {
         Some(name) if on && name == expected => return,
-        Some(other) if on => format!("table \"{table}\" has DynamoDB TTL on \"{other}\", not \"{expected}\": expired sessions are never deleted"),
-        _ => format!("table \"{table}\" has DynamoDB TTL off: expired sessions are never deleted (enable TTL on \"{expected}\")"),
+        Some(other) if on => format!(
+            "table \"{table}\" has DynamoDB TTL on \"{other}\", not \"{expected}\": expired sessions are never deleted"
+        ),
+        _ => format!(
+            "table \"{table}\" has DynamoDB TTL off: expired sessions are never deleted (enable TTL on \"{expected}\")"
+        ),
     };
     logger.warn(message);
 }
@@ -150,7 +160,10 @@ async fn wait_until_active(client: &Client, table: &str) -> StoreResult<()> {
         if started.elapsed() > ACTIVE_DEADLINE {
             return Err(StoreError::new(
                 code::TABLE_NOT_ACTIVE,
-                format!("table \"{table}\" did not become ACTIVE within {}s", ACTIVE_DEADLINE.as_secs()),
+                format!(
+                    "table \"{table}\" did not become ACTIVE within {}s",
+                    ACTIVE_DEADLINE.as_secs()
+                ),
             ));
         }
         tokio::time::sleep(delay).await;

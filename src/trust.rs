@@ -41,6 +41,11 @@ mod tests {
         let found: Vec<_> = CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].as_ref(), &[0, 1, 2]);
-        assert_eq!(CertificateDer::pem_slice_iter(b"no pem here").filter_map(Result::ok).count(), 0);
+        assert_eq!(
+            CertificateDer::pem_slice_iter(b"no pem here")
+                .filter_map(Result::ok)
+                .count(),
+            0
+        );
     }
 }

@@ -132,7 +132,10 @@ impl UserIndex<'_> {
         self.client
             .update_item()
             .table_name(&self.options.table)
-            .key(&self.options.hash_key, AttributeValue::S(registry_key(&self.options.prefix, bucket, user)))
+            .key(
+                &self.options.hash_key,
+                AttributeValue::S(registry_key(&self.options.prefix, bucket, user)),
+            )
             .update_expression("ADD #sids :sid SET #e = :e, #t = :t")
             .expression_attribute_names("#sids", REGISTRY_SIDS_ATTR)
             .expression_attribute_names("#e", EXPIRES_ATTR)
@@ -211,8 +214,14 @@ impl UserIndex<'_> {
             .map(|back| registry_key(&self.options.prefix, current - back, user))
             .collect();
         let hash_key = self.options.hash_key.as_str();
-        let items =
-            batch::get_keys(self.client, &self.options.table, hash_key, buckets, &[REGISTRY_SIDS_ATTR]).await?;
+        let items = batch::get_keys(
+            self.client,
+            &self.options.table,
+            hash_key,
+            buckets,
+            &[REGISTRY_SIDS_ATTR],
+        )
+        .await?;
         Ok(items
             .into_iter()
             .filter_map(|mut item| match item.remove(REGISTRY_SIDS_ATTR) {
@@ -272,7 +281,10 @@ mod tests {
     fn user_attribute_follows_the_path() {
         let u = users("passport.user", false);
         let at = |session: Value| user_attribute(&u, &session, "sess:k");
-        assert_eq!(at(json!({"passport": {"user": "ann"}})).unwrap().as_deref(), Some("ann"));
+        assert_eq!(
+            at(json!({"passport": {"user": "ann"}})).unwrap().as_deref(),
+            Some("ann")
+        );
         assert_eq!(at(json!({"passport": {"user": 42}})).unwrap().as_deref(), Some("42"));
         assert_eq!(at(json!({"passport": {"user": 1.5}})).unwrap().as_deref(), Some("1.5"));
         assert_eq!(at(json!({"passport": {}})).unwrap(), None);
@@ -282,14 +294,23 @@ mod tests {
         let object = at(json!({"passport": {"user": {"id": 1}}})).unwrap_err();
         assert_eq!(object.code, code::INVALID_USER);
         assert!(object.message.contains("passport.user"));
-        assert_eq!(at(json!({"passport": {"user": "x".repeat(1025)}})).unwrap_err().code, code::INVALID_USER);
+        assert_eq!(
+            at(json!({"passport": {"user": "x".repeat(1025)}})).unwrap_err().code,
+            code::INVALID_USER
+        );
     }
 
     #[test]
     fn anonymous_sessions_are_indexed_only_when_asked() {
         let fork = users("passport.user", true);
-        assert_eq!(user_attribute(&fork, &json!({}), "sess:k").unwrap().as_deref(), Some("sess:k"));
-        let off = UserOptions { path: Vec::new(), ..users("u", true) };
+        assert_eq!(
+            user_attribute(&fork, &json!({}), "sess:k").unwrap().as_deref(),
+            Some("sess:k")
+        );
+        let off = UserOptions {
+            path: Vec::new(),
+            ..users("u", true)
+        };
         assert_eq!(user_attribute(&off, &json!({"u": "ann"}), "k").unwrap(), None);
     }
 
@@ -302,9 +323,18 @@ mod tests {
             assert_eq!(stored.as_deref(), Some(given.as_str()), "{value}");
         }
         assert_eq!(user_argument(UserArg::Text("ann".into())).unwrap(), "ann");
-        assert_eq!(user_argument(UserArg::Text(String::new())).unwrap_err().code, code::INVALID_USER);
-        assert_eq!(user_argument(UserArg::Number(f64::NAN)).unwrap_err().code, code::INVALID_USER);
-        assert_eq!(user_argument(UserArg::Text("x".repeat(1025))).unwrap_err().code, code::INVALID_USER);
+        assert_eq!(
+            user_argument(UserArg::Text(String::new())).unwrap_err().code,
+            code::INVALID_USER
+        );
+        assert_eq!(
+            user_argument(UserArg::Number(f64::NAN)).unwrap_err().code,
+            code::INVALID_USER
+        );
+        assert_eq!(
+            user_argument(UserArg::Text("x".repeat(1025))).unwrap_err().code,
+            code::INVALID_USER
+        );
     }
 
     #[test]

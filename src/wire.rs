@@ -14,12 +14,12 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{future as credentials_future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-use aws_types::service_config::ServiceConfigKey;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_types::service_config::ServiceConfigKey;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
@@ -116,7 +116,10 @@ struct Failure {
 
 impl Failure {
     fn fatal(error: StoreError) -> Self {
-        Failure { error, retryable: false }
+        Failure {
+            error,
+            retryable: false,
+        }
     }
 
     fn transient(error: StoreError) -> Self {
@@ -126,7 +129,12 @@ impl Failure {
 
 impl Wire {
     /// Sends to the endpoint the SDK would use for `config`, with its credentials.
-    pub async fn new(config: &SdkConfig, credentials: CachedCredentials, limits: Limits, stats: Arc<Stats>) -> StoreResult<Self> {
+    pub async fn new(
+        config: &SdkConfig,
+        credentials: CachedCredentials,
+        limits: Limits,
+        stats: Arc<Stats>,
+    ) -> StoreResult<Self> {
         let url = resolve_endpoint(config).await?;
         let uri: Uri = url
             .parse()
@@ -190,7 +198,11 @@ impl Wire {
     async fn attempt(&self, target: Target, body: Bytes) -> Result<Outcome, Failure> {
         let identity = self.credentials.identity().await.map_err(Failure::fatal)?;
         let request = self.signed_request(&identity, target, body).map_err(Failure::fatal)?;
-        let response = self.http.request(request).await.map_err(|err| Failure::transient(unreachable(&err)))?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|err| Failure::transient(unreachable(&err)))?;
         let (parts, body) = response.into_parts();
         let bytes = body.collect().await.map_err(|err| {
             Failure::transient(StoreError::new(
@@ -214,7 +226,11 @@ impl Wire {
         let skew = self.clock_skew_ms.load(Ordering::Relaxed);
         let offset = Duration::from_millis(skew.unsigned_abs());
         let now = SystemTime::now();
-        if skew >= 0 { now + offset } else { now.checked_sub(offset).unwrap_or(now) }
+        if skew >= 0 {
+            now + offset
+        } else {
+            now.checked_sub(offset).unwrap_or(now)
+        }
     }
 
     fn signed_request(&self, identity: &Identity, target: Target, body: Bytes) -> StoreResult<Request<Full<Bytes>>> {
@@ -235,7 +251,10 @@ impl Wire {
         let signable = SignableRequest::new("POST", &self.url, headers.iter().copied(), SignableBody::Bytes(&body))
             .map_err(signing_failed)?;
         let (instructions, _) = sign(signable, &params).map_err(signing_failed)?.into_parts();
-        let mut request = Request::builder().method(Method::POST).uri(self.uri.clone()).header("user-agent", USER_AGENT);
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(self.uri.clone())
+            .header("user-agent", USER_AGENT);
         for (name, value) in headers {
             request = request.header(name, value);
         }
@@ -256,7 +275,10 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
     };
     if status.is_success() {
         return body.map(Outcome::Done).ok_or_else(|| {
-            Failure::fatal(StoreError::new(code::INVALID_RESPONSE, "DynamoDB answered with a body that is not a JSON object"))
+            Failure::fatal(StoreError::new(
+                code::INVALID_RESPONSE,
+                "DynamoDB answered with a body that is not a JSON object",
+            ))
         });
     }
     let empty = Map::new();
@@ -267,8 +289,14 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
         .or_else(|| fields.get("__type").and_then(Value::as_str))
         .map(exception_name);
     let Some(name) = error_type else {
-        let error = StoreError::new(code::INVALID_RESPONSE, format!("DynamoDB answered HTTP {status} without an error type"));
-        return Err(Failure { error, retryable: status.is_server_error() });
+        let error = StoreError::new(
+            code::INVALID_RESPONSE,
+            format!("DynamoDB answered HTTP {status} without an error type"),
+        );
+        return Err(Failure {
+            error,
+            retryable: status.is_server_error(),
+        });
     };
     if name == CONDITION_FAILED {
         return Ok(Outcome::ConditionFailed(body.unwrap_or_default()));
@@ -287,8 +315,13 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
 /// says our clock is off by more than what is already corrected: the new
 /// offset (ms). Then the call is retried once signed with the corrected time.
 fn new_clock_skew(code: &str, headers: &HeaderMap, now: SystemTime, known_ms: i64) -> Option<i64> {
-    const SKEW_ERRORS: [&str; 5] =
-        ["InvalidSignatureException", "RequestExpired", "RequestTimeTooSkewed", "RequestInTheFuture", "SignatureDoesNotMatch"];
+    const SKEW_ERRORS: [&str; 5] = [
+        "InvalidSignatureException",
+        "RequestExpired",
+        "RequestTimeTooSkewed",
+        "RequestInTheFuture",
+        "SignatureDoesNotMatch",
+    ];
     if !SKEW_ERRORS.contains(&code) {
         return None;
     }
@@ -353,7 +386,10 @@ fn random_fraction() -> f64 {
 fn timed_out(what: &str, limit: Duration) -> StoreError {
     StoreError::new(
         code::TIMEOUT,
-        format!("DynamoDB did not answer in time: {what} ran out of its {} ms", limit.as_millis()),
+        format!(
+            "DynamoDB did not answer in time: {what} ran out of its {} ms",
+            limit.as_millis()
+        ),
     )
 }
 
@@ -391,11 +427,18 @@ async fn resolve_endpoint(config: &SdkConfig) -> StoreResult<String> {
         .set_use_fips(config.use_fips())
         .set_use_dual_stack(config.use_dual_stack())
         .build()
-        .map_err(|err| StoreError::new(code::INVALID_OPTION, format!("no DynamoDB endpoint for these options: {err}")))?;
-    let endpoint = DefaultResolver::new()
-        .resolve_endpoint(&params)
-        .await
-        .map_err(|err| StoreError::new(code::INVALID_OPTION, format!("no DynamoDB endpoint for these options: {}", DisplayErrorContext(&*err))))?;
+        .map_err(|err| {
+            StoreError::new(
+                code::INVALID_OPTION,
+                format!("no DynamoDB endpoint for these options: {err}"),
+            )
+        })?;
+    let endpoint = DefaultResolver::new().resolve_endpoint(&params).await.map_err(|err| {
+        StoreError::new(
+            code::INVALID_OPTION,
+            format!("no DynamoDB endpoint for these options: {}", DisplayErrorContext(&*err)),
+        )
+    })?;
     Ok(endpoint.url().to_string())
 }
 
@@ -412,7 +455,10 @@ fn endpoint_url(config: &SdkConfig) -> Option<String> {
         .profile("endpoint_url")
         .build()
         .ok()?;
-    config.service_config().and_then(|service| service.load_config(key)).or(global)
+    config
+        .service_config()
+        .and_then(|service| service.load_config(key))
+        .or(global)
 }
 
 /// Keep-alive HTTP/1.1, over rustls on ring for https (with the roots of
@@ -483,7 +529,10 @@ impl CachedCredentials {
             .as_ref()
             .ok_or_else(|| StoreError::new(code::CREDENTIALS, "no AWS credentials provider is configured"))?;
         let credentials = provider.provide_credentials().await.map_err(|err| {
-            StoreError::new(code::CREDENTIALS, format!("could not load AWS credentials: {}", DisplayErrorContext(&err)))
+            StoreError::new(
+                code::CREDENTIALS,
+                format!("could not load AWS credentials: {}", DisplayErrorContext(&err)),
+            )
         })?;
         if let Ok(mut current) = self.0.current.write() {
             *current = Some(credentials.clone());
@@ -514,7 +563,10 @@ impl ProvideCredentials for CachedCredentials {
     {
         let cache = self.clone();
         credentials_future::ProvideCredentials::new(async move {
-            cache.credentials().await.map_err(|err| CredentialsError::provider_error(err.message))
+            cache
+                .credentials()
+                .await
+                .map_err(|err| CredentialsError::provider_error(err.message))
         })
     }
 }
@@ -524,7 +576,11 @@ mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> Result<Outcome, Failure> {
-        read_reply(StatusCode::from_u16(status).unwrap(), &HeaderMap::new(), body.as_bytes())
+        read_reply(
+            StatusCode::from_u16(status).unwrap(),
+            &HeaderMap::new(),
+            body.as_bytes(),
+        )
     }
 
     fn failure(status: u16, body: &str) -> Failure {
@@ -536,15 +592,27 @@ mod tests {
 
     #[test]
     fn exception_names_lose_their_namespace_and_suffix() {
-        assert_eq!(exception_name("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"), "ResourceNotFoundException");
-        assert_eq!(exception_name("ThrottlingException:http://internal.amazon.com/"), "ThrottlingException");
+        assert_eq!(
+            exception_name("com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"),
+            "ResourceNotFoundException"
+        );
+        assert_eq!(
+            exception_name("ThrottlingException:http://internal.amazon.com/"),
+            "ThrottlingException"
+        );
         assert_eq!(exception_name("ValidationException"), "ValidationException");
     }
 
     #[test]
     fn errors_carry_dynamodb_code_and_message_and_only_faults_retry() {
-        let throttled = failure(400, r#"{"__type":"x#ProvisionedThroughputExceededException","message":"slow down"}"#);
-        assert_eq!((throttled.error.code.as_str(), throttled.error.message.as_str()), ("ProvisionedThroughputExceededException", "slow down"));
+        let throttled = failure(
+            400,
+            r#"{"__type":"x#ProvisionedThroughputExceededException","message":"slow down"}"#,
+        );
+        assert_eq!(
+            (throttled.error.code.as_str(), throttled.error.message.as_str()),
+            ("ProvisionedThroughputExceededException", "slow down")
+        );
         assert!(throttled.retryable);
         let missing = failure(400, r#"{"__type":"x#ResourceNotFoundException","Message":"no table"}"#);
         assert_eq!(missing.error.message, "no table");
@@ -559,7 +627,10 @@ mod tests {
 
     #[test]
     fn a_failed_condition_is_an_outcome_with_the_old_item() {
-        match reply(400, r#"{"__type":"x#ConditionalCheckFailedException","Item":{"id":{"S":"a"}}}"#) {
+        match reply(
+            400,
+            r#"{"__type":"x#ConditionalCheckFailedException","Item":{"id":{"S":"a"}}}"#,
+        ) {
             Ok(Outcome::ConditionFailed(body)) => assert!(body.contains_key("Item")),
             _ => panic!("expected ConditionFailed"),
         }
@@ -571,11 +642,20 @@ mod tests {
         let mut headers = HeaderMap::new();
         // 1_700_000_600 s: ten minutes after `now`.
         headers.insert("date", "Tue, 14 Nov 2023 22:23:20 GMT".parse().unwrap());
-        assert_eq!(new_clock_skew("InvalidSignatureException", &headers, now, 0), Some(600_000));
+        assert_eq!(
+            new_clock_skew("InvalidSignatureException", &headers, now, 0),
+            Some(600_000)
+        );
         // Already corrected, or a different error, or no date: nothing to learn, no retry.
-        assert_eq!(new_clock_skew("InvalidSignatureException", &headers, now, 590_000), None);
+        assert_eq!(
+            new_clock_skew("InvalidSignatureException", &headers, now, 590_000),
+            None
+        );
         assert_eq!(new_clock_skew("ValidationException", &headers, now, 0), None);
-        assert_eq!(new_clock_skew("InvalidSignatureException", &HeaderMap::new(), now, 0), None);
+        assert_eq!(
+            new_clock_skew("InvalidSignatureException", &HeaderMap::new(), now, 0),
+            None
+        );
         let behind = now + Duration::from_secs(1_200);
         assert_eq!(new_clock_skew("RequestExpired", &headers, behind, 0), Some(-600_000));
     }
@@ -599,7 +679,8 @@ mod tests {
 
     #[test]
     fn capacity_is_read_from_the_reply() {
-        let body: Value = serde_json::from_str(r#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.5}}"#).unwrap();
+        let body: Value =
+            serde_json::from_str(r#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.5}}"#).unwrap();
         assert_eq!(capacity_units(body.as_object().unwrap()), Some(1.5));
         assert_eq!(capacity_units(&Map::new()), None);
     }

@@ -157,7 +157,12 @@ fn push_value(buf: &mut Vec<u8>, value: &AttributeValue) -> StoreResult<()> {
             }
             buf.extend_from_slice(b"]}");
         }
-        _ => return Err(StoreError::new(code::INTERNAL, "an attribute of a kind this store does not write")),
+        _ => {
+            return Err(StoreError::new(
+                code::INTERNAL,
+                "an attribute of a kind this store does not write",
+            ))
+        }
     }
     Ok(())
 }
@@ -165,7 +170,10 @@ fn push_value(buf: &mut Vec<u8>, value: &AttributeValue) -> StoreResult<()> {
 /// An item as DynamoDB returns it (`{"name":{"S":"…"},…}`).
 pub fn read_item(value: Value) -> StoreResult<Item> {
     match value {
-        Value::Object(map) => map.into_iter().map(|(name, value)| Ok((name, read_value(value)?))).collect(),
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(name, value)| Ok((name, read_value(value)?)))
+            .collect(),
         _ => Err(malformed("an item that is not an object")),
     }
 }
@@ -186,11 +194,18 @@ fn read_value(value: Value) -> StoreResult<AttributeValue> {
         ("SS", Value::Array(list)) => AttributeValue::Ss(strings(list)?),
         ("NS", Value::Array(list)) => AttributeValue::Ns(strings(list)?),
         ("BS", Value::Array(list)) => AttributeValue::Bs(
-            strings(list)?.iter().map(|b| decode_base64(b).map(Blob::new)).collect::<StoreResult<_>>()?,
+            strings(list)?
+                .iter()
+                .map(|b| decode_base64(b).map(Blob::new))
+                .collect::<StoreResult<_>>()?,
         ),
         ("M", value @ Value::Object(_)) => AttributeValue::M(read_item(value)?),
         ("L", Value::Array(list)) => AttributeValue::L(list.into_iter().map(read_value).collect::<StoreResult<_>>()?),
-        (tag, _) => return Err(malformed(&format!("an attribute value of type \"{tag}\" with the wrong shape"))),
+        (tag, _) => {
+            return Err(malformed(&format!(
+                "an attribute value of type \"{tag}\" with the wrong shape"
+            )))
+        }
     })
 }
 
@@ -211,7 +226,9 @@ fn strings(list: Vec<Value>) -> StoreResult<Vec<String>> {
 }
 
 fn decode_base64(text: &str) -> StoreResult<Vec<u8>> {
-    BASE64.decode(text).map_err(|_| malformed("a binary attribute that is not base64"))
+    BASE64
+        .decode(text)
+        .map_err(|_| malformed("a binary attribute that is not base64"))
 }
 
 fn malformed(what: &str) -> StoreError {
@@ -235,7 +252,10 @@ mod tests {
             ("nums".to_string(), AttributeValue::Ns(vec!["1".into()])),
             ("blobs".to_string(), AttributeValue::Bs(vec![Blob::new(vec![9u8])])),
             ("map".to_string(), AttributeValue::M(inner)),
-            ("list".to_string(), AttributeValue::L(vec![AttributeValue::S("x".into()), AttributeValue::Bool(false)])),
+            (
+                "list".to_string(),
+                AttributeValue::L(vec![AttributeValue::S("x".into()), AttributeValue::Bool(false)]),
+            ),
         ])
     }
 
