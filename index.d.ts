@@ -91,8 +91,8 @@ declare namespace connectDynamoDB {
     timeout?: number
     /** Default true: after `failures` (5) outage errors in a row, emit 'disconnect', fail fast and probe every `probeInterval` ms (250) until DynamoDB answers, then emit 'connect'. */
     circuitBreaker?: boolean | { failures?: number; probeInterval?: number }
-    /** AES-256-GCM of the session payload at rest; keys are 32 bytes, base64 or hex, by id. */
-    encryption?: { keys: Record<string, string>; primaryKeyId: string }
+    /** AES-256-GCM of the session payload at rest; keys are 32 bytes, base64 or hex, by id. Only sealed sessions are served unless acceptUnsealed (a migration setting; warns once). */
+    encryption?: { keys: Record<string, string>; primaryKeyId: string; acceptUnsealed?: boolean }
     /** Store an HMAC-SHA256 of each sid instead of the sid (all() and ids() then refuse). */
     hashIds?: { secret: string }
     /** Default false. true: every save writes the next `version` and fails with ERR_SESSION_CONFLICT if the session changed since it was read. */
@@ -233,10 +233,13 @@ declare namespace connectDynamoDB {
     destroyOtherSessionsForUser(user: string | number, keepSid: string, callback?: Callback<number>): Promise<number>
     /** Resolves how many sessions were destroyed. */
     destroyAllSessionsForUser(user: string | number, callback?: Callback<number>): Promise<number>
-    /** Takes the session's lease lock if no one holds it and its lockVerificationProperty still equals verificationValue; else ERR_SESSION_LOCKED. */
-    lock(sid: string, verificationValue: unknown, callback?: Callback<void>): Promise<void>
-    /** Releases the lock this store took (or, holding none, any lock on the session). */
-    unlock(sid: string, callback?: Callback<void>): Promise<void>
+    /** Takes the session's lease lock if no one holds it and its lockVerificationProperty still equals verificationValue; else ERR_SESSION_LOCKED. Resolves the lease's token. */
+    lock(sid: string, verificationValue: unknown, callback?: Callback<string>): Promise<string>
+    /** Releases the lease the token names (without one: the one lease this store took on the session). True if released, false if none of ours was there. */
+    unlock(sid: string, token?: string, callback?: Callback<boolean>): Promise<boolean>
+    unlock(sid: string, callback: Callback<boolean>): Promise<boolean>
+    /** Whether the lease the token names is still held (one consistent read; narrows the window, does not fence). */
+    holdsLock(sid: string, token: string, callback?: Callback<boolean>): Promise<boolean>
     clearInterval(callback?: Callback<void>): Promise<void>
     close(callback?: Callback<void>): Promise<void>
   }

@@ -131,7 +131,8 @@ function defineStore(Store) {
     /**
      * Takes the session's lease lock (for `maxLockTime`) if no other request
      * holds it and the session's `lockVerificationProperty` still equals
-     * `verificationValue`; otherwise fails with ERR_SESSION_LOCKED.
+     * `verificationValue`; otherwise fails with ERR_SESSION_LOCKED. Resolves
+     * the lease's token.
      */
     lock(sid, verificationValue, cb) {
       return this.#settle(cb, 'lock', () => {
@@ -142,9 +143,18 @@ function defineStore(Store) {
       })
     }
 
-    /** Releases the lock this store took on the session (or any lock on it, when it holds none). */
-    unlock(sid, cb) {
-      return this.#settle(cb, 'unlock', () => this.#native.unlock(checkSid(sid)))
+    /**
+     * Releases the lease `token` names (or, without one, the one lease this store took on the
+     * session). Resolves true if it released it, false if no lease of ours was there any more.
+     */
+    unlock(sid, token, cb) {
+      if (typeof token === 'function') [token, cb] = [undefined, token]
+      return this.#settle(cb, 'unlock', () => this.#native.unlock(checkSid(sid), checkToken(token, true)))
+    }
+
+    /** Whether the lease `token` names is still held (one consistent read; it does not fence). */
+    holdsLock(sid, token, cb) {
+      return this.#settle(cb, 'holdsLock', () => this.#native.holdsLock(checkSid(sid), checkToken(token)))
     }
 
     /** Every live session, each with its `id`. */
@@ -371,6 +381,13 @@ function checkSid(sid) {
   if (typeof sid !== 'string' || sid === '') throw invalidArgument('sid must be a non-empty string')
   if (LONE_SURROGATE.test(sid)) throw invalidArgument('sid must be well-formed Unicode (it has a lone surrogate)')
   return sid
+}
+
+/** A lock token as lock() resolved it; `optional` lets it be left out (undefined or null). */
+function checkToken(token, optional = false) {
+  if (optional && token == null) return undefined
+  if (typeof token === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(token)) return token
+  throw invalidArgument('token must be the string lock() resolved')
 }
 
 function checkUser(user) {

@@ -113,6 +113,20 @@ describe('versioning', () => {
     await store.close()
   })
 
+  test('a stale copy of a session removed since it was read (clear()) is a conflict, not brought back', async () => {
+    const store = newStore({ versioning: true })
+    await store.set('v13', cookieSession({ n: 1 }))
+    const read = await store.get('v13')
+    expect(await store.clear()).toBe(1)
+    const err = await store.set('v13', Object.assign(read, { n: 2 })).catch((e) => e)
+    expect(err).toMatchObject({ code: 'ERR_SESSION_CONFLICT', message: expect.stringMatching(/removed/) })
+    expect(await rawItem(raw, store.table, 'sess:v13')).toBeUndefined()
+    // A fresh session (nothing read) may take the id again.
+    await store.set('v13', cookieSession({ n: 'fresh' }))
+    expect(await store.get('v13')).toMatchObject({ n: 'fresh' })
+    await store.close()
+  })
+
   test('an expired session may be saved over by a fresh one', async () => {
     const store = newStore({ versioning: true })
     await store.set('v8', cookieSession({ n: 1 }))
@@ -261,9 +275,58 @@ describe('lock', () => {
     await a.lock('l5', 'r1')
     await new Promise((resolve) => setTimeout(resolve, 300))
     await b.lock('l5', 'r1')
-    await a.unlock('l5')
+    expect(await a.unlock('l5')).toBe(false)
     expect(await codeOf(a.lock('l5', 'r1'))).toBe('ERR_SESSION_LOCKED')
     await Promise.all([a.close(), b.close()])
+  })
+
+  test('lock() resolves its lease token: only that token releases it, and unlock says whether it did', async () => {
+    const store = newStore()
+    await store.set('t1', cookieSession({ refresh_token: 'r1' }))
+    const token = await store.lock('t1', 'r1')
+    expect(token).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(await store.holdsLock('t1', token)).toBe(true)
+    expect(await store.unlock('t1', 'A'.repeat(22))).toBe(false)
+    expect(await codeOf(store.lock('t1', 'r1'))).toBe('ERR_SESSION_LOCKED')
+    expect(await store.unlock('t1', token)).toBe(true)
+    expect(await store.holdsLock('t1', token)).toBe(false)
+    expect(await store.unlock('t1', token)).toBe(false)
+    const again = await store.lock('t1', 'r1')
+    expect(await new Promise((resolve, reject) => store.unlock('t1', (err, released) => (err ? reject(err) : resolve(released))))).toBe(true)
+    expect(await store.holdsLock('t1', again)).toBe(false)
+    expect(await codeOf(store.unlock('t1', 'not a token!'))).toBe('ERR_INVALID_ARGUMENT')
+    expect(await codeOf(store.holdsLock('t1'))).toBe('ERR_INVALID_ARGUMENT')
+    await store.close()
+  })
+
+  test('a late unlock of an ended lease does not release the next holder in the same store', async () => {
+    const store = newStore({ maxLockTime: 0.2 })
+    const other = newStore({ table: store.table, maxLockTime: 0.2 })
+    await store.set('t2', cookieSession({ refresh_token: 'r1' }))
+    const first = await store.lock('t2', 'r1')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await store.holdsLock('t2', first)).toBe(false)
+    const second = await store.lock('t2', 'r1')
+    // Two calls of this store took the lock: a token-less unlock cannot tell whose it is.
+    expect(await codeOf(store.unlock('t2'))).toBe('ERR_LOCK_AMBIGUOUS')
+    expect(await store.unlock('t2', first)).toBe(false)
+    expect(await codeOf(other.lock('t2', 'r1'))).toBe('ERR_SESSION_LOCKED')
+    expect(await store.holdsLock('t2', second)).toBe(true)
+    // With the first one accounted for, the token-less form releases the second.
+    expect(await store.unlock('t2')).toBe(true)
+    await other.lock('t2', 'r1')
+    await Promise.all([store.close(), other.close()])
+  })
+
+  test('a store that never locked releases no one else\'s lock', async () => {
+    const holder = newStore({ maxLockTime: 30 })
+    const stranger = newStore({ table: holder.table })
+    await holder.set('t3', cookieSession({ refresh_token: 'r1' }))
+    const token = await holder.lock('t3', 'r1')
+    expect(await stranger.unlock('t3')).toBe(false)
+    expect(await codeOf(stranger.lock('t3', 'r1'))).toBe('ERR_SESSION_LOCKED')
+    expect(await holder.holdsLock('t3', token)).toBe(true)
+    await Promise.all([holder.close(), stranger.close()])
   })
 
   test('lockVerificationProperty names the property; any JSON value compares', async () => {

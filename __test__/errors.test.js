@@ -168,6 +168,32 @@ describe('bad options', () => {
     expect(err.message).toContain(`"${name}"`)
   })
 
+  // Each of these names an attribute the store writes itself: the session would be overwritten
+  // (hashKey "sess"), every session would share one item (hashKey "type"), or two lock() calls
+  // would both succeed (hashKey "owner").
+  test.each([
+    [{ hashKey: 'type' }, 'hashKey', 'type'],
+    [{ hashKey: 'sess' }, 'hashKey', 'sess'],
+    [{ hashKey: 'owner' }, 'hashKey', 'owner'],
+    [{ hashKey: 'expires' }, 'hashKey', 'expires'],
+    [{ userPath: 'u', rangeKey: 'lockedUntil' }, 'rangeKey', 'lockedUntil'],
+    [{ userPath: 'u', rangeKey: 'destroyed' }, 'rangeKey', 'destroyed'],
+    [{ specialKeys: [{ name: 'version', type: 'N' }] }, 'specialKeys', 'version'],
+    [{ specialKeys: [{ name: 'sids', type: 'S' }] }, 'specialKeys', 'sids'],
+  ])('%p is refused: %s may not reuse "%s", an attribute the store owns', (options, name, attribute) => {
+    expect(() => new DynamoDBStore({ AWSConfigJSON: connection(), ...options })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(`"${name}" may not be "${attribute}"`) }),
+    )
+  })
+
+  test('credential strings with a line break or a space are refused before they reach the signer', () => {
+    for (const bad of [{ accessKeyId: 'AKIA\nX-Injected: 1', secretAccessKey: 's' }, { accessKeyId: 'AKIA', secretAccessKey: 'a b' }]) {
+      expect(() => new DynamoDBStore({ table: uniqueTable(), AWSConfigJSON: { endpoint: 'http://127.0.0.1:9', region: 'us-east-1', ...bad } })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/AWSConfigJSON\.(accessKeyId|secretAccessKey)/) }),
+      )
+    }
+  })
+
   test('options that are not an object', () => {
     expect(() => new DynamoDBStore('sessions')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
   })

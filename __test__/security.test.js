@@ -54,6 +54,56 @@ describe('encryption', () => {
     await store.close()
   })
 
+  test('a plain or only-deflated session planted in the table is refused, never served', async () => {
+    const store = newStore({ encryption: { keys: { k1: key() }, primaryKeyId: 'k1' } })
+    await store.initialize()
+    const future = { N: String(Math.floor(Date.now() / 1000) + 3600) }
+    await putRaw(raw, store.table, { id: { S: 'sess:forged' }, expires: future, sess: { S: '{"cookie":{},"role":"admin"}' } })
+    await expect(store.get('forged')).rejects.toMatchObject({ code: 'ERR_SESSION_UNSEALED', message: expect.stringMatching(/acceptUnsealed/) })
+    const deflating = newStore({ table: store.table, compress: { minBytes: 0 } })
+    await deflating.set('deflated', cookieSession({ role: 'admin', pad: 'ab'.repeat(800) }))
+    expect((await rawItem(raw, store.table, 'sess:deflated')).sess.B[0]).toBe(1)
+    await expect(store.get('deflated')).rejects.toMatchObject({ code: 'ERR_SESSION_UNSEALED' })
+    expect(store.getParsedSession({ Item: await rawItem(raw, store.table, 'sess:forged') })).toBeNull()
+    await store.set('sealed', secretSession())
+    expect((await store.all()).map((s) => s.id)).toEqual(['sealed'])
+    await Promise.all([store.close(), deflating.close()])
+  })
+
+  test('encryption.acceptUnsealed serves older plain sessions while they expire, warns once, and seals each one it reads', async () => {
+    const plain = newStore()
+    await plain.set('old1', cookieSession({ user: 'ann' }))
+    await plain.set('old2', cookieSession({ user: 'bob' }))
+    const logs = []
+    const keys = { k1: key() }
+    const store = newStore({ table: plain.table, log: (m) => logs.push(m), encryption: { keys, primaryKeyId: 'k1', acceptUnsealed: true } })
+    expect(await store.get('old1')).toMatchObject({ user: 'ann' })
+    expect(await store.get('old2')).toMatchObject({ user: 'bob' })
+    expect(logs.filter((m) => m.startsWith('warn: ') && m.includes('acceptUnsealed'))).toHaveLength(1)
+    // Read once, each is sealed in place: a session kept alive by touches alone leaves its plaintext too.
+    for (const sid of ['old1', 'old2']) {
+      const { sess } = await rawItem(raw, store.table, `sess:${sid}`)
+      expect(Buffer.from(sess.B).toString('latin1')).not.toMatch(/ann|bob/)
+    }
+    const sealedOnly = newStore({ table: plain.table, encryption: { keys, primaryKeyId: 'k1' } })
+    expect(await sealedOnly.get('old2')).toMatchObject({ user: 'bob' })
+    await sealedOnly.close()
+    expect(() => newStore({ encryption: { keys: { k1: key() }, primaryKeyId: 'k1', acceptUnsealed: 'yes' } })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('"encryption.acceptUnsealed"') }),
+    )
+    await Promise.all([plain.close(), store.close()])
+  })
+
+  test('a sealed session whose expires was removed is refused: its lifetime cannot be lifted', async () => {
+    const store = newStore({ encryption: { keys: { k1: key() }, primaryKeyId: 'k1' } })
+    await store.set('e5', secretSession())
+    const { expires, ...immortal } = await rawItem(raw, store.table, 'sess:e5')
+    expect(expires.N).toBeDefined()
+    await putRaw(raw, store.table, immortal)
+    await expect(store.get('e5')).rejects.toMatchObject({ code: 'ERR_SESSION_CORRUPT', message: expect.stringMatching(/expires/) })
+    await store.close()
+  })
+
   test.each([
     [{ keys: { k1: 'short' }, primaryKeyId: 'k1' }, 'encryption.keys.k1'],
     [{ keys: { k1: Buffer.alloc(32, 1).toString('base64') }, primaryKeyId: 'k2' }, 'encryption.primaryKeyId'],
@@ -86,6 +136,25 @@ describe('hashIds', () => {
     await expect(store.ids()).rejects.toMatchObject({ code: 'ERR_HASHED_IDS' })
     await expect(store.all()).rejects.toMatchObject({ code: 'ERR_HASHED_IDS' })
     await store.close()
+  })
+
+  test('debug messages name sessions by their hash, never by the sid', async () => {
+    const logs = []
+    const store = newStore({ hashIds, log: (m) => logs.push(m) })
+    const plainLogs = []
+    const plain = newStore({ log: (m) => plainLogs.push(m) })
+    for (const s of [store, plain]) {
+      await s.set('cookie-sid-2', secretSession())
+      await s.destroy('cookie-sid-2')
+      // A save racing the destroy: the store drops it and says so at debug level.
+      await s.set('cookie-sid-2', secretSession())
+    }
+    const hash = crypto.createHmac('sha256', hashIds.secret).update('cookie-sid-2').digest('base64url')
+    expect(logs.some((m) => m.startsWith('debug: ') && m.includes(hash))).toBe(true)
+    expect(logs.filter((m) => m.includes('cookie-sid-2'))).toEqual([])
+    // Without hashIds the same message names the sid (of a destroyed session), as documented.
+    expect(plainLogs.some((m) => m.startsWith('debug: ') && m.includes('cookie-sid-2'))).toBe(true)
+    await Promise.all([store.close(), plain.close()])
   })
 
   test('a short secret is refused', () => {

@@ -228,11 +228,11 @@ describe('ensureUserIndex on an existing table', () => {
   }, 120_000)
 
   test('custom rangeKey and index name', async () => {
-    const store = newStore({ userPath: 'account', rangeKey: 'owner', userIndex: 'by-owner' })
+    const store = newStore({ userPath: 'account', rangeKey: 'holder', userIndex: 'by-holder' })
     await store.set('p1', cookieSession({ account: 'pam' }))
     const table = await describeTable(raw, store.table)
-    expect(table.GlobalSecondaryIndexes[0].IndexName).toBe('by-owner')
-    expect((await rawItem(raw, store.table, 'sess:p1')).owner).toEqual({ S: 'pam' })
+    expect(table.GlobalSecondaryIndexes[0].IndexName).toBe('by-holder')
+    expect((await rawItem(raw, store.table, 'sess:p1')).holder).toEqual({ S: 'pam' })
     expect(sids(await store.listSessionsForUser('pam'))).toEqual(['p1'])
     await store.close()
   })

@@ -168,12 +168,36 @@ pub fn decode_session(
     key: &str,
     mut item: Item,
     now_ms: f64,
-) -> StoreResult<Option<(String, Option<f64>)>> {
+) -> StoreResult<Option<Decoded>> {
     let expires = read_number(item.get(EXPIRES_ATTR));
     if layout.is_expired(expires, now_ms) {
         return Ok(None);
     }
-    Ok(payload::decode(payload, key, item.remove(layout.sess_attr()))?.map(|sess| (sess, expires)))
+    let Some(opened) = payload::decode(payload, key, item.remove(layout.sess_attr()))? else {
+        return Ok(None);
+    };
+    // `expires` is not sealed: without it an item would live forever, so a
+    // sealed session carries one or is refused.
+    if opened.sealed && expires.is_none() {
+        return Err(StoreError::new(
+            code::SESSION_CORRUPT,
+            "the stored session is encrypted but has no expires: its lifetime was removed",
+        ));
+    }
+    Ok(Some(Decoded {
+        sess: opened.json,
+        expires,
+        unsealed: payload.encryption.is_some() && !opened.sealed,
+    }))
+}
+
+/// A live session read from its item.
+#[derive(Debug, PartialEq)]
+pub struct Decoded {
+    pub sess: String,
+    pub expires: Option<f64>,
+    /// Served unsealed although encryption is on (`encryption.acceptUnsealed`).
+    pub unsealed: bool,
 }
 
 /// The top-level session values copied to their own attributes.
@@ -391,7 +415,11 @@ mod tests {
         let decode = |item| decode_session(o.layout, &o.payload, "k", item, NOW).unwrap();
         assert_eq!(
             decode(live("1700000001", AttributeValue::S("{}".into()))),
-            Some(("{}".to_string(), Some(1_700_000_001.0)))
+            Some(Decoded {
+                sess: "{}".to_string(),
+                expires: Some(1_700_000_001.0),
+                unsealed: false
+            })
         );
         assert_eq!(decode(live("1700000000", AttributeValue::S("{}".into()))), None);
         assert_eq!(decode(live("1700000001", AttributeValue::Bool(true))), None);
@@ -403,6 +431,36 @@ mod tests {
                 .code,
             code::SESSION_CORRUPT
         );
+    }
+
+    #[test]
+    fn a_sealed_session_without_expires_is_refused() {
+        let o = options(json!({
+            "encryption": {"keys": {"k": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}, "primaryKeyId": "k"}
+        }));
+        let sealed = payload::encode(&o.payload, "k", "{}".into()).unwrap();
+        let without = Item::from([("sess".to_string(), sealed.clone())]);
+        let err = decode_session(o.layout, &o.payload, "k", without, NOW).unwrap_err();
+        assert!(
+            err.code == code::SESSION_CORRUPT && err.message.contains("expires"),
+            "{err:?}"
+        );
+        let with = Item::from([
+            ("sess".to_string(), sealed),
+            ("expires".to_string(), AttributeValue::N("1700000001".into())),
+        ]);
+        let found = decode_session(o.layout, &o.payload, "k", with, NOW).unwrap().unwrap();
+        assert!(!found.unsealed);
+    }
+
+    #[test]
+    fn accept_unsealed_serves_plain_sessions_and_says_so() {
+        let o = options(json!({
+            "encryption": {"keys": {"k": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}, "primaryKeyId": "k", "acceptUnsealed": true}
+        }));
+        let plain = Item::from([("sess".to_string(), AttributeValue::S("{}".into()))]);
+        let found = decode_session(o.layout, &o.payload, "k", plain, NOW).unwrap().unwrap();
+        assert!(found.unsealed);
     }
 
     /// Property test: whatever a table holds, decoding never panics; it
@@ -433,8 +491,9 @@ mod tests {
         .collect();
         let mut outcomes = [0usize; 3];
         for round in 0..20_000 {
-            let bytes: Vec<u8> = match round % 3 {
+            let bytes: Vec<u8> = match round % 4 {
                 0 => (0..next() % 64).map(|_| next() as u8).collect(),
+                1 => valid[round % 2].clone(),
                 _ => {
                     let mut bytes = valid[round % 2].clone();
                     for _ in 0..1 + next() % 3 {
@@ -463,7 +522,7 @@ mod tests {
                 Ok(None) => outcomes[1] += 1,
                 Err(err) => {
                     assert!(
-                        [code::SESSION_CORRUPT, code::DECRYPT].contains(&err.code.as_str()),
+                        [code::SESSION_CORRUPT, code::DECRYPT, code::SESSION_UNSEALED].contains(&err.code.as_str()),
                         "{err:?}"
                     );
                     outcomes[2] += 1

@@ -36,6 +36,8 @@ pub mod code {
     pub const HASHED_IDS: &str = "ERR_HASHED_IDS";
     pub const DECRYPT: &str = "ERR_DECRYPT";
     pub const SESSION_CORRUPT: &str = "ERR_SESSION_CORRUPT";
+    pub const SESSION_UNSEALED: &str = "ERR_SESSION_UNSEALED";
+    pub const LOCK_AMBIGUOUS: &str = "ERR_LOCK_AMBIGUOUS";
     pub const SESSION_CONFLICT: &str = "ERR_SESSION_CONFLICT";
     pub const SESSION_LOCKED: &str = "ERR_SESSION_LOCKED";
     pub const SESSION_NOT_FOUND: &str = "ERR_SESSION_NOT_FOUND";

@@ -253,13 +253,20 @@ impl NativeStore {
     /// `verification` is the JSON of the value the session's
     /// lockVerificationProperty must still hold.
     #[napi]
-    pub async fn lock(&self, sid: String, verification: String) -> Result<()> {
+    /// Resolves the lease's owner token.
+    pub async fn lock(&self, sid: String, verification: String) -> Result<String> {
         Ok(self.store.guarded(self.store.lock(&sid, &verification)).await?)
     }
 
+    /// True when a lease was released; false when none of ours was there.
     #[napi]
-    pub async fn unlock(&self, sid: String) -> Result<()> {
-        Ok(self.store.guarded(self.store.unlock(&sid)).await?)
+    pub async fn unlock(&self, sid: String, token: Option<String>) -> Result<bool> {
+        Ok(self.store.guarded(self.store.unlock(&sid, token.as_deref())).await?)
+    }
+
+    #[napi]
+    pub async fn holds_lock(&self, sid: String, token: String) -> Result<bool> {
+        Ok(self.store.guarded(self.store.holds_lock(&sid, &token)).await?)
     }
 
     /// The new expiry in epoch seconds, or null when no live session exists.

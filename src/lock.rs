@@ -51,6 +51,12 @@ pub fn lock_item(layout: Layout, hash_key: &str, key: String, owner: String, unt
     item
 }
 
+/// Whether a lock item names `token` as its owner and its lease is running.
+pub fn held_by(item: &Item, token: &str, now_ms: f64) -> bool {
+    let owner = matches!(item.get(OWNER_ATTR), Some(AttributeValue::S(owner)) if owner == token);
+    owner && codec::read_number(item.get(UNTIL_ATTR)).is_some_and(|until| until > now_ms)
+}
+
 /// Whether the stored session still holds the value the caller read: if not,
 /// another request has already rotated it.
 pub fn verify(session_json: &str, property: &str, expected_json: &str) -> StoreResult<()> {

@@ -52,6 +52,35 @@ pub use crate::layout::{Layout, CONTENT_ATTR, EXPIRES_ATTR, SESS_ATTR, TTL_ATTR,
 pub const DESTROYED_ATTR: &str = "destroyed";
 /// With `versioning`: the count of content writes, checked by every save.
 pub const VERSION_ATTR: &str = "version";
+/// Every attribute name the store writes on its own items (sessions,
+/// tombstones, locks, user registries, either layout): no hashKey, rangeKey
+/// or special key may reuse one, or the store would overwrite it.
+const STORE_ATTRS: [&str; 10] = [
+    SESS_ATTR,
+    EXPIRES_ATTR,
+    TYPE_ATTR,
+    DESTROYED_ATTR,
+    VERSION_ATTR,
+    crate::lock::OWNER_ATTR,
+    crate::lock::UNTIL_ATTR,
+    crate::users::REGISTRY_SIDS_ATTR,
+    CONTENT_ATTR,
+    TTL_ATTR,
+];
+
+/// Refuses an attribute name the store writes itself, naming the clash.
+fn not_store_owned(option: &str, name: &str) -> StoreResult<()> {
+    if !STORE_ATTRS.contains(&name) {
+        return Ok(());
+    }
+    Err(StoreError::new(
+        code::INVALID_OPTION,
+        format!(
+            "option \"{option}\" may not be \"{name}\": the store writes that attribute itself (it owns {})",
+            STORE_ATTRS.map(|a| format!("\"{a}\"")).join(", ")
+        ),
+    ))
+}
 pub const ONE_DAY_MS: f64 = 86_400_000.0;
 /// connect-dynamodb-session's default lifetime of a session without a cookie expiry.
 const FOURTEEN_DAYS_MS: f64 = 14.0 * ONE_DAY_MS;
@@ -183,15 +212,10 @@ impl StoreOptions {
         if hash_key.is_empty() || hash_key.len() > 255 {
             return Err(StoreError::invalid_option("hashKey", "a string of 1 to 255 bytes"));
         }
+        not_store_owned("hashKey", &hash_key)?;
         let special_keys = parse_special_keys(options.get("specialKeys"), &hash_key)?;
         let users = parse_users(&o, &hash_key, &special_keys)?;
         let versioning = o.boolean("versioning")?;
-        if versioning && (special_keys.iter().any(|key| key.name == VERSION_ATTR) || users.attribute == VERSION_ATTR) {
-            return Err(StoreError::invalid_option(
-                "versioning",
-                "used with specialKeys and a rangeKey other than \"version\" (the attribute versioning writes)",
-            ));
-        }
         let layout = parse_layout(&o, "format")?.unwrap_or(Layout::ConnectDynamoDB);
         let options = StoreOptions {
             table: parse_table(o.string("table")?)?,
@@ -413,11 +437,11 @@ fn parse_encryption(value: Option<&Value>) -> StoreResult<Option<Encryption>> {
     };
     if let Some(unknown) = settings
         .keys()
-        .find(|k| !["keys", "primaryKeyId"].contains(&k.as_str()))
+        .find(|k| !["keys", "primaryKeyId", "acceptUnsealed"].contains(&k.as_str()))
     {
         return Err(StoreError::invalid_option(
             &format!("encryption.{unknown}"),
-            "absent (encryption takes keys and primaryKeyId)",
+            "absent (encryption takes keys, primaryKeyId and acceptUnsealed)",
         ));
     }
     let Some(Value::Object(given)) = settings.get("keys") else {
@@ -451,7 +475,16 @@ fn parse_encryption(value: Option<&Value>) -> StoreResult<Option<Encryption>> {
             ))
         }
     };
-    Ok(Some(Encryption { keys, primary }))
+    let accept_unsealed = match settings.get("acceptUnsealed") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(accept)) => *accept,
+        Some(_) => return Err(StoreError::invalid_option("encryption.acceptUnsealed", "a boolean")),
+    };
+    Ok(Some(Encryption {
+        keys,
+        primary,
+        accept_unsealed,
+    }))
 }
 
 fn decode_key(text: &str) -> Option<[u8; 32]> {
@@ -536,13 +569,13 @@ fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> Store
         }
     };
     let attribute = o.string("rangeKey")?.unwrap_or("user").to_string();
-    let reserved = [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR, DESTROYED_ATTR];
-    if attribute.is_empty() || attribute.len() > 255 || reserved.contains(&attribute.as_str()) {
+    if attribute.is_empty() || attribute.len() > 255 || attribute == hash_key {
         return Err(StoreError::invalid_option(
             "rangeKey",
-            "an attribute name of 1 to 255 bytes other than the hash key, \"expires\", \"type\" and \"sess\"",
+            "an attribute name of 1 to 255 bytes other than the hash key",
         ));
     }
+    not_store_owned("rangeKey", &attribute)?;
     if !path.is_empty() && special_keys.iter().any(|key| key.name == attribute) {
         return Err(StoreError::invalid_option(
             "rangeKey",
@@ -615,12 +648,13 @@ fn parse_special_keys(value: Option<&Value>, hash_key: &str) -> StoreResult<Vec<
                 Some("BOOL") => AttrKind::Bool,
                 _ => return Err(StoreError::invalid_option("specialKeys", expected)),
             };
-            if name.is_empty() || [hash_key, EXPIRES_ATTR, TYPE_ATTR, SESS_ATTR, DESTROYED_ATTR].contains(&name) {
+            if name.is_empty() || name == hash_key {
                 return Err(StoreError::invalid_option(
                     "specialKeys",
-                    "entries whose name is non-empty and not the hash key, \"expires\", \"type\" or \"sess\"",
+                    "entries whose name is non-empty and not the hash key",
                 ));
             }
+            not_store_owned("specialKeys", name)?;
             Ok(SpecialKey {
                 name: name.to_string(),
                 kind,
@@ -727,10 +761,28 @@ fn aws_config_map(map: &Map<String, Value>, owner: &str) -> StoreResult<Connecti
     })
 }
 
+/// Whether a credential string can go into a signed request: AWS keys and
+/// tokens are visible ASCII; a newline or space would break (or forge) a header.
+pub fn is_credential_text(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
 fn static_credentials(o: &Reader) -> StoreResult<Option<StaticCredentials>> {
     let key = o.string("accessKeyId")?;
     let secret = o.string("secretAccessKey")?;
     let token = o.string("sessionToken")?;
+    for (name, value) in [
+        ("accessKeyId", key),
+        ("secretAccessKey", secret),
+        ("sessionToken", token),
+    ] {
+        if value.is_some_and(|v| !v.is_empty() && !is_credential_text(v)) {
+            return Err(StoreError::invalid_option(
+                &o.name(name),
+                "visible ASCII characters only (no spaces or line breaks)",
+            ));
+        }
+    }
     match (key, secret) {
         (None, None) if token.is_none() => Ok(None),
         (Some(key), Some(secret)) if !key.is_empty() && !secret.is_empty() => Ok(Some(StaticCredentials {
@@ -878,8 +930,7 @@ mod tests {
         assert!(option_error(json!({"maxLockTime": 7200})).contains("maxLockTime"));
         assert!(option_error(json!({"lockVerificationProperty": ""})).contains("lockVerificationProperty"));
         let clash = json!({"versioning": true, "specialKeys": [{"name": "version", "type": "N"}]});
-        assert!(option_error(clash).contains("versioning"));
-        assert!(parse(json!({"specialKeys": [{"name": "version", "type": "N"}]})).is_ok());
+        assert!(option_error(clash).contains("\"version\""));
     }
 
     #[test]
@@ -900,21 +951,57 @@ mod tests {
     #[test]
     fn user_options() {
         let o =
-            parse(json!({"userPath": "passport.user", "rangeKey": "owner", "hashKey": "pk", "maxSessionsPerUser": 2}))
+            parse(json!({"userPath": "passport.user", "rangeKey": "holder", "hashKey": "pk", "maxSessionsPerUser": 2}))
                 .unwrap();
         assert_eq!(o.users.path, vec!["passport", "user"]);
-        assert_eq!(o.users.index, "owner-pk-index");
+        assert_eq!(o.users.index, "holder-pk-index");
         assert_eq!(o.users.max_sessions, Some(2));
         assert!(option_error(json!({"userPath": "a..b"})).contains("userPath"));
         assert!(option_error(json!({"userPath": ""})).contains("userPath"));
         assert!(option_error(json!({"rangeKey": "sess"})).contains("rangeKey"));
         assert!(option_error(json!({"rangeKey": "id"})).contains("rangeKey"));
+        assert!(option_error(json!({"rangeKey": "owner"})).contains("rangeKey"));
         assert!(option_error(json!({"userIndex": "a b"})).contains("userIndex"));
         assert!(option_error(json!({"maxSessionsPerUser": 2})).contains("userPath"));
         assert!(option_error(json!({"userPath": "u", "maxSessionsPerUser": 1.5})).contains("maxSessionsPerUser"));
         assert!(
             option_error(json!({"userPath": "u", "specialKeys": [{"name": "user", "type": "S"}]})).contains("rangeKey")
         );
+    }
+
+    #[test]
+    fn names_the_store_writes_are_refused_everywhere() {
+        for name in STORE_ATTRS {
+            for options in [
+                json!({ "hashKey": name }),
+                json!({ "userPath": "u", "rangeKey": name }),
+                json!({ "specialKeys": [{ "name": name, "type": "S" }] }),
+            ] {
+                let message = option_error(options.clone());
+                assert!(
+                    message.contains(&format!("may not be \"{name}\"")),
+                    "{options}: {message}"
+                );
+            }
+        }
+        assert!(parse(json!({"hashKey": "pk", "specialKeys": [{"name": "role", "type": "S"}]})).is_ok());
+    }
+
+    #[test]
+    fn credential_strings_must_be_visible_ascii() {
+        for (name, value) in [
+            ("accessKeyId", "AKIA\nX"),
+            ("secretAccessKey", "s e"),
+            ("sessionToken", "t\u{e9}"),
+        ] {
+            let mut config = json!({"accessKeyId": "AKIA", "secretAccessKey": "secret"});
+            config[name] = json!(value);
+            let message = option_error(json!({ "AWSConfigJSON": config }));
+            assert!(message.contains(&format!("AWSConfigJSON.{name}")), "{message}");
+        }
+        let fine =
+            json!({"AWSConfigJSON": {"accessKeyId": "AKIA", "secretAccessKey": "a+b/c=", "sessionToken": "T/+="}});
+        assert!(parse(fine).is_ok());
     }
 
     #[test]

@@ -11,8 +11,15 @@
 //! ```
 //!
 //! The GCM associated data is the flags byte, the key id and the item's table
-//! key, so a ciphertext moved to another item does not open. Reads accept
-//! every form, so turning either option on or off never strands a session.
+//! key, so a ciphertext moved to another item does not open. Without
+//! `encryption` reads accept every form, so turning `compress` on or off
+//! never strands a session. With it only sealed sessions are served: anyone
+//! who can write the table could otherwise plant a plain one
+//! (`encryption.acceptUnsealed` admits them while older sessions expire).
+//!
+//! Compression happens before sealing, so the sealed size follows the
+//! content's compressibility: a reader of the table learns lengths, never
+//! content (see the README's Security section).
 
 use std::collections::HashMap;
 
@@ -49,6 +56,15 @@ pub struct PayloadOptions {
 pub struct Encryption {
     pub keys: HashMap<String, [u8; 32]>,
     pub primary: String,
+    /// Also serve sessions written before encryption was on (a migration setting).
+    pub accept_unsealed: bool,
+}
+
+/// A session's JSON as read, and whether it was sealed (authenticated).
+#[derive(Debug, PartialEq)]
+pub struct Opened {
+    pub json: String,
+    pub sealed: bool,
 }
 
 impl std::fmt::Debug for Encryption {
@@ -56,6 +72,7 @@ impl std::fmt::Debug for Encryption {
         f.debug_struct("Encryption")
             .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
             .field("primary", &self.primary)
+            .field("accept_unsealed", &self.accept_unsealed)
             .finish()
     }
 }
@@ -141,16 +158,25 @@ fn seal(encryption: &Encryption, table_key: &str, flags: u8, mut payload: Vec<u8
 
 /// The session JSON held in a `sess` attribute of the item at `table_key`.
 /// Ok(None) when the attribute holds no session (absent, empty, or of
-/// another type); an error when it is an envelope this store cannot open.
-pub fn decode(options: &PayloadOptions, table_key: &str, value: Option<AttributeValue>) -> StoreResult<Option<String>> {
-    match value {
-        Some(AttributeValue::S(json)) if !json.is_empty() => Ok(Some(json)),
-        Some(AttributeValue::B(blob)) => open_envelope(options, table_key, blob.into_inner()).map(Some),
-        _ => Ok(None),
+/// another type); an error when it is an envelope this store cannot open,
+/// or, with encryption, a session that is not sealed.
+pub fn decode(options: &PayloadOptions, table_key: &str, value: Option<AttributeValue>) -> StoreResult<Option<Opened>> {
+    let opened = match value {
+        Some(AttributeValue::S(json)) if !json.is_empty() => Opened { json, sealed: false },
+        Some(AttributeValue::B(blob)) => open_envelope(options, table_key, blob.into_inner())?,
+        _ => return Ok(None),
+    };
+    match &options.encryption {
+        Some(encryption) if !opened.sealed && !encryption.accept_unsealed => Err(StoreError::new(
+            code::SESSION_UNSEALED,
+            "the stored session is not encrypted, and with encryption on only encrypted sessions are served \
+             (encryption.acceptUnsealed admits older ones while they expire)",
+        )),
+        _ => Ok(Some(opened)),
     }
 }
 
-fn open_envelope(options: &PayloadOptions, table_key: &str, mut bytes: Vec<u8>) -> StoreResult<String> {
+fn open_envelope(options: &PayloadOptions, table_key: &str, mut bytes: Vec<u8>) -> StoreResult<Opened> {
     let flags = *bytes.first().ok_or_else(|| corrupt("it is empty"))?;
     if flags & !KNOWN_FLAGS != 0 || flags == 0 {
         return Err(corrupt(&format!(
@@ -168,7 +194,11 @@ fn open_envelope(options: &PayloadOptions, table_key: &str, mut bytes: Vec<u8>) 
     } else {
         payload.to_vec()
     };
-    String::from_utf8(json).map_err(|_| corrupt("it is not UTF-8"))
+    let json = String::from_utf8(json).map_err(|_| corrupt("it is not UTF-8"))?;
+    Ok(Opened {
+        json,
+        sealed: flags & ENCRYPTED != 0,
+    })
 }
 
 /// Authenticates and decrypts in place; returns the plaintext part of `bytes`.
@@ -219,6 +249,11 @@ fn corrupt(why: &str) -> StoreError {
 mod tests {
     use super::*;
 
+    /// The JSON `decode` serves.
+    fn read(options: &PayloadOptions, key: &str, value: Option<AttributeValue>) -> StoreResult<Option<String>> {
+        decode(options, key, value).map(|opened| opened.map(|o| o.json))
+    }
+
     fn compressing(min: usize) -> PayloadOptions {
         PayloadOptions {
             compress_min_bytes: Some(min),
@@ -262,10 +297,7 @@ mod tests {
         };
         assert_eq!(blob.as_ref()[0], COMPRESSED);
         assert!(blob.as_ref().len() < json.len() / 4, "{} bytes", blob.as_ref().len());
-        assert_eq!(
-            decode(&PayloadOptions::default(), "k", Some(value)).unwrap(),
-            Some(json)
-        );
+        assert_eq!(read(&PayloadOptions::default(), "k", Some(value)).unwrap(), Some(json));
     }
 
     #[test]
@@ -281,18 +313,18 @@ mod tests {
     #[test]
     fn reads_plain_strings_and_ignores_other_types() {
         assert_eq!(
-            decode(&PayloadOptions::default(), "k", Some(AttributeValue::S("{}".into()))).unwrap(),
+            read(&PayloadOptions::default(), "k", Some(AttributeValue::S("{}".into()))).unwrap(),
             Some("{}".into())
         );
         assert_eq!(
-            decode(&PayloadOptions::default(), "k", Some(AttributeValue::S(String::new()))).unwrap(),
+            read(&PayloadOptions::default(), "k", Some(AttributeValue::S(String::new()))).unwrap(),
             None
         );
         assert_eq!(
-            decode(&PayloadOptions::default(), "k", Some(AttributeValue::Bool(true))).unwrap(),
+            read(&PayloadOptions::default(), "k", Some(AttributeValue::Bool(true))).unwrap(),
             None
         );
-        assert_eq!(decode(&PayloadOptions::default(), "k", None).unwrap(), None);
+        assert_eq!(read(&PayloadOptions::default(), "k", None).unwrap(), None);
     }
 
     #[test]
@@ -306,7 +338,7 @@ mod tests {
             &[COMPRESSED],
         ] {
             assert_eq!(
-                decode(&PayloadOptions::default(), "k", blob(bytes)).unwrap_err().code,
+                read(&PayloadOptions::default(), "k", blob(bytes)).unwrap_err().code,
                 code::SESSION_CORRUPT,
                 "{bytes:?}"
             );
@@ -320,6 +352,7 @@ mod tests {
             encryption: Some(Encryption {
                 keys,
                 primary: primary.into(),
+                accept_unsealed: false,
             }),
         }
     }
@@ -334,8 +367,37 @@ mod tests {
             };
             assert_ne!(blob.as_ref()[0] & ENCRYPTED, 0);
             assert!(!String::from_utf8_lossy(blob.as_ref()).contains("cookie"));
-            assert_eq!(decode(&o, "sess:a", Some(value)).unwrap(), Some(json));
+            assert_eq!(read(&o, "sess:a", Some(value)).unwrap(), Some(json));
         }
+    }
+
+    #[test]
+    fn with_encryption_only_sealed_sessions_are_served() {
+        let mut o = encrypting("k1");
+        let plain = || Some(AttributeValue::S(r#"{"role":"admin"}"#.into()));
+        let deflated = encode(&compressing(0), "sess:a", session_json(4096)).unwrap();
+        assert_eq!(read(&o, "sess:a", plain()).unwrap_err().code, code::SESSION_UNSEALED);
+        assert_eq!(
+            read(&o, "sess:a", Some(deflated.clone())).unwrap_err().code,
+            code::SESSION_UNSEALED
+        );
+        let sealed = encode(&o, "sess:a", "{}".into()).unwrap();
+        assert_eq!(
+            decode(&o, "sess:a", Some(sealed)).unwrap(),
+            Some(Opened {
+                json: "{}".into(),
+                sealed: true
+            })
+        );
+        o.encryption.as_mut().unwrap().accept_unsealed = true;
+        assert_eq!(
+            decode(&o, "sess:a", plain()).unwrap(),
+            Some(Opened {
+                json: r#"{"role":"admin"}"#.into(),
+                sealed: false
+            })
+        );
+        assert_eq!(read(&o, "sess:a", Some(deflated)).unwrap(), Some(session_json(4096)));
     }
 
     #[test]
@@ -352,7 +414,7 @@ mod tests {
         let old = encode(&encrypting("k1"), "sess:a", r#"{"v":1}"#.into()).unwrap();
         let rotated = encrypting("k2");
         assert_eq!(
-            decode(&rotated, "sess:a", Some(old)).unwrap().as_deref(),
+            read(&rotated, "sess:a", Some(old)).unwrap().as_deref(),
             Some(r#"{"v":1}"#)
         );
         let AttributeValue::B(new) = encode(&rotated, "sess:a", "{}".into()).unwrap() else {
@@ -366,15 +428,15 @@ mod tests {
         let o = encrypting("k1");
         let sealed = encode(&o, "sess:a", r#"{"admin":true}"#.into()).unwrap();
         assert_eq!(
-            decode(&o, "sess:b", Some(sealed.clone())).unwrap_err().code,
+            read(&o, "sess:b", Some(sealed.clone())).unwrap_err().code,
             code::DECRYPT
         );
         let mut only_k2 = encrypting("k2");
         only_k2.encryption.as_mut().unwrap().keys.remove("k1");
-        let err = decode(&only_k2, "sess:a", Some(sealed.clone())).unwrap_err();
+        let err = read(&only_k2, "sess:a", Some(sealed.clone())).unwrap_err();
         assert!(err.code == code::DECRYPT && err.message.contains("\"k1\""), "{err:?}");
         assert_eq!(
-            decode(&PayloadOptions::default(), "sess:a", Some(sealed.clone()))
+            read(&PayloadOptions::default(), "sess:a", Some(sealed.clone()))
                 .unwrap_err()
                 .code,
             code::DECRYPT
@@ -383,7 +445,7 @@ mod tests {
         let mut tampered = blob.into_inner();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
-        let err = decode(&o, "sess:a", Some(AttributeValue::B(Blob::new(tampered)))).unwrap_err();
+        let err = read(&o, "sess:a", Some(AttributeValue::B(Blob::new(tampered)))).unwrap_err();
         assert_eq!(err.code, code::DECRYPT);
     }
 
@@ -392,7 +454,7 @@ mod tests {
         let zeros = vec![b'0'; MAX_SESSION_BYTES + 1];
         let mut bomb = vec![COMPRESSED];
         bomb.extend(miniz_oxide::deflate::compress_to_vec(&zeros, 1));
-        let err = decode(
+        let err = read(
             &PayloadOptions::default(),
             "k",
             Some(AttributeValue::B(Blob::new(bomb))),

@@ -23,8 +23,7 @@ use crate::layout::Layout;
 use crate::lock;
 use crate::logger::Logger;
 use crate::options::{StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR, TTL_ATTR, VERSION_ATTR};
-use crate::payload;
-use crate::payload::PayloadOptions;
+use crate::payload::{self, PayloadOptions};
 use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
 use crate::table;
@@ -37,6 +36,8 @@ use crate::wire_json::{self, Body};
 const REGISTERED_FRESH: Duration = Duration::from_secs(users::REGISTRY_WINDOW_S as u64 / 2);
 /// Entries kept in each per-process memo before it is cleared.
 const MEMO_LIMIT: usize = 10_000;
+/// Whether an unsealed session served under `acceptUnsealed` was reported.
+static UNSEALED_REPORTED: AtomicBool = AtomicBool::new(false);
 
 pub struct Store {
     options: StoreOptions,
@@ -46,8 +47,9 @@ pub struct Store {
     closed: Arc<AtomicBool>,
     /// Session key -> (user, when this store registered it).
     registered: Mutex<HashMap<String, (String, Instant)>>,
-    /// Lock key -> owner token, for the locks this store holds.
-    held_locks: Mutex<HashMap<String, String>>,
+    /// Lock key -> the owner tokens of this store's `lock()` calls not yet
+    /// unlocked (more than one only when a lease outlived `maxLockTime`).
+    held_locks: Mutex<HashMap<String, Vec<String>>>,
     recent: RecentSessions,
     stats: Arc<Stats>,
     breaker: Arc<Breaker>,
@@ -254,6 +256,20 @@ impl Store {
         table::create(client, &self.options, &self.logger).await.map(|_| ())
     }
 
+    /// A live session from its item. The first unsealed session served under
+    /// `encryption.acceptUnsealed` is reported once per process, so that the
+    /// migration's end can be seen.
+    fn decode(&self, key: &str, item: Item, now_ms: f64) -> StoreResult<Option<codec::Decoded>> {
+        let found = codec::decode_session(self.layout(), &self.options.payload, key, item, now_ms)?;
+        if found.as_ref().is_some_and(|found| found.unsealed) && !UNSEALED_REPORTED.swap(true, Ordering::Relaxed) {
+            self.logger.warn(
+                "served a session that is not encrypted (encryption.acceptUnsealed); \
+                 turn acceptUnsealed off once sessions older than encryption have expired",
+            );
+        }
+        Ok(found)
+    }
+
     /// The session JSON of an item given as DynamoDB JSON, as `get` would
     /// read it; None when it is missing, expired, damaged or holds no session
     /// (connect-dynamodb's `getParsedSession`; it never fails).
@@ -263,8 +279,10 @@ impl Store {
             Some(AttributeValue::S(key)) => key.clone(),
             _ => String::new(),
         };
-        let found = codec::decode_session(self.layout(), &self.options.payload, &key, item, codec::now_ms());
-        found.ok().flatten().map(|(sess, _)| sess)
+        self.decode(&key, item, codec::now_ms())
+            .ok()
+            .flatten()
+            .map(|found| found.sess)
     }
 
     /// The stored session, or None when missing or expired.
@@ -296,18 +314,28 @@ impl Store {
             let item = output_item.as_ref();
             codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0)
         });
+        // Under acceptUnsealed a plain session is sealed in place once read.
+        let as_read = match (&output_item, &self.options.payload.encryption) {
+            (Some(item), Some(encryption)) if encryption.accept_unsealed => item.get(sess_attr).cloned(),
+            _ => None,
+        };
         let found = match output_item {
-            Some(item) => codec::decode_session(self.layout(), &self.options.payload, &key, item, codec::now_ms())?,
+            Some(item) => self.decode(&key, item, codec::now_ms())?,
             None if self.options.migrate_from.is_some() => self.migrate(wire, sid, &key).await?,
             None => None,
         };
-        let (sess, expires) = match found {
-            Some(found) => found,
-            None => {
-                self.recent.forget(&key);
-                return Ok(None);
-            }
+        let Some(codec::Decoded {
+            sess,
+            expires,
+            unsealed,
+        }) = found
+        else {
+            self.recent.forget(&key);
+            return Ok(None);
         };
+        if let (true, Some(as_read)) = (unsealed, as_read) {
+            self.reseal(wire, &key, &sess, as_read).await;
+        }
         if let (true, Some(expires)) = (self.tracks_recent(), expires) {
             let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
             self.recent.remember(&key, kept, expires);
@@ -316,11 +344,38 @@ impl Store {
         Ok(Some(Found { sess, expires, version }))
     }
 
+    /// Writes a session served unsealed (under `acceptUnsealed`) back sealed,
+    /// unless a save changed it since it was read: sessions kept alive by
+    /// touches alone leave their plaintext behind too. A failure only delays it.
+    async fn reseal(&self, wire: &Wire, key: &str, sess: &str, as_read: AttributeValue) {
+        let body = payload::encode(&self.options.payload, key, sess.to_string()).and_then(|sealed| {
+            Ok(Body::new(&self.options.table, key.len() + 2 * sess.len())
+                .key(&self.options.hash_key, key)
+                .string("UpdateExpression", "SET #s = :sealed")
+                .string("ConditionExpression", "#s = :read")
+                .names(&[("#s", self.layout().sess_attr())])
+                .values(&[(":sealed", &sealed), (":read", &as_read)])?
+                .string("ReturnConsumedCapacity", "TOTAL")
+                .finish())
+        });
+        let written = match body {
+            Ok(body) => wire.call(Target::UpdateItem, body).await,
+            Err(err) => Err(err),
+        };
+        match written {
+            Ok(Outcome::Done(reply)) => self.stats.write_units(wire::capacity_units(&reply)),
+            Ok(Outcome::ConditionFailed(_)) => {} // a save got there first, sealed
+            Err(err) => self
+                .logger
+                .debug(format!("an unsealed session was not sealed yet: {}", err.message)),
+        }
+    }
+
     /// With `migrateFrom`: a session missing under its key may still be
     /// stored in the old layout, under its bare sid. It is served, and moved:
     /// written under its key (unless a save got there first), then its old
     /// item deleted. A session that cannot be moved is still served.
-    async fn migrate(&self, wire: &Wire, sid: &str, key: &str) -> StoreResult<Option<(String, Option<f64>)>> {
+    async fn migrate(&self, wire: &Wire, sid: &str, key: &str) -> StoreResult<Option<codec::Decoded>> {
         let Some(old) = self.options.migrate_from else {
             return Ok(None);
         };
@@ -338,7 +393,11 @@ impl Store {
         };
         let now_ms = codec::now_ms();
         // The old layout stores plain JSON.
-        let Some((sess, old_expires)) = codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)?
+        let Some(codec::Decoded {
+            sess,
+            expires: old_expires,
+            ..
+        }) = codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)?
         else {
             return Ok(None);
         };
@@ -353,7 +412,11 @@ impl Store {
                 err.message
             ));
         }
-        Ok(Some((sess, Some(expires as f64))))
+        Ok(Some(codec::Decoded {
+            sess,
+            expires: Some(expires as f64),
+            unsealed: false,
+        }))
     }
 
     async fn move_session(&self, wire: &Wire, sid: &str, key: &str, sess: String, expires: i64) -> StoreResult<()> {
@@ -475,17 +538,14 @@ impl Store {
                 .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
                 .values(&[(":now", &now)])?
                 .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
+            // Only over the version read: a session removed since (clear(), an
+            // admin's delete) is a change too, and is not brought back.
             Some(read) => body
                 .string(
                     "ConditionExpression",
-                    "#v = :read AND (attribute_not_exists(#d) OR #e <= :now) OR attribute_not_exists(#k)",
+                    "#v = :read AND (attribute_not_exists(#d) OR #e <= :now)",
                 )
-                .names(&[
-                    ("#d", DESTROYED_ATTR),
-                    ("#e", EXPIRES_ATTR),
-                    ("#v", VERSION_ATTR),
-                    ("#k", &self.options.hash_key),
-                ])
+                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
                 .values(&[(":now", &now), (":read", &codec::number(read as i64))])?
                 .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
         };
@@ -710,8 +770,9 @@ impl Store {
 
     /// Takes the session's lease lock for `maxLockTime`, if no one holds it
     /// and the session's verification property still equals
-    /// `verification_json`; otherwise ERR_SESSION_LOCKED.
-    pub async fn lock(&self, sid: &str, verification_json: &str) -> StoreResult<()> {
+    /// `verification_json`; otherwise ERR_SESSION_LOCKED. Resolves the lease's
+    /// owner token: only it releases the lease.
+    pub async fn lock(&self, sid: &str, verification_json: &str) -> StoreResult<String> {
         let key = self.key(sid)?;
         let lock_key = lock::lock_key(&self.options.prefix, &key);
         let owner = lock::new_owner_token()?;
@@ -753,7 +814,7 @@ impl Store {
             .and_then(|sess| lock::verify(&sess, &self.options.lock.verification_property, verification_json));
         if let Err(err) = verified {
             // The caller needs the reason it was refused; a lock left behind ends with its lease.
-            if let Err(release) = self.release_lock(client, &lock_key, Some(&owner)).await {
+            if let Err(release) = self.release_lock(client, &lock_key, &owner).await {
                 self.logger.debug(format!(
                     "a refused lock was not released ({}); its lease ends it",
                     release.message
@@ -763,11 +824,12 @@ impl Store {
         }
         if let Ok(mut held) = self.held_locks.lock() {
             if held.len() >= MEMO_LIMIT {
+                // Forgotten tokens release nothing: those leases end by themselves.
                 held.clear();
             }
-            held.insert(lock_key, owner);
+            held.entry(lock_key).or_default().push(owner.clone());
         }
-        Ok(())
+        Ok(owner)
     }
 
     async fn read_for_lock(&self, client: &Client, key: &str, now_ms: f64) -> StoreResult<String> {
@@ -784,36 +846,92 @@ impl Store {
             .await?;
         self.stats.read(output.consumed_capacity.as_ref());
         let found = match output.item {
-            Some(item) => codec::decode_session(self.layout(), &self.options.payload, key, item, now_ms)?,
+            Some(item) => self.decode(key, item, now_ms)?,
             None => None,
         };
         found
-            .map(|(sess, _)| sess)
+            .map(|found| found.sess)
             .ok_or_else(|| StoreError::new(code::SESSION_NOT_FOUND, "there is no live session to lock"))
     }
 
-    /// Releases the session's lock: the one this store took, or, when it
-    /// holds none, whichever is there.
-    pub async fn unlock(&self, sid: &str) -> StoreResult<()> {
+    /// Releases the lease `token` names, or without a token the one lease this
+    /// store took on the session. True when a lease was released; false when
+    /// there was none of ours to release (it ran out, perhaps taken by another).
+    /// Nothing is ever deleted without the owner's condition.
+    pub async fn unlock(&self, sid: &str, token: Option<&str>) -> StoreResult<bool> {
         let key = self.key(sid)?;
         let lock_key = lock::lock_key(&self.options.prefix, &key);
-        let owner = self.held_locks.lock().ok().and_then(|mut held| held.remove(&lock_key));
+        let owner = match token {
+            Some(token) => {
+                self.forget_lock(&lock_key, Some(token))?;
+                Some(token.to_string())
+            }
+            None => self.forget_lock(&lock_key, None)?,
+        };
+        let Some(owner) = owner else { return Ok(false) };
         let client = &self.ready().await?.sdk;
-        self.release_lock(client, &lock_key, owner.as_deref()).await
+        self.release_lock(client, &lock_key, &owner).await
     }
 
-    async fn release_lock(&self, client: &Client, lock_key: &str, owner: Option<&str>) -> StoreResult<()> {
-        let mut request = client
+    /// Takes a token out of the memo: the given one, or the only one held for
+    /// the key. Two held tokens mean a lease outlived `maxLockTime` and another
+    /// call took the lock: which of them unlocks cannot be guessed.
+    fn forget_lock(&self, lock_key: &str, token: Option<&str>) -> StoreResult<Option<String>> {
+        let Ok(mut held) = self.held_locks.lock() else {
+            return Ok(None);
+        };
+        let Some(tokens) = held.get_mut(lock_key) else {
+            return Ok(None);
+        };
+        let taken = match token {
+            Some(token) => tokens.iter().position(|t| t == token).map(|at| tokens.remove(at)),
+            None if tokens.len() > 1 => {
+                return Err(StoreError::new(
+                    code::LOCK_AMBIGUOUS,
+                    "this store took the lock on this session more than once (a lease outlived maxLockTime): \
+                     pass unlock() the token its lock() resolved",
+                ))
+            }
+            None => tokens.pop(),
+        };
+        if tokens.is_empty() {
+            held.remove(lock_key);
+        }
+        Ok(taken)
+    }
+
+    /// Whether the lease `token` names is still held: a holder that may have
+    /// outlived `maxLockTime` checks before it writes (1 consistent read; it
+    /// narrows the window, it does not fence).
+    pub async fn holds_lock(&self, sid: &str, token: &str) -> StoreResult<bool> {
+        let key = self.key(sid)?;
+        let lock_key = lock::lock_key(&self.options.prefix, &key);
+        let client = &self.ready().await?.sdk;
+        let output = client
+            .get_item()
+            .table_name(&self.options.table)
+            .key(&self.options.hash_key, AttributeValue::S(lock_key))
+            .consistent_read(true)
+            .projection_expression("#o, #u")
+            .expression_attribute_names("#o", lock::OWNER_ATTR)
+            .expression_attribute_names("#u", lock::UNTIL_ATTR)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await?;
+        self.stats.read(output.consumed_capacity.as_ref());
+        Ok(output
+            .item
+            .is_some_and(|item| lock::held_by(&item, token, codec::now_ms())))
+    }
+
+    async fn release_lock(&self, client: &Client, lock_key: &str, owner: &str) -> StoreResult<bool> {
+        let result = client
             .delete_item()
             .table_name(&self.options.table)
-            .key(&self.options.hash_key, AttributeValue::S(lock_key.to_string()));
-        if let Some(owner) = owner {
-            request = request
-                .condition_expression("#o = :o")
-                .expression_attribute_names("#o", lock::OWNER_ATTR)
-                .expression_attribute_values(":o", AttributeValue::S(owner.to_string()));
-        }
-        let result = request
+            .key(&self.options.hash_key, AttributeValue::S(lock_key.to_string()))
+            .condition_expression("#o = :o")
+            .expression_attribute_names("#o", lock::OWNER_ATTR)
+            .expression_attribute_values(":o", AttributeValue::S(owner.to_string()))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
@@ -821,10 +939,10 @@ impl Store {
         match result {
             Ok(output) => {
                 self.stats.write(output.consumed_capacity.as_ref());
-                Ok(())
+                Ok(true)
             }
             // The lease ran out and someone else took it: nothing of ours to release.
-            Err(err) if err.is("ConditionalCheckFailedException") => Ok(()),
+            Err(err) if err.is("ConditionalCheckFailedException") => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -835,11 +953,11 @@ impl Store {
         let items = self.scan(Scope::Live, true).await?;
         Ok(items
             .into_iter()
-            .filter_map(|mut item| {
+            .filter_map(|item| {
                 let sid = self.sid_of_item(&item)?;
                 let key = format!("{}{sid}", self.options.prefix);
-                match payload::decode(&self.options.payload, &key, item.remove(self.layout().sess_attr())) {
-                    Ok(sess) => Some((sid, sess?)),
+                match self.decode(&key, item, codec::now_ms()) {
+                    Ok(found) => Some((sid, found?.sess)),
                     Err(err) => {
                         self.logger
                             .warn(format!("all() leaves out session \"{sid}\": {}", err.message));
@@ -906,10 +1024,14 @@ impl Store {
         let mut request = client
             .scan()
             .table_name(&self.options.table)
-            .projection_expression(if with_session { "#k, #s" } else { "#k" })
+            // A sealed session is judged with its expires, so both come along.
+            .projection_expression(if with_session { "#k, #s, #e" } else { "#k" })
             .expression_attribute_names("#k", &self.options.hash_key);
         if with_session || matches!(scope, Scope::Live) {
             request = request.expression_attribute_names("#s", self.layout().sess_attr());
+        }
+        if with_session {
+            request = request.expression_attribute_names("#e", EXPIRES_ATTR);
         }
         if !self.options.prefix.is_empty() {
             conditions.push("begins_with(#k, :p)");
@@ -949,7 +1071,13 @@ fn probe_timeouts(interval: Duration) -> TimeoutConfig {
 }
 
 fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
-    let stored = codec::read_number(stored.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0);
+    let Some(stored) = stored else {
+        return StoreError::new(
+            code::SESSION_CONFLICT,
+            format!("the session was removed since it was read (read version {read}); it is not recreated from a stale copy"),
+        );
+    };
+    let stored = codec::read_number(stored.get(VERSION_ATTR)).unwrap_or(0.0);
     StoreError::new(
         code::SESSION_CONFLICT,
         format!("the session changed since it was read (read version {read}, stored version {stored}); reload it and apply the change again"),

@@ -30,7 +30,7 @@ const REGISTRY_BUCKETS_READ: i64 = 3;
 /// Marks registry keys among session keys; no session id may start with it.
 pub const REGISTRY_MARK: &str = "~user~";
 const REGISTRY_TYPE: &str = "connect-session-users";
-const REGISTRY_SIDS_ATTR: &str = "sids";
+pub const REGISTRY_SIDS_ATTR: &str = "sids";
 /// Users are index keys; this leaves room for the prefix in registry keys.
 const MAX_USER_BYTES: usize = 1024;
 

@@ -534,6 +534,7 @@ impl CachedCredentials {
                 format!("could not load AWS credentials: {}", DisplayErrorContext(&err)),
             )
         })?;
+        well_formed(&credentials)?;
         if let Ok(mut current) = self.0.current.write() {
             *current = Some(credentials.clone());
         }
@@ -547,6 +548,30 @@ impl CachedCredentials {
             Some(expiry) if SystemTime::now() + REFRESH_BEFORE >= expiry => None,
             _ => Some(credentials.clone()),
         }
+    }
+}
+
+/// Every source's credentials (options, a JS client's provider, the chain)
+/// pass here before they sign anything: a line break in a key would make
+/// the signer panic, a space would corrupt the header.
+fn well_formed(credentials: &Credentials) -> StoreResult<()> {
+    let fields = [
+        ("accessKeyId", Some(credentials.access_key_id())),
+        ("secretAccessKey", Some(credentials.secret_access_key())),
+        (
+            "sessionToken",
+            credentials.session_token().filter(|token| !token.is_empty()),
+        ),
+    ];
+    match fields
+        .into_iter()
+        .find(|(_, value)| value.is_some_and(|v| !crate::options::is_credential_text(v)))
+    {
+        Some((name, _)) => Err(StoreError::new(
+            code::CREDENTIALS,
+            format!("the AWS credentials' {name} is empty or holds characters other than visible ASCII"),
+        )),
+        None => Ok(()),
     }
 }
 

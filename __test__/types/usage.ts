@@ -61,7 +61,9 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const ended: number = await s.destroyOtherSessionsForUser(42, 'sid')
   s.destroyAllSessionsForUser('u-1', (err, count) => count)
   const written: number = s.stats().consumedCapacity.writeUnits
-  await s.lock('sid', 'refresh-token-value')
+  const token: string = await s.lock('sid', 'refresh-token-value')
+  const released: boolean = await s.unlock('sid', token)
+  const held: boolean = await s.holdsLock('sid', token)
   const version: unknown = (got as Record<string, unknown> | null)?.[connectDynamoDB.VERSION_PROPERTY]
   s.unlock('sid', (err) => err?.code === 'ERR_SESSION_LOCKED')
   const described: connectDynamoDB.DescribeTableOutput = await s.describeSessionsTable()
