@@ -14,6 +14,7 @@ mod logger;
 mod options;
 mod payload;
 mod recent;
+mod sigv4;
 mod stats;
 mod store;
 mod table;
@@ -222,6 +223,33 @@ impl NativeStore {
     #[napi]
     pub async fn get(&self, sid: String) -> Result<Option<FoundSession>> {
         let found = self.store.guarded(self.store.get(&sid)).await?;
+        Ok(found.map(|found| FoundSession {
+            sess: found.sess,
+            expires: found.expires,
+            version: found.version,
+        }))
+    }
+
+    /// Spike (issue 13): `get`'s signed request bytes, or null before the
+    /// store is connected with fresh credentials.
+    #[napi]
+    pub fn spike_get_request(&self, sid: String) -> Result<Option<napi::bindgen_prelude::Buffer>> {
+        Ok(self
+            .store
+            .spike_get_request(&sid)?
+            .map(napi::bindgen_prelude::Buffer::from))
+    }
+
+    /// Spike (issue 13): `get`'s answer from a reply's status and body.
+    #[napi]
+    pub fn spike_get_reply(
+        &self,
+        sid: String,
+        status: u32,
+        body: napi::bindgen_prelude::Buffer,
+    ) -> Result<Option<FoundSession>> {
+        let status = u16::try_from(status).unwrap_or(0);
+        let found = self.store.spike_get_reply(&sid, status, &body)?;
         Ok(found.map(|found| FoundSession {
             sess: found.sess,
             expires: found.expires,

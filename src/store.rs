@@ -285,13 +285,10 @@ impl Store {
             .map(|found| found.sess)
     }
 
-    /// The stored session, or None when missing or expired.
-    pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
-        let key = self.key(sid)?;
-        let wire = &self.ready().await?.wire;
-        let versioning = self.options.versioning;
+    /// The GetItem body of `get`.
+    fn get_body(&self, key: &str) -> Vec<u8> {
         let sess_attr = self.layout().sess_attr();
-        let (projection, names): (&str, &[(&str, &str)]) = if versioning {
+        let (projection, names): (&str, &[(&str, &str)]) = if self.options.versioning {
             (
                 "#s, #e, #v",
                 &[("#s", sess_attr), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)],
@@ -299,13 +296,68 @@ impl Store {
         } else {
             ("#s, #e", &[("#s", sess_attr), ("#e", EXPIRES_ATTR)])
         };
-        let body = Body::new(&self.options.table, key.len())
-            .key(&self.options.hash_key, &key)
+        Body::new(&self.options.table, key.len())
+            .key(&self.options.hash_key, key)
             .boolean("ConsistentRead", self.options.costs.consistent_read)
             .string("ProjectionExpression", projection)
             .names(names)
             .string("ReturnConsumedCapacity", "TOTAL")
-            .finish();
+            .finish()
+    }
+
+    /// Spike (issue 13, sans-IO): `get`'s request as the bytes of one signed
+    /// HTTP/1.1 request, for JS to send on its own socket. None until the
+    /// store is connected and holds fresh credentials (then use `get`).
+    pub fn spike_get_request(&self, sid: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = self.key(sid)?;
+        match (
+            self.connection.get(),
+            self.table_ready.get().is_some() || self.options.initialized,
+        ) {
+            (Some(connection), true) => connection.wire.request_bytes(Target::GetItem, &self.get_body(&key)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Spike (issue 13, sans-IO): `get`'s answer from the reply's status and
+    /// body (without `migrateFrom` or `acceptUnsealed`, which need more calls).
+    pub fn spike_get_reply(&self, sid: &str, status: u16, body: &[u8]) -> StoreResult<Option<Found>> {
+        let key = self.key(sid)?;
+        let mut reply = wire::reply_of(status, body)?.done()?;
+        let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
+        Stats::count(&self.stats.gets);
+        self.stats.read_units(wire::capacity_units(&reply));
+        let version = self
+            .options
+            .versioning
+            .then(|| codec::read_number(item.as_ref().and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0));
+        let Some(found) = item
+            .map(|item| self.decode(&key, item, codec::now_ms()))
+            .transpose()?
+            .flatten()
+        else {
+            self.recent.forget(&key);
+            return Ok(None);
+        };
+        if let (true, Some(expires)) = (self.tracks_recent(), found.expires) {
+            let kept = self.options.costs.skip_unchanged_writes.then(|| found.sess.clone());
+            self.recent.remember(&key, kept, expires);
+        }
+        let expires = found.expires.map(|stored| self.layout().seconds(stored));
+        Ok(Some(Found {
+            sess: found.sess,
+            expires,
+            version,
+        }))
+    }
+
+    /// The stored session, or None when missing or expired.
+    pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
+        let key = self.key(sid)?;
+        let wire = &self.ready().await?.wire;
+        let versioning = self.options.versioning;
+        let sess_attr = self.layout().sess_attr();
+        let body = self.get_body(&key);
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
         let output_item = reply.remove("Item").map(wire_json::read_item).transpose()?;
         Stats::count(&self.stats.gets);

@@ -14,9 +14,6 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{future as credentials_future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::service_config::ServiceConfigKey;
@@ -29,6 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Map, Value};
 
 use crate::error::{code, StoreError, StoreResult};
+use crate::sigv4;
 use crate::stats::Stats;
 
 type HttpClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -97,7 +95,6 @@ pub fn capacity_units(reply: &Map<String, Value>) -> Option<f64> {
 pub struct Wire {
     http: HttpClient,
     uri: Uri,
-    url: String,
     host: String,
     region: String,
     credentials: CachedCredentials,
@@ -106,6 +103,7 @@ pub struct Wire {
     /// DynamoDB's clock minus ours, learned from a refused signature: a
     /// machine whose clock drifts keeps working, as it does with the SDK.
     clock_skew_ms: AtomicI64,
+    signing_keys: sigv4::KeyCache,
 }
 
 /// One attempt's failure, and whether another attempt may succeed.
@@ -148,13 +146,13 @@ impl Wire {
         Ok(Wire {
             http: http_client(limits.connect, https)?,
             uri,
-            url,
             host,
             region,
             credentials,
             limits,
             stats,
             clock_skew_ms: AtomicI64::new(0),
+            signing_keys: sigv4::KeyCache::default(),
         })
     }
 
@@ -196,8 +194,10 @@ impl Wire {
     }
 
     async fn attempt(&self, target: Target, body: Bytes) -> Result<Outcome, Failure> {
-        let identity = self.credentials.identity().await.map_err(Failure::fatal)?;
-        let request = self.signed_request(&identity, target, body).map_err(Failure::fatal)?;
+        let credentials = self.credentials.credentials().await.map_err(Failure::fatal)?;
+        let request = self
+            .signed_request(&credentials, target, body)
+            .map_err(Failure::fatal)?;
         let response = self
             .http
             .request(request)
@@ -233,37 +233,86 @@ impl Wire {
         }
     }
 
-    fn signed_request(&self, identity: &Identity, target: Target, body: Bytes) -> StoreResult<Request<Full<Bytes>>> {
-        let headers = [
-            ("content-type", CONTENT_TYPE),
-            ("host", self.host.as_str()),
-            ("x-amz-target", target.header()),
-        ];
-        let params = v4::SigningParams::builder()
-            .identity(identity)
-            .region(&self.region)
-            .name("dynamodb")
-            .time(self.signing_time())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(signing_failed)?
-            .into();
-        let signable = SignableRequest::new("POST", &self.url, headers.iter().copied(), SignableBody::Bytes(&body))
-            .map_err(signing_failed)?;
-        let (instructions, _) = sign(signable, &params).map_err(signing_failed)?.into_parts();
+    fn signed_request(
+        &self,
+        credentials: &Credentials,
+        target: Target,
+        body: Bytes,
+    ) -> StoreResult<Request<Full<Bytes>>> {
+        let signature = self.sign(credentials, target, &body);
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(self.uri.clone())
-            .header("user-agent", USER_AGENT);
-        for (name, value) in headers {
-            request = request.header(name, value);
+            .header("user-agent", USER_AGENT)
+            .header("content-type", CONTENT_TYPE)
+            .header("host", self.host.as_str())
+            .header("x-amz-target", target.header())
+            .header("x-amz-date", signature.amz_date)
+            .header("authorization", signature.authorization);
+        if let Some(token) = credentials.session_token() {
+            request = request.header("x-amz-security-token", token);
         }
-        let mut request = request
+        request
             .body(Full::new(body))
-            .map_err(|err| StoreError::new(code::INTERNAL, format!("could not build the request: {err}")))?;
-        instructions.apply_to_request_http1x(&mut request);
-        Ok(request)
+            .map_err(|err| StoreError::new(code::INTERNAL, format!("could not build the request: {err}")))
     }
+
+    fn sign(&self, credentials: &Credentials, target: Target, body: &[u8]) -> sigv4::Signature {
+        sigv4::sign(
+            &sigv4::Request {
+                path: self.uri.path_and_query().map_or("/", |p| p.as_str()),
+                host: &self.host,
+                region: &self.region,
+                target: target.header(),
+                content_type: CONTENT_TYPE,
+                body,
+                time: self.signing_time(),
+            },
+            &sigv4::Secret {
+                access_key_id: credentials.access_key_id(),
+                secret_access_key: credentials.secret_access_key(),
+                session_token: credentials.session_token(),
+            },
+            &self.signing_keys,
+        )
+    }
+}
+
+impl Wire {
+    /// Spike (issue 13, sans-IO): one call as the bytes of a signed HTTP/1.1
+    /// request, built and signed synchronously. None when the credentials
+    /// at hand are missing or stale (fetching them is async).
+    pub fn request_bytes(&self, target: Target, body: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let Some(credentials) = self.credentials.fresh() else {
+            return Ok(None);
+        };
+        let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
+        let signature = self.sign(&credentials, target, body);
+        let token = credentials
+            .session_token()
+            .map(|token| format!("x-amz-security-token: {token}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nuser-agent: {USER_AGENT}\r\ncontent-type: {CONTENT_TYPE}\r\n\
+             x-amz-target: {}\r\nx-amz-date: {}\r\n{token}authorization: {}\r\ncontent-length: {}\r\n\r\n",
+            self.host,
+            target.header(),
+            signature.amz_date,
+            signature.authorization,
+            body.len()
+        );
+        let mut bytes = Vec::with_capacity(head.len() + body.len());
+        bytes.extend_from_slice(head.as_bytes());
+        bytes.extend_from_slice(body);
+        Ok(Some(bytes))
+    }
+}
+
+/// Spike (issue 13, sans-IO): the answer in a reply's status and body.
+pub fn reply_of(status: u16, body: &[u8]) -> StoreResult<Outcome> {
+    let status = StatusCode::from_u16(status)
+        .map_err(|_| StoreError::new(code::INVALID_RESPONSE, format!("DynamoDB answered HTTP {status}")))?;
+    read_reply(status, &HeaderMap::new(), body).map_err(|failure| failure.error)
 }
 
 /// The answer to one attempt: the reply, a failed condition, or DynamoDB's
@@ -402,10 +451,6 @@ fn unreachable(err: &hyper_util::client::legacy::Error) -> StoreError {
     )
 }
 
-fn signing_failed(err: impl std::fmt::Display) -> StoreError {
-    StoreError::new(code::CREDENTIALS, format!("could not sign the request: {err}"))
-}
-
 /// An error and each of its causes, as one line.
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
@@ -509,12 +554,6 @@ impl CachedCredentials {
         }))
     }
 
-    async fn identity(&self) -> StoreResult<Identity> {
-        let credentials = self.credentials().await?;
-        let expiry = credentials.expiry();
-        Ok(Identity::new(credentials, expiry))
-    }
-
     async fn credentials(&self) -> StoreResult<Credentials> {
         if let Some(credentials) = self.fresh() {
             return Ok(credentials);
@@ -541,7 +580,7 @@ impl CachedCredentials {
         Ok(credentials)
     }
 
-    fn fresh(&self) -> Option<Credentials> {
+    pub(crate) fn fresh(&self) -> Option<Credentials> {
         let current = self.0.current.read().ok()?;
         let credentials = current.as_ref()?;
         match credentials.expiry() {
