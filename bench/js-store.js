@@ -12,13 +12,15 @@
 
 const crypto = require('node:crypto')
 const http = require('node:http')
+const { Store } = require('express-session')
 const { RawHttp } = require('./raw-http')
 
 const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex')
 const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest()
 
-class JsStore {
+class JsStore extends Store {
   constructor({ endpoint, region = 'us-east-1', table, accessKeyId, secretAccessKey, prefix = 'sess:', transport = 'http' }) {
+    super()
     const url = new URL(endpoint)
     this.host = url.host
     this.options = { hostname: url.hostname, port: url.port, path: '/', method: 'POST' }

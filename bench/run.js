@@ -1,8 +1,10 @@
 'use strict'
 
-// npm run bench: connect-dynamodb-rs against connect-dynamodb 3.0.5 in one run,
-// on one DynamoDB Local this script starts. Each store runs in its own child
-// process, the two alternate over several rounds, and medians are reported.
+// npm run bench: connect-dynamodb-rs against connect-dynamodb 3.0.5 and a
+// hand-written JS store (bench/js-store.js) in one run, on one DynamoDB Local
+// this script starts. Each store runs in its own child process, warmed until
+// its CPU per call settles; the three alternate over several rounds, and
+// medians are reported with the spread of the rounds.
 // QUICK=1 runs a short version (a smoke check; its numbers mean little).
 
 const fs = require('node:fs')
@@ -12,12 +14,13 @@ const http = require('node:http')
 const { fork, execFile } = require('node:child_process')
 const { startDynamoDBLocal } = require('../support/dynamodb-local')
 const { createStore, call, STORES } = require('./stores')
-const { summarize, markdown, svgChart, scaleMarkdown } = require('./report')
+const { summarize, spreadOf, markdown, svgChart, scaleMarkdown } = require('./report')
 
 const QUICK = process.env.QUICK === '1'
 const CONFIG = QUICK
-  ? { rounds: 1, sizes: [200, 1024, 65536], count: 30, concurrent: { sessions: 200, inFlight: 64, durationMs: 1500 }, express: { seconds: 2, connections: 32 }, colds: 1, scale: { counts: [100, 1000], gets: 50 } }
-  : { rounds: 5, sizes: [200, 1024, 65536], count: 300, concurrent: { sessions: 1000, inFlight: 64, durationMs: 8000 }, express: { seconds: 8, connections: 32 }, colds: 3, scale: { counts: [1000, 10000], gets: 500 } }
+  ? { rounds: 1, sizes: [200, 1024, 65536], count: 30, warm: { batch: 50, min: 100, max: 200 }, concurrent: { sessions: 200, inFlight: 64, durationMs: 1500 }, express: { seconds: 2, warmSeconds: 1, connections: 32 }, colds: 1, scale: { counts: [100, 1000], gets: 50 } }
+  : { rounds: 5, sizes: [200, 1024, 65536], count: 300, warm: { batch: 200, min: 2000, max: 12000 }, concurrent: { sessions: 1000, inFlight: 64, durationMs: 8000 }, express: { seconds: 8, warmSeconds: 4, connections: 32 }, colds: 3, scale: { counts: [1000, 10000], gets: 500 } }
+const KINDS = ['rs', 'cd', 'js']
 const OUT = process.env.BENCH_OUT || (QUICK ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')) : path.join(__dirname, 'results'))
 const TABLE = 'bench-sessions'
 
@@ -57,8 +60,8 @@ async function expressRun(kind, env) {
   const { port } = await next()
   const url = `http://127.0.0.1:${port}/`
   const cookie = await login(port)
-  const { seconds, connections } = CONFIG.express
-  await run('load.js', [url, cookie, '1', String(connections)], env) // warm-up
+  const { seconds, warmSeconds, connections } = CONFIG.express
+  await run('load.js', [url, cookie, String(warmSeconds), String(connections)], env) // warm-up
   child.send('start')
   const load = await run('load.js', [url, cookie, String(seconds), String(connections)], env)
   child.send('stop')
@@ -86,20 +89,21 @@ async function main() {
   const scale = {}
   const only = process.env.BENCH_ONLY
   try {
-    // DynamoDB Local is a JVM: warm its JIT with both stores before measuring.
-    for (const kind of ['rs', 'cd']) {
+    // DynamoDB Local is a JVM: warm its JIT with every store before measuring.
+    for (const kind of KINDS) {
       process.stderr.write(`warm-up: ${STORES[kind]}\n`)
-      await inWorker(kind, 'sequential', env, { sizes: CONFIG.sizes, count: QUICK ? 30 : 150 })
-      await inWorker(kind, 'concurrent', env, { ...CONFIG.concurrent, durationMs: QUICK ? 500 : 2000 })
+      await inWorker(kind, 'sequential', env, { sizes: CONFIG.sizes, count: QUICK ? 30 : 150, warm: CONFIG.warm })
+      await inWorker(kind, 'concurrent', env, { ...CONFIG.concurrent, durationMs: QUICK ? 500 : 2000, warm: CONFIG.warm })
     }
     for (let r = 0; r < (only ? 0 : CONFIG.rounds); r++) {
-      const order = r % 2 === 0 ? ['rs', 'cd'] : ['cd', 'rs']
+      // Each round starts with another store, so drift over the run falls on each in turn.
+      const order = KINDS.map((_, i) => KINDS[(i + r) % KINDS.length])
       const round = {}
       for (const kind of order) {
         process.stderr.write(`round ${r + 1}/${CONFIG.rounds}: ${STORES[kind]}\n`)
         round[kind] = {
-          sequential: await inWorker(kind, 'sequential', env, { sizes: CONFIG.sizes, count: CONFIG.count }),
-          concurrent: await inWorker(kind, 'concurrent', env, CONFIG.concurrent),
+          sequential: await inWorker(kind, 'sequential', env, { sizes: CONFIG.sizes, count: CONFIG.count, warm: CONFIG.warm }),
+          concurrent: await inWorker(kind, 'concurrent', env, { ...CONFIG.concurrent, warm: CONFIG.warm }),
           express: await expressRun(kind, env),
           cold: await coldStart(kind, env),
         }
@@ -107,9 +111,9 @@ async function main() {
       rounds.push(round)
     }
     if (!only || only === 'scale') {
-      for (const kind of ['rs', 'cd']) {
+      for (const kind of KINDS) {
         process.stderr.write(`scale: ${STORES[kind]}\n`)
-        scale[kind] = await inWorker(kind, 'scale', env, CONFIG.scale)
+        scale[kind] = await inWorker(kind, 'scale', env, { ...CONFIG.scale, warm: CONFIG.warm })
       }
     }
   } finally {
@@ -120,7 +124,7 @@ async function main() {
     process.stdout.write(scaleMarkdown(scale))
     return
   }
-  const summary = { ...summarize(rounds), scale }
+  const summary = { ...summarize(rounds), spread: spreadOf(rounds), scale }
   const meta = {
     date: new Date().toISOString(),
     quick: QUICK,

@@ -1,11 +1,13 @@
 'use strict'
 
-// The two stores under test, configured alike: same table, same DynamoDB
-// Local, explicit static credentials.
+// The stores under test, configured alike: same table, same DynamoDB Local,
+// explicit static credentials. js is the hand-written JS store of
+// bench/js-store.js: the floor for a pure-JS store, not a product.
 
 const STORES = {
   rs: 'connect-dynamodb-rs',
   cd: 'connect-dynamodb@3.0.5',
+  js: 'hand-written JS store (node:http, SigV4, no SDK)',
 }
 
 function createStore(kind, { endpoint, table }) {
@@ -19,6 +21,10 @@ function createStore(kind, { endpoint, table }) {
     const DynamoDBStore = require('connect-dynamodb')(session)
     const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } })
     return new DynamoDBStore({ table, client })
+  }
+  if (kind === 'js') {
+    const { JsStore } = require('./js-store')
+    return new JsStore({ endpoint, table, accessKeyId: 'bench', secretAccessKey: 'bench' })
   }
   throw new Error(`unknown store ${kind}`)
 }
