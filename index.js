@@ -118,14 +118,7 @@ function defineStore(Store) {
 
     /** What the store sent, skipped, and was billed since it was made. */
     stats() {
-      const s = this.#native.stats()
-      return {
-        operations: { get: s.get, set: s.set, touch: s.touch, destroy: s.destroy },
-        skippedWrites: s.skippedWrites,
-        downgradedSets: s.downgradedSets,
-        retries: s.retries,
-        consumedCapacity: { readUnits: s.readCapacityUnits, writeUnits: s.writeCapacityUnits },
-      }
+      return this.#native.stats()
     }
 
     /**
@@ -304,16 +297,16 @@ function defineStore(Store) {
     }
 
     /**
-     * Messages from the core: "event: connect|disconnect" is emitted on the store (express-session
-     * listens); "warn: ..." also reaches console.warn when there is no `log` hook.
+     * A message from the core, `{ kind, text }`: an `event` (connect, disconnect) is emitted on the
+     * store, where express-session listens; the `log` hook gets warnings and debug notes as
+     * "warn: …" / "debug: …", and without a hook warnings go to console.warn.
      */
-    #log(message) {
-      if (message.startsWith('event: ')) return void this.emit(message.slice(7))
+    #log({ kind, text }) {
+      if (kind === 'event') return void this.emit(text)
       const { log } = this.#hooks || {}
-      const warning = message.startsWith('warn: ')
       try {
-        if (log) log(message)
-        else if (warning) console.warn(`connect-dynamodb-rs: ${message.slice(6)}`)
+        if (log) log(`${kind}: ${text}`)
+        else if (kind === 'warn') console.warn(`connect-dynamodb-rs: ${text}`)
       } catch {
         // Logging must never break the store.
       }

@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::error::{code, StoreError};
-use crate::logger::Logger;
+use crate::logger::{CoreMessage, Logger};
 use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::stats::Stats;
 use crate::store::{CookieTimes, Store};
@@ -85,20 +85,31 @@ pub struct FoundSession {
     pub version: Option<f64>,
 }
 
+/// `store.stats()`, in the shape the shim hands to the app.
 #[napi(object)]
 pub struct StoreStats {
     /// Calls sent to DynamoDB, per operation.
-    pub get: f64,
-    pub set: f64,
-    pub touch: f64,
-    pub destroy: f64,
+    pub operations: OperationCounts,
     /// Touches and unchanged saves that sent nothing (touchAfter).
     pub skipped_writes: f64,
     /// Unchanged saves sent as a touch instead of the whole item.
     pub downgraded_sets: f64,
     pub retries: f64,
-    pub read_capacity_units: f64,
-    pub write_capacity_units: f64,
+    pub consumed_capacity: ConsumedCapacity,
+}
+
+#[napi(object)]
+pub struct OperationCounts {
+    pub get: f64,
+    pub set: f64,
+    pub touch: f64,
+    pub destroy: f64,
+}
+
+#[napi(object)]
+pub struct ConsumedCapacity {
+    pub read_units: f64,
+    pub write_units: f64,
 }
 
 /// One live session of a user as `listSessionsForUser()` returns it.
@@ -125,7 +136,7 @@ impl NativeStore {
         options: Option<Object>,
         client_config: Option<Function<(), Promise<JsClientConfig>>>,
         client_credentials: Option<Function<(), Promise<JsCredentials>>>,
-        log: Option<Function<String, ()>>,
+        log: Option<Function<CoreMessage, ()>>,
     ) -> Result<Self> {
         let raw = match options {
             Some(object) => read_options(&object)?,
@@ -317,15 +328,19 @@ impl NativeStore {
     pub fn stats(&self) -> StoreStats {
         let stats = self.store.stats();
         StoreStats {
-            get: Stats::load(&stats.gets),
-            set: Stats::load(&stats.sets),
-            touch: Stats::load(&stats.touches),
-            destroy: Stats::load(&stats.destroys),
+            operations: OperationCounts {
+                get: Stats::load(&stats.gets),
+                set: Stats::load(&stats.sets),
+                touch: Stats::load(&stats.touches),
+                destroy: Stats::load(&stats.destroys),
+            },
             skipped_writes: Stats::load(&stats.skipped_writes),
             downgraded_sets: Stats::load(&stats.downgraded_sets),
             retries: Stats::load(&stats.retries),
-            read_capacity_units: stats.read_capacity_units(),
-            write_capacity_units: stats.write_capacity_units(),
+            consumed_capacity: ConsumedCapacity {
+                read_units: stats.read_capacity_units(),
+                write_units: stats.write_capacity_units(),
+            },
         }
     }
 
