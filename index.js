@@ -5,7 +5,7 @@
 // and turns sessions into JSON; every DynamoDB call, expiry rule, retry and
 // codec lives in the native core (src/).
 
-const { NativeStore } = require('./native.js')
+const { NativeStore } = require('./lib/binding').loadBinding()
 const { clientBridge, defaultClient } = require('./lib/client')
 const { storeError, liftError, invalidArgument } = require('./lib/errors')
 

@@ -1,0 +1,46 @@
+'use strict'
+
+// On a platform without a prebuilt binary, require() fails with one clear error: the platform
+// seen, the prebuilt ones, and how to build from source.
+
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { platformName, loadBinding } = require('../lib/binding')
+
+const runAs = (platform, arch) =>
+  new Promise((resolve) => {
+    // The loader reads process.platform/arch; a preload pretends to be another machine.
+    const fake = `Object.defineProperty(process, 'platform', { value: '${platform}' }); Object.defineProperty(process, 'arch', { value: '${arch}' })`
+    const probe = `try { require(${JSON.stringify(path.join(__dirname, '..'))}) ; console.log('{}') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: Boolean(e.cause) })) }`
+    execFile(process.execPath, ['-e', `${fake}; ${probe}`], { timeout: 20_000 }, (err, stdout) => resolve(err ? { error: err.message } : JSON.parse(stdout)))
+  })
+
+test('a platform without a binary gets ERR_NATIVE_BINDING naming it, the prebuilt ones and how to build', async () => {
+  const result = await runAs('aix', 'ppc64')
+  expect(result).toMatchObject({ code: 'ERR_NATIVE_BINDING', cause: true })
+  expect(result.message).toContain('no native binary for aix-ppc64')
+  expect(result.message).toContain('linux-x64-gnu')
+  expect(result.message).toContain('npm run build')
+})
+
+test('target triples are named as the platform packages are', () => {
+  expect(platformName('x86_64-unknown-linux-gnu')).toBe('linux-x64-gnu')
+  expect(platformName('aarch64-unknown-linux-musl')).toBe('linux-arm64-musl')
+  expect(platformName('aarch64-apple-darwin')).toBe('darwin-arm64')
+  expect(platformName('x86_64-pc-windows-msvc')).toBe('win32-x64-msvc')
+})
+
+test('a loader failure keeps its cause and its first line', () => {
+  const cause = new Error('Cannot find native binding.\nmore lines')
+  let err
+  try {
+    loadBinding(() => {
+      throw cause
+    })
+  } catch (e) {
+    err = e
+  }
+  expect(err).toMatchObject({ code: 'ERR_NATIVE_BINDING', cause })
+  expect(err.message).toContain('The loader said: Cannot find native binding.')
+  expect(err.message).not.toContain('more lines')
+})
