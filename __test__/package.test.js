@@ -1,0 +1,42 @@
+'use strict'
+
+// The package as npm would publish it: every file the entry points need, nothing else.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+
+const root = path.join(__dirname, '..')
+const run = (file, args) =>
+  new Promise((resolve) => execFile(file, args, { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr })))
+
+test('the tarball holds the entry points, their loader, types and license, and no tests, bench or sources', async () => {
+  const { code, stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'])
+  expect(code).toBe(0)
+  const [pack] = JSON.parse(stdout)
+  const files = pack.files.map((f) => f.path).sort()
+  for (const needed of ['LICENSE', 'README.md', 'index.d.ts', 'index.js', 'index.mjs', 'lib/binding.js', 'lib/client.js', 'lib/errors.js', 'native.d.ts', 'native.js', 'package.json']) {
+    expect(files).toContain(needed)
+  }
+  expect(files.filter((f) => /^(__test__|bench|src|support|examples|target|npm|scripts)\//.test(f) || f.endsWith('.node'))).toEqual([])
+  // Every module the entry points require from the package is in it (native.js, napi's loader,
+  // tries local binaries first and falls back to the platform packages).
+  for (const file of files.filter((f) => (f.endsWith('.js') || f.endsWith('.mjs')) && f !== 'native.js')) {
+    const text = fs.readFileSync(path.join(root, file), 'utf8')
+    for (const [, spec] of text.matchAll(/(?:require\(|from )'(\.{1,2}\/[^']+)'/g)) {
+      const target = path.relative(root, path.resolve(root, path.dirname(file), spec))
+      expect(files.some((f) => f === target || f === `${target}.js` || f === `${target}.json`)).toBe(true)
+    }
+  }
+  // The platform binary ships in its own package (npm/<platform>), not in the main one.
+  expect(pack.unpackedSize).toBeLessThan(400_000)
+})
+
+test('npm pack refuses to run before a build made the loader', async () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'pack-'))
+  const { code, stderr } = await run(process.execPath, [path.join(root, 'scripts', 'check-pack.js'), empty])
+  expect(code).toBe(1)
+  expect(stderr).toMatch(/native\.js, native\.d\.ts, LICENSE missing; run "npm run build" first/)
+  expect((await run(process.execPath, [path.join(root, 'scripts', 'check-pack.js')])).code).toBe(0)
+})
