@@ -327,45 +327,49 @@ impl Store {
         let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
         Stats::count(&self.stats.gets);
         self.stats.read_units(wire::capacity_units(&reply));
-        let version = self
-            .options
-            .versioning
-            .then(|| codec::read_number(item.as_ref().and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0));
-        let Some(found) = item
+        let version = self.version_of(item.as_ref());
+        let found = item
             .map(|item| self.decode(&key, item, codec::now_ms()))
             .transpose()?
-            .flatten()
-        else {
-            self.recent.forget(&key);
-            return Ok(None);
+            .flatten();
+        Ok(self.served(&key, found, version))
+    }
+
+    /// With `versioning`: the version an item holds (0 for one written without).
+    fn version_of(&self, item: Option<&Item>) -> Option<f64> {
+        let versioning = self.options.versioning;
+        versioning.then(|| codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0))
+    }
+
+    /// What `get` hands back for a session read, remembered for `touchAfter`
+    /// and unchanged saves; a missing one is forgotten.
+    fn served(&self, key: &str, found: Option<codec::Decoded>, version: Option<f64>) -> Option<Found> {
+        let Some(found) = found else {
+            self.recent.forget(key);
+            return None;
         };
         if let (true, Some(expires)) = (self.tracks_recent(), found.expires) {
             let kept = self.options.costs.skip_unchanged_writes.then(|| found.sess.clone());
-            self.recent.remember(&key, kept, expires);
+            self.recent.remember(key, kept, expires);
         }
-        let expires = found.expires.map(|stored| self.layout().seconds(stored));
-        Ok(Some(Found {
+        Some(Found {
+            expires: found.expires.map(|stored| self.layout().seconds(stored)),
             sess: found.sess,
-            expires,
             version,
-        }))
+        })
     }
 
     /// The stored session, or None when missing or expired.
     pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
         let key = self.key(sid)?;
         let wire = &self.ready().await?.wire;
-        let versioning = self.options.versioning;
         let sess_attr = self.layout().sess_attr();
         let body = self.get_body(&key);
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
         let output_item = reply.remove("Item").map(wire_json::read_item).transpose()?;
         Stats::count(&self.stats.gets);
         self.stats.read_units(wire::capacity_units(&reply));
-        let version = versioning.then(|| {
-            let item = output_item.as_ref();
-            codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0)
-        });
+        let version = self.version_of(output_item.as_ref());
         // Under acceptUnsealed a plain session is sealed in place once read.
         let as_read = match (&output_item, &self.options.payload.encryption) {
             (Some(item), Some(encryption)) if encryption.accept_unsealed => item.get(sess_attr).cloned(),
@@ -376,24 +380,12 @@ impl Store {
             None if self.options.migrate_from.is_some() => self.migrate(wire, sid, &key).await?,
             None => None,
         };
-        let Some(codec::Decoded {
-            sess,
-            expires,
-            unsealed,
-        }) = found
-        else {
-            self.recent.forget(&key);
-            return Ok(None);
-        };
-        if let (true, Some(as_read)) = (unsealed, as_read) {
-            self.reseal(wire, &key, &sess, as_read).await;
+        if let (Some(found), Some(as_read)) = (&found, as_read) {
+            if found.unsealed {
+                self.reseal(wire, &key, &found.sess, as_read).await;
+            }
         }
-        if let (true, Some(expires)) = (self.tracks_recent(), expires) {
-            let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
-            self.recent.remember(&key, kept, expires);
-        }
-        let expires = expires.map(|stored| self.layout().seconds(stored));
-        Ok(Some(Found { sess, expires, version }))
+        Ok(self.served(&key, found, version))
     }
 
     /// Writes a session served unsealed (under `acceptUnsealed`) back sealed,
@@ -884,20 +876,28 @@ impl Store {
         Ok(owner)
     }
 
-    async fn read_for_lock(&self, client: &Client, key: &str, now_ms: f64) -> StoreResult<String> {
+    /// A consistent read of two attributes of one item (the lock's calls).
+    async fn consistent_get(&self, client: &Client, key: &str, names: [&str; 2]) -> StoreResult<Option<Item>> {
         let output = client
             .get_item()
             .table_name(&self.options.table)
             .key(&self.options.hash_key, AttributeValue::S(key.to_string()))
             .consistent_read(true)
-            .projection_expression("#s, #e")
-            .expression_attribute_names("#s", self.layout().sess_attr())
-            .expression_attribute_names("#e", EXPIRES_ATTR)
+            .projection_expression("#a, #b")
+            .expression_attribute_names("#a", names[0])
+            .expression_attribute_names("#b", names[1])
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await?;
         self.stats.read(output.consumed_capacity.as_ref());
-        let found = match output.item {
+        Ok(output.item)
+    }
+
+    async fn read_for_lock(&self, client: &Client, key: &str, now_ms: f64) -> StoreResult<String> {
+        let item = self
+            .consistent_get(client, key, [self.layout().sess_attr(), EXPIRES_ATTR])
+            .await?;
+        let found = match item {
             Some(item) => self.decode(key, item, now_ms)?,
             None => None,
         };
@@ -959,21 +959,10 @@ impl Store {
         let key = self.key(sid)?;
         let lock_key = lock::lock_key(&self.options.prefix, &key);
         let client = &self.ready().await?.sdk;
-        let output = client
-            .get_item()
-            .table_name(&self.options.table)
-            .key(&self.options.hash_key, AttributeValue::S(lock_key))
-            .consistent_read(true)
-            .projection_expression("#o, #u")
-            .expression_attribute_names("#o", lock::OWNER_ATTR)
-            .expression_attribute_names("#u", lock::UNTIL_ATTR)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
+        let item = self
+            .consistent_get(client, &lock_key, [lock::OWNER_ATTR, lock::UNTIL_ATTR])
             .await?;
-        self.stats.read(output.consumed_capacity.as_ref());
-        Ok(output
-            .item
-            .is_some_and(|item| lock::held_by(&item, token, codec::now_ms())))
+        Ok(item.is_some_and(|item| lock::held_by(&item, token, codec::now_ms())))
     }
 
     async fn release_lock(&self, client: &Client, lock_key: &str, owner: &str) -> StoreResult<bool> {
