@@ -7,6 +7,7 @@
 
 const { NativeStore } = require('./lib/binding').loadBinding()
 const { clientBridge, defaultClient } = require('./lib/client')
+const { Engine } = require('./lib/engine')
 const { storeError, liftError, invalidArgument } = require('./lib/errors')
 
 const classes = new WeakMap()
@@ -32,6 +33,7 @@ function connectDynamoDB(connect) {
 function defineStore(Store) {
   return class DynamoDBStore extends Store {
     #native
+    #engine = new Engine()
     #client
     #ownClient = false
     #reaper
@@ -46,10 +48,11 @@ function defineStore(Store) {
       const { native, hooks } = normalizeOptions(options == null ? {} : options)
       const bridge = native.client == null ? undefined : clientBridge(native.client)
       try {
-        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m))
+        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m), ...this.#engine.hooks())
       } catch (err) {
         throw liftError(err)
       }
+      this.#engine.attach(this.#native)
       this.#hooks = hooks
       if (this.#native.versioning) this.#versions = new WeakMap()
       this.#client = native.client
@@ -79,7 +82,7 @@ function defineStore(Store) {
 
     get(sid, cb) {
       return this.#settle(cb, 'get', () =>
-        this.#native.get(checkSid(sid)).then((found) => {
+        this.#call((id) => this.#native.get(id, checkSid(sid))).then((found) => {
           const session = foundSession(found)
           if (session && found.version != null) session[VERSION_PROPERTY] = found.version
           return session
@@ -91,7 +94,8 @@ function defineStore(Store) {
       return this.#settle(cb, 'set', () => {
         checkSid(sid)
         if (this.#versions) return this.#saveVersioned(sid, sess)
-        return this.#native.set(sid, serialize(sess), ...this.#times(sess)).then(nothing)
+        const args = [sid, serialize(sess), ...this.#times(sess)]
+        return this.#call((id) => this.#native.set(id, ...args)).then(nothing)
       })
     }
 
@@ -99,21 +103,20 @@ function defineStore(Store) {
     async #saveVersioned(sid, sess) {
       const json = serialize(withoutVersion(sess))
       const read = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
-      this.#versions.set(sess, await this.#native.set(sid, json, ...this.#times(sess), read))
+      const args = [sid, json, ...this.#times(sess), read]
+      this.#versions.set(sess, await this.#call((id) => this.#native.set(id, ...args)))
     }
 
     /** Refreshes the expiry of a live session; resolves `{ expires }`, or null when none exists. */
     touch(sid, sess, cb) {
       if (typeof sess === 'function' && cb === undefined) [sess, cb] = [undefined, sess]
       return this.#settle(cb, 'touch', () =>
-        this.#native
-          .touch(checkSid(sid), ...this.#times(sess))
-          .then((expires) => (expires == null ? null : { expires: String(expires) })),
+        this.#call((id) => this.#native.touch(id, checkSid(sid), ...this.#times(sess))).then((expires) => (expires == null ? null : { expires: String(expires) })),
       )
     }
 
     destroy(sid, cb) {
-      return this.#settle(cb, 'destroy', () => this.#native.destroy(checkSid(sid)))
+      return this.#settle(cb, 'destroy', () => this.#call((id) => this.#native.destroy(id, checkSid(sid))))
     }
 
     /** What the store sent, skipped, and was billed since it was made. */
@@ -213,7 +216,7 @@ function defineStore(Store) {
     /** connect-dynamodb's helper: DescribeTable's output for the table (`{ Table: { ... } }`). */
     describeSessionsTable(cb) {
       return this.#settle(cb, 'describeSessionsTable', () =>
-        this.#native.describeTable().then((json) => withDates(JSON.parse(json))),
+        this.#call((id) => this.#native.describeTable(id)).then((json) => withDates(JSON.parse(json))),
       )
     }
 
@@ -261,8 +264,14 @@ function defineStore(Store) {
       return settle(cb, async () => {
         await this.#stopReaper()
         this.#native.close()
+        this.#engine.close()
         if (this.#ownClient) this.#client.destroy()
       })
+    }
+
+    /** A call on the engine: `start(id)` starts it in the core; settles when it ends. */
+    #call(start) {
+      return this.#engine.call(start)
     }
 
     /** Cookie expiry, maxAge and (when `ttl` is a function) its answer, in ms. */

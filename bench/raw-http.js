@@ -2,9 +2,9 @@
 
 // HTTP/1.1 POSTs on a small keep-alive pool of node:net sockets, one request
 // in flight per socket, with the least a reader needs: the status line,
-// Content-Length or chunked bodies, and `connection: close`. The benchmark's
-// spike uses it to send bytes built elsewhere (by the Rust core) on Node's own
-// event loop; it is not a general HTTP client.
+// Content-Length or chunked bodies, and `connection: close`. The hand-written
+// JS store's "net" variant (bench/js-store.js) uses it, to tell what node:http
+// costs; it is not a general HTTP client.
 
 const net = require('node:net')
 

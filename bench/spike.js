@@ -4,16 +4,14 @@
 // run on one DynamoDB Local, each contender in its own process, warmed until
 // its CPU per call settles, rounds alternating between contenders:
 //
-//   rs      this store today: N-API async call, tokio, hyper, back through N-API
-//   sansio  the spike: the Rust core builds and signs the request bytes and
-//           reads the reply synchronously; the bytes travel on Node's own
-//           sockets (bench/raw-http.js), no thread hand-off
+//   rs      this store: the engine (the Rust core builds, signs and reads each
+//           call in turns on Node's thread; Node's sockets carry the bytes)
 //   js      the hand-written JS store (bench/js-store.js) on node:http
-//   js-net  the same JS store on the raw sockets the spike uses
+//   js-net  the same JS store on a minimal HTTP/1.1 reader (bench/raw-http.js)
 //   cd      connect-dynamodb 3.0.5 (AWS SDK v3)
-//   floor   the spike's transport alone: one signed request's bytes sent again
-//           and again, the reply's body only checked for a session
-//           (what no store on Node's sockets can go below)
+//
+// The spike that chose the engine also measured "sansio" (its prototype) and
+// "floor" (the transport alone); README keeps those numbers.
 //
 // Reported per contender: CPU per call (whole process, user + system) as the
 // median and range of the rounds, and with 64 calls in flight: throughput,
@@ -28,7 +26,7 @@ const QUICK = process.env.QUICK === '1'
 const CONFIG = QUICK
   ? { rounds: 1, calls: 200, warm: { batch: 200, min: 400, max: 1000 }, inFlight: 64, concurrentMs: 1000 }
   : { rounds: 5, calls: 2000, warm: { batch: 500, min: 3000, max: 20000 }, inFlight: 64, concurrentMs: 4000 }
-const CONTENDERS = ['rs', 'sansio', 'js', 'js-net', 'cd', 'floor']
+const CONTENDERS = ['rs', 'js', 'js-net', 'cd']
 const SESSIONS = 200
 const sid = (i) => `spike-${i % SESSIONS}`
 const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' }
@@ -36,7 +34,6 @@ const CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' }
 // ---- in a contender's process ------------------------------------------------
 
 function contender(kind, endpoint, table) {
-  const url = new URL(endpoint)
   if (kind === 'rs' || kind === 'cd') {
     const { createStore } = require('./stores')
     const store = createStore(kind, { endpoint, table })
@@ -46,36 +43,6 @@ function contender(kind, endpoint, table) {
     const { JsStore } = require('./js-store')
     const store = new JsStore({ endpoint, table, ...CREDENTIALS, transport: kind === 'js-net' ? 'net' : 'http' })
     return { get: (id, cb) => store.get(id, cb), close: () => store.close() }
-  }
-  if (kind === 'sansio' || kind === 'floor') {
-    const { NativeStore } = require('../native.js')
-    const { RawHttp } = require('./raw-http')
-    const native = new NativeStore({ table, AWSConfigJSON: { endpoint, region: 'us-east-1', ...CREDENTIALS } })
-    const raw = new RawHttp(url.hostname, Number(url.port))
-    const parse = (found) => (found ? JSON.parse(found.sess) : null)
-    const get = (id, cb) => {
-      const bytes = native.spikeGetRequest(id)
-      // Not connected yet (or credentials to fetch): the async path, once.
-      if (!bytes) return void native.get(id).then((found) => cb(null, parse(found)), cb)
-      raw.send(bytes, (err, status, body) => {
-        if (err) return cb(err)
-        let value
-        try {
-          value = parse(native.spikeGetReply(id, status, body))
-        } catch (e) {
-          return cb(e)
-        }
-        cb(null, value)
-      })
-    }
-    if (kind === 'sansio') return { get, close: () => raw.close() }
-    let bytes = null
-    const floor = (id, cb) => {
-      if (!bytes) bytes = native.spikeGetRequest(sid(0))
-      if (!bytes) return void native.get(id).then(() => cb(null, { cookie: true }), cb)
-      raw.send(bytes, (err, status, body) => (err ? cb(err) : cb(null, status === 200 && body.includes('"sess"') ? { cookie: true } : null)))
-    }
-    return { get: floor, close: () => raw.close() }
   }
   throw new Error(`unknown contender ${kind}`)
 }

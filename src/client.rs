@@ -25,10 +25,12 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
+use crate::credentials::CachedCredentials;
 use crate::error::{code, StoreError, StoreResult};
 use crate::options::ConnectionOptions;
 use crate::stats::Stats;
-use crate::wire::{CachedCredentials, Limits, Wire};
+use crate::transport::Transport;
+use crate::wire::{Limits, Wire};
 
 /// Used when neither the options nor the environment name a region.
 pub const DEFAULT_REGION: &str = "us-east-1";
@@ -72,7 +74,12 @@ pub struct Connection {
     pub wire: Wire,
 }
 
-pub async fn connect(options: &ConnectionOptions, js: Option<&JsClient>, stats: Arc<Stats>) -> StoreResult<Connection> {
+pub async fn connect(
+    options: &ConnectionOptions,
+    js: Option<&JsClient>,
+    transport: Arc<dyn Transport>,
+    stats: Arc<Stats>,
+) -> StoreResult<Connection> {
     let (mut region, mut endpoint) = (options.region.clone(), options.endpoint.clone());
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(js) = js {
@@ -111,7 +118,7 @@ pub async fn connect(options: &ConnectionOptions, js: Option<&JsClient>, stats: 
     loader = loader.timeout_config(timeouts(&limits));
     let shared = loader.load().await;
     let credentials = CachedCredentials::new(shared.credentials_provider());
-    let wire = Wire::new(&shared, credentials.clone(), limits, stats.clone()).await?;
+    let wire = Wire::new(&shared, transport, credentials.clone(), limits, stats.clone()).await?;
     let config = aws_sdk_dynamodb::config::Builder::from(&shared)
         .credentials_provider(credentials)
         .interceptor(CountRetries(stats))

@@ -7,6 +7,8 @@ mod batch;
 mod breaker;
 mod client;
 mod codec;
+mod credentials;
+mod engine;
 mod error;
 mod layout;
 mod lock;
@@ -18,24 +20,31 @@ mod sigv4;
 mod stats;
 mod store;
 mod table;
+mod transport;
 mod trust;
 mod users;
 mod wire;
 mod wire_json;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Either, Function, JsObjectValue, Object, Promise, Unknown};
-use napi::{Result, ValueType};
+use napi::bindgen_prelude::{
+    within_runtime_if_available, Buffer, Either, FnArgs, Function, FunctionRef, JsObjectValue, Object, Promise,
+    ToNapiValue, Unknown,
+};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env, Result, Status, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
-use crate::error::{code, StoreError};
+use crate::engine::Engine;
+use crate::error::{code, StoreError, StoreResult};
 use crate::logger::{CoreMessage, Logger};
 use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::stats::Stats;
-use crate::store::{CookieTimes, Store};
+use crate::store::{CookieTimes, Found, Store};
+use crate::transport::{JsTransport, Lost, Reply};
 use crate::users::UserArg;
 
 /// One small runtime for the process, whatever the core count: a session
@@ -120,23 +129,84 @@ pub struct UserSessionInfo {
     pub expires: i64,
 }
 
+/// What a call of the engine resolves with.
+pub enum Answer {
+    Nothing,
+    Session(Option<FoundSession>),
+    Number(Option<f64>),
+    Text(String),
+}
+
+impl From<Option<Found>> for Answer {
+    fn from(found: Option<Found>) -> Self {
+        Answer::Session(found.map(|found| FoundSession {
+            sess: found.sess,
+            expires: found.expires,
+            version: found.version,
+        }))
+    }
+}
+
+impl ToNapiValue for Answer {
+    unsafe fn to_napi_value(env: sys::napi_env, answer: Self) -> Result<sys::napi_value> {
+        match answer {
+            Answer::Nothing => <()>::to_napi_value(env, ()),
+            Answer::Session(found) => Option::<FoundSession>::to_napi_value(env, found),
+            Answer::Number(number) => Option::<f64>::to_napi_value(env, number),
+            Answer::Text(text) => String::to_napi_value(env, text),
+        }
+    }
+}
+
+/// Where the transport connects, once the store knows (after its first call).
+#[napi(object)]
+pub struct TransportEndpoint {
+    pub https: bool,
+    pub host: String,
+    pub port: u32,
+    pub connect_timeout_ms: f64,
+}
+
+/// `send(requestId, bytes, timeoutMs)`: JavaScript sends a request on its pool.
+type SendArgs = FnArgs<(u32, Buffer, f64)>;
+type SendFn = FunctionRef<SendArgs, ()>;
+/// `done(callId, errorCode, errorMessage, value)`: a call of the engine finished.
+type DoneArgs = FnArgs<(u32, Option<String>, Option<String>, Answer)>;
+type DoneFn = FunctionRef<DoneArgs, ()>;
+/// `wake(callId)` from any thread: JavaScript answers with `poll(callId)`.
+type WakeFn = ThreadsafeFunction<u32, (), u32, Status, false, true>;
+
 /// The native half of `DynamoDBStore`. Sessions cross as JSON strings.
+/// The session calls run on the engine (see engine.rs): each takes the
+/// caller's call id and finishes through `done`.
 #[napi]
 pub struct NativeStore {
     store: Arc<Store>,
+    engine: Engine<Answer>,
+    transport: Arc<JsTransport>,
+    send: SendFn,
+    done: DoneFn,
+    wake: Arc<Mutex<WakeFn>>,
+    logger: Logger,
+    log: Option<FunctionRef<CoreMessage, ()>>,
 }
 
 #[napi]
 impl NativeStore {
     /// `client_config` and `client_credentials` are the async providers of a
     /// JS SDK client the app passed in; without them the store connects from
-    /// its own options and the AWS default chain.
+    /// its own options and the AWS default chain. `send`, `done` and `wake`
+    /// connect the engine to the shim's transport (lib/engine.js).
     #[napi(constructor)]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         options: Option<Object>,
         client_config: Option<Function<(), Promise<JsClientConfig>>>,
         client_credentials: Option<Function<(), Promise<JsCredentials>>>,
         log: Option<Function<CoreMessage, ()>>,
+        send: Function<SendArgs, ()>,
+        done: Function<DoneArgs, ()>,
+        wake: Function<u32, ()>,
     ) -> Result<Self> {
         let raw = match options {
             Some(object) => read_options(&object)?,
@@ -150,12 +220,151 @@ impl NativeStore {
             }),
             _ => None,
         };
-        let logger = match log {
-            Some(log) => Logger::new(Some(log.build_threadsafe_function().weak::<true>().build()?)),
-            None => Logger::default(),
+        let (logger, log) = match log {
+            Some(log) => (
+                Logger::new(Some(log.build_threadsafe_function().weak::<true>().build()?)),
+                Some(log.create_ref()?),
+            ),
+            None => (Logger::default(), None),
         };
+        let wake = Arc::new(Mutex::new(wake.build_threadsafe_function().weak::<true>().build()?));
+        let remote = {
+            let wake = wake.clone();
+            move |id: u32| {
+                if let Ok(wake) = wake.lock() {
+                    wake.call(id, ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            }
+        };
+        let transport = Arc::new(JsTransport::default());
+        // A request queued by a tokio task: id 0 asks JavaScript for a turn that sends it.
+        let flush = remote.clone();
+        transport.set_notify(Arc::new(move || flush(0)));
         Ok(NativeStore {
-            store: Arc::new(Store::new(options, js_client, logger)),
+            store: Arc::new(Store::new(
+                options,
+                js_client,
+                Arc::new(transport.clone()),
+                logger.clone(),
+            )),
+            logger,
+            log,
+            engine: Engine::new(remote),
+            transport,
+            send: send.create_ref()?,
+            done: done.create_ref()?,
+            wake,
+        })
+    }
+
+    /// One turn of the engine: `first`, then every call that can go on; then
+    /// the requests it queued go to `send` and the calls that ended to `done`.
+    fn turn(&self, env: &Env, first: impl FnOnce()) -> Result<()> {
+        let finished = within_runtime_if_available(|| self.engine.turn(first));
+        let outgoing = self.transport.take_outgoing();
+        self.keep_alive(env)?;
+        if !outgoing.is_empty() {
+            let send = self.send.borrow_back(env)?;
+            for request in outgoing {
+                send.call(FnArgs::from((
+                    request.id,
+                    Buffer::from(request.bytes),
+                    request.timeout_ms,
+                )))?;
+            }
+        }
+        if let Some(log) = &self.log {
+            let held = self.logger.take_held();
+            if !held.is_empty() {
+                let log = log.borrow_back(env)?;
+                for message in held {
+                    log.call(message)?;
+                }
+            }
+        }
+        if !finished.is_empty() {
+            let done = self.done.borrow_back(env)?;
+            for (id, result) in finished {
+                let args = match result {
+                    Ok(answer) => (id, None, None, answer),
+                    Err(err) => (id, Some(err.code), Some(err.message), Answer::Nothing),
+                };
+                done.call(FnArgs::from(args))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// While calls are pending, a wake from another thread must keep Node alive.
+    #[allow(deprecated)] // refer/unref toggle one function; clones would not
+    fn keep_alive(&self, env: &Env) -> Result<()> {
+        let Ok(mut wake) = self.wake.lock() else {
+            return Ok(());
+        };
+        if self.engine.pending() > 0 {
+            wake.refer(env)
+        } else {
+            wake.unref(env)
+        }
+    }
+
+    /// Starts call `id` (the caller's number) on the store, under its breaker.
+    fn start<F>(&self, env: &Env, id: u32, call: impl FnOnce(Arc<Store>) -> F) -> Result<()>
+    where
+        F: std::future::Future<Output = StoreResult<Answer>> + Send + 'static,
+    {
+        let call = call(self.store.clone());
+        self.turn(env, || self.engine.start(id, Box::pin(call)))
+    }
+
+    /// The reply to request `request_id`, as the transport read it.
+    #[napi]
+    pub fn reply(
+        &self,
+        env: Env,
+        request_id: u32,
+        status: u32,
+        date: Option<String>,
+        error_type: Option<String>,
+        body: Buffer,
+    ) -> Result<()> {
+        let reply = Reply {
+            status: u16::try_from(status).unwrap_or(0),
+            date,
+            error_type,
+            body: body.to_vec(),
+        };
+        self.turn(&env, || self.transport.deliver(request_id, Ok(reply)))
+    }
+
+    /// Request `request_id` got no reply: it timed out (`why` empty: the
+    /// attempt's limit; else what timed out) or its connection failed.
+    #[napi]
+    pub fn lost(&self, env: Env, request_id: u32, timed_out: bool, why: String) -> Result<()> {
+        let lost = if timed_out {
+            Lost::Timeout(why)
+        } else {
+            Lost::Network(why)
+        };
+        self.turn(&env, || self.transport.deliver(request_id, Err(lost)))
+    }
+
+    /// Answers `wake(call_id)`: polls that call (0: only sends what is queued).
+    #[napi]
+    pub fn poll(&self, env: Env, call_id: u32) -> Result<()> {
+        self.turn(&env, || self.engine.wake(call_id))
+    }
+
+    /// Where the transport connects; null until the store has connected.
+    #[napi(getter)]
+    pub fn endpoint(&self) -> Option<TransportEndpoint> {
+        let wire = self.store.wire()?;
+        let endpoint = wire.endpoint();
+        Some(TransportEndpoint {
+            https: endpoint.https,
+            host: endpoint.host.clone(),
+            port: u32::from(endpoint.port),
+            connect_timeout_ms: wire.limits().connect.as_millis() as f64,
         })
     }
 
@@ -200,8 +409,10 @@ impl NativeStore {
 
     /// DescribeTable's answer (DynamoDB's JSON) for `describeSessionsTable`.
     #[napi]
-    pub async fn describe_table(&self) -> Result<String> {
-        Ok(self.store.guarded(self.store.describe_table()).await?)
+    pub fn describe_table(&self, env: Env, id: u32) -> Result<()> {
+        self.start(&env, id, |store| async move {
+            store.guarded(store.describe_table()).await.map(Answer::Text)
+        })
     }
 
     #[napi]
@@ -231,57 +442,36 @@ impl NativeStore {
         self.store.options().layout.name().to_string()
     }
 
+    /// The stored session, or null.
     #[napi]
-    pub async fn get(&self, sid: String) -> Result<Option<FoundSession>> {
-        let found = self.store.guarded(self.store.get(&sid)).await?;
-        Ok(found.map(|found| FoundSession {
-            sess: found.sess,
-            expires: found.expires,
-            version: found.version,
-        }))
-    }
-
-    /// Spike (issue 13): `get`'s signed request bytes, or null before the
-    /// store is connected with fresh credentials.
-    #[napi]
-    pub fn spike_get_request(&self, sid: String) -> Result<Option<napi::bindgen_prelude::Buffer>> {
-        Ok(self
-            .store
-            .spike_get_request(&sid)?
-            .map(napi::bindgen_prelude::Buffer::from))
-    }
-
-    /// Spike (issue 13): `get`'s answer from a reply's status and body.
-    #[napi]
-    pub fn spike_get_reply(
-        &self,
-        sid: String,
-        status: u32,
-        body: napi::bindgen_prelude::Buffer,
-    ) -> Result<Option<FoundSession>> {
-        let status = u16::try_from(status).unwrap_or(0);
-        let found = self.store.spike_get_reply(&sid, status, &body)?;
-        Ok(found.map(|found| FoundSession {
-            sess: found.sess,
-            expires: found.expires,
-            version: found.version,
-        }))
+    pub fn get(&self, env: Env, id: u32, sid: String) -> Result<()> {
+        self.start(&env, id, |store| async move {
+            store.guarded(store.get(&sid)).await.map(Answer::from)
+        })
     }
 
     /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
     /// With `versioning`, `version` is the version read; resolves the new one.
     #[napi]
-    pub async fn set(
+    #[allow(clippy::too_many_arguments)]
+    pub fn set(
         &self,
+        env: Env,
+        id: u32,
         sid: String,
         sess: String,
         cookie_expires: Option<f64>,
         max_age: Option<f64>,
         ttl: Option<f64>,
         version: Option<f64>,
-    ) -> Result<Option<f64>> {
+    ) -> Result<()> {
         let times = cookie_times(cookie_expires, max_age, ttl);
-        Ok(self.store.guarded(self.store.set(&sid, sess, times, version)).await?)
+        self.start(&env, id, |store| async move {
+            store
+                .guarded(store.set(&sid, sess, times, version))
+                .await
+                .map(Answer::Number)
+        })
     }
 
     #[napi(getter)]
@@ -310,17 +500,20 @@ impl NativeStore {
 
     /// The new expiry in epoch seconds, or null when no live session exists.
     #[napi]
-    pub async fn touch(
+    pub fn touch(
         &self,
+        env: Env,
+        id: u32,
         sid: String,
         cookie_expires: Option<f64>,
         max_age: Option<f64>,
         ttl: Option<f64>,
-    ) -> Result<Option<i64>> {
-        Ok(self
-            .store
-            .guarded(self.store.touch(&sid, cookie_times(cookie_expires, max_age, ttl)))
-            .await?)
+    ) -> Result<()> {
+        let times = cookie_times(cookie_expires, max_age, ttl);
+        self.start(&env, id, |store| async move {
+            let expires = store.guarded(store.touch(&sid, times)).await?;
+            Ok(Answer::Number(expires.map(|seconds| seconds as f64)))
+        })
     }
 
     /// Counts since the store was made, and the capacity DynamoDB reported.
@@ -345,8 +538,10 @@ impl NativeStore {
     }
 
     #[napi]
-    pub async fn destroy(&self, sid: String) -> Result<()> {
-        Ok(self.store.guarded(self.store.destroy(&sid)).await?)
+    pub fn destroy(&self, env: Env, id: u32, sid: String) -> Result<()> {
+        self.start(&env, id, |store| async move {
+            store.guarded(store.destroy(&sid)).await.map(|()| Answer::Nothing)
+        })
     }
 
     #[napi]

@@ -1,12 +1,14 @@
-//! Messages from the core to the shim, delivered to the JS thread without
-//! waiting for it: warnings for the app's operators, debug notes, and the
-//! events the store emits. Each crosses as `{ kind, text }`, never as text
-//! the shim would have to pick apart.
+//! Messages from the core to the shim: warnings for the app's operators,
+//! debug notes, and the events the store emits. Each crosses as `{ kind,
+//! text }`, never as text the shim would have to pick apart. A message from
+//! an engine turn is held and handed over at the end of that turn, before
+//! the calls it concerns settle; one from another thread is queued to the JS
+//! thread without waiting for it.
 
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[napi(string_enum = "lowercase")]
 pub enum MessageKind {
@@ -29,11 +31,23 @@ pub type JsLog = ThreadsafeFunction<CoreMessage, (), CoreMessage, Status, false,
 #[derive(Default, Clone)]
 pub struct Logger {
     js: Option<Arc<JsLog>>,
+    held: Arc<Mutex<Vec<CoreMessage>>>,
 }
 
 impl Logger {
     pub fn new(js: Option<JsLog>) -> Self {
-        Logger { js: js.map(Arc::new) }
+        Logger {
+            js: js.map(Arc::new),
+            held: Arc::default(),
+        }
+    }
+
+    /// The messages of the turn that is ending.
+    pub fn take_held(&self) -> Vec<CoreMessage> {
+        self.held
+            .lock()
+            .map(|mut held| std::mem::take(&mut *held))
+            .unwrap_or_default()
     }
 
     pub fn warn(&self, text: impl std::fmt::Display) {
@@ -49,8 +63,15 @@ impl Logger {
     }
 
     fn send(&self, kind: MessageKind, text: String) {
-        if let Some(js) = &self.js {
-            js.call(CoreMessage { kind, text }, ThreadsafeFunctionCallMode::NonBlocking);
+        let Some(js) = &self.js else {
+            return;
+        };
+        let message = CoreMessage { kind, text };
+        if crate::engine::in_turn() {
+            if let Ok(mut held) = self.held.lock() {
+                return held.push(message);
+            }
         }
+        js.call(message, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }

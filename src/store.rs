@@ -27,6 +27,7 @@ use crate::payload::{self, PayloadOptions};
 use crate::recent::{within_touch_after, RecentSessions};
 use crate::stats::Stats;
 use crate::table;
+use crate::transport::Transport;
 use crate::users::{self, UserArg, UserIndex, UserSession};
 use crate::wire::{self, Outcome, Target, Wire};
 use crate::wire_json::{self, Body};
@@ -42,6 +43,7 @@ static UNSEALED_REPORTED: AtomicBool = AtomicBool::new(false);
 pub struct Store {
     options: StoreOptions,
     js_client: Option<JsClient>,
+    transport: Arc<dyn Transport>,
     connection: OnceCell<Connection>,
     table_ready: OnceCell<()>,
     closed: Arc<AtomicBool>,
@@ -83,8 +85,14 @@ enum Scope {
 }
 
 impl Store {
-    pub fn new(options: StoreOptions, js_client: Option<JsClient>, logger: Logger) -> Self {
+    pub fn new(
+        options: StoreOptions,
+        js_client: Option<JsClient>,
+        transport: Arc<dyn Transport>,
+        logger: Logger,
+    ) -> Self {
         Store {
+            transport,
             breaker: Arc::new(Breaker::new(options.breaker.clone())),
             options,
             js_client,
@@ -187,13 +195,25 @@ impl Store {
         self.closed.store(true, Ordering::Release);
     }
 
+    /// The hand-built path, once the store has connected.
+    pub fn wire(&self) -> Option<&Wire> {
+        self.connection.get().map(|connection| &connection.wire)
+    }
+
     /// The connection, built on first use.
     async fn connected(&self) -> StoreResult<&Connection> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::new(code::STORE_CLOSED, "the store was closed"));
         }
         self.connection
-            .get_or_try_init(|| connect(&self.options.connection, self.js_client.as_ref(), self.stats.clone()))
+            .get_or_try_init(|| {
+                connect(
+                    &self.options.connection,
+                    self.js_client.as_ref(),
+                    self.transport.clone(),
+                    self.stats.clone(),
+                )
+            })
             .await
     }
 
@@ -303,36 +323,6 @@ impl Store {
             .names(names)
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish()
-    }
-
-    /// Spike (issue 13, sans-IO): `get`'s request as the bytes of one signed
-    /// HTTP/1.1 request, for JS to send on its own socket. None until the
-    /// store is connected and holds fresh credentials (then use `get`).
-    pub fn spike_get_request(&self, sid: &str) -> StoreResult<Option<Vec<u8>>> {
-        let key = self.key(sid)?;
-        match (
-            self.connection.get(),
-            self.table_ready.get().is_some() || self.options.initialized,
-        ) {
-            (Some(connection), true) => connection.wire.request_bytes(Target::GetItem, &self.get_body(&key)),
-            _ => Ok(None),
-        }
-    }
-
-    /// Spike (issue 13, sans-IO): `get`'s answer from the reply's status and
-    /// body (without `migrateFrom` or `acceptUnsealed`, which need more calls).
-    pub fn spike_get_reply(&self, sid: &str, status: u16, body: &[u8]) -> StoreResult<Option<Found>> {
-        let key = self.key(sid)?;
-        let mut reply = wire::reply_of(status, body)?.done()?;
-        let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
-        Stats::count(&self.stats.gets);
-        self.stats.read_units(wire::capacity_units(&reply));
-        let version = self.version_of(item.as_ref());
-        let found = item
-            .map(|item| self.decode(&key, item, codec::now_ms()))
-            .transpose()?
-            .flatten();
-        Ok(self.served(&key, found, version))
     }
 
     /// With `versioning`: the version an item holds (0 for one written without).

@@ -1,40 +1,30 @@
-//! The calls on every request (GetItem, PutItem, UpdateItem) sent without the
-//! SDK's orchestrator: the body built by hand (`wire_json`), signed with SigV4,
-//! sent on a pooled keep-alive connection, under the same retries and time
-//! limits as the SDK's calls. Profiled, the orchestrator cost more CPU than
-//! everything else in one of these calls; the rest of the store's calls are
-//! rare and stay on the SDK.
+//! Every call the store makes on its own (GetItem, PutItem, UpdateItem,
+//! DeleteItem, DescribeTable): the body built by hand (`wire_json`), signed
+//! with SigV4 (`sigv4`), carried by the store's transport (`transport`), read
+//! back here, under one retry policy and one set of time limits. Profiled, the
+//! SDK's orchestrator cost more CPU than everything else in one of these
+//! calls; the store's rare calls (scans, batches, table setup) stay on the SDK.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{future as credentials_future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_smithy_types::date_time::{DateTime, Format as DateFormat};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::service_config::ServiceConfigKey;
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde_json::{Map, Value};
 
+use crate::credentials::CachedCredentials;
 use crate::error::{code, StoreError, StoreResult};
 use crate::sigv4;
 use crate::stats::Stats;
-
-type HttpClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+use crate::transport::{Lost, Reply, Transport};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const USER_AGENT: &str = concat!("connect-dynamodb-rs/", env!("CARGO_PKG_VERSION"));
-/// Credentials this close to their expiry are fetched again.
-const REFRESH_BEFORE: Duration = Duration::from_secs(60);
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
 /// How long a call may take and how often it is tried.
@@ -92,10 +82,48 @@ pub fn capacity_units(reply: &Map<String, Value>) -> Option<f64> {
     reply.get("ConsumedCapacity")?.get("CapacityUnits")?.as_f64()
 }
 
+/// Where the store's calls go, for the transport: scheme, host and port.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+    /// The request path (and query) of the endpoint URL.
+    path: String,
+    /// The `host` header: the authority as the URL gives it.
+    authority: String,
+}
+
+impl Endpoint {
+    pub fn parse(url: &str) -> StoreResult<Self> {
+        let invalid = || StoreError::invalid_option("endpoint", "a valid http or https URL with a host");
+        let uri: http::Uri = url.parse().map_err(|_| invalid())?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(invalid()),
+        };
+        let authority = uri.authority().ok_or_else(invalid)?;
+        if authority.as_str().contains('@') || authority.host().is_empty() {
+            return Err(invalid());
+        }
+        Ok(Endpoint {
+            https,
+            host: authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
+            path: uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            authority: authority.as_str().to_string(),
+        })
+    }
+}
+
 pub struct Wire {
-    http: HttpClient,
-    uri: Uri,
-    host: String,
+    transport: Arc<dyn Transport>,
+    endpoint: Endpoint,
     region: String,
     credentials: CachedCredentials,
     limits: Limits,
@@ -129,24 +157,16 @@ impl Wire {
     /// Sends to the endpoint the SDK would use for `config`, with its credentials.
     pub async fn new(
         config: &SdkConfig,
+        transport: Arc<dyn Transport>,
         credentials: CachedCredentials,
         limits: Limits,
         stats: Arc<Stats>,
     ) -> StoreResult<Self> {
-        let url = resolve_endpoint(config).await?;
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| StoreError::invalid_option("endpoint", "a valid URL"))?;
-        let host = uri
-            .authority()
-            .map(|authority| authority.as_str().to_string())
-            .ok_or_else(|| StoreError::invalid_option("endpoint", "a URL with a host"))?;
+        let endpoint = Endpoint::parse(&resolve_endpoint(config).await?)?;
         let region = config.region().map(|region| region.to_string()).unwrap_or_default();
-        let https = uri.scheme_str() == Some("https");
         Ok(Wire {
-            http: http_client(limits.connect, https)?,
-            uri,
-            host,
+            transport,
+            endpoint,
             region,
             credentials,
             limits,
@@ -156,22 +176,21 @@ impl Wire {
         })
     }
 
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Sends one call, retrying throttling and transient faults with
     /// exponential backoff and full jitter, within the call's time limit.
     pub async fn call(&self, target: Target, body: Vec<u8>) -> StoreResult<Outcome> {
-        let attempts = self.attempts(target, Bytes::from(body));
-        match self.limits.total {
-            Some(limit) => tokio::time::timeout(limit, attempts)
-                .await
-                .unwrap_or_else(|_| Err(timed_out("the call", limit))),
-            None => attempts.await,
-        }
-    }
-
-    async fn attempts(&self, target: Target, body: Bytes) -> StoreResult<Outcome> {
+        let started = Instant::now();
         let mut retries = 0;
         loop {
-            let failure = match self.attempt_in_time(target, body.clone()).await {
+            let failure = match self.attempt(target, &body, started).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) => failure,
             };
@@ -180,45 +199,65 @@ impl Wire {
             }
             retries += 1;
             Stats::count(&self.stats.retries);
-            tokio::time::sleep(backoff(&self.limits, retries)).await;
+            let delay = backoff(&self.limits, retries);
+            if let Some(total) = self.limits.total {
+                if started.elapsed() + delay >= total {
+                    tokio::time::sleep(total.saturating_sub(started.elapsed())).await;
+                    return Err(timed_out("the call", total));
+                }
+            }
+            tokio::time::sleep(delay).await;
         }
     }
 
-    async fn attempt_in_time(&self, target: Target, body: Bytes) -> Result<Outcome, Failure> {
-        match self.limits.attempt {
-            Some(limit) => tokio::time::timeout(limit, self.attempt(target, body))
-                .await
-                .unwrap_or_else(|_| Err(Failure::transient(timed_out("an attempt", limit)))),
-            None => self.attempt(target, body).await,
+    /// One attempt, within the attempt's limit and what is left of the call's.
+    async fn attempt(&self, target: Target, body: &[u8], started: Instant) -> Result<Outcome, Failure> {
+        let left = self.limits.total.map(|total| total.saturating_sub(started.elapsed()));
+        if left == Some(Duration::ZERO) {
+            return Err(Failure::fatal(timed_out(
+                "the call",
+                self.limits.total.unwrap_or_default(),
+            )));
         }
-    }
-
-    async fn attempt(&self, target: Target, body: Bytes) -> Result<Outcome, Failure> {
+        let (limit, whole_call) = match (self.limits.attempt, left) {
+            (Some(attempt), Some(left)) if left < attempt => (Some(left), true),
+            (Some(attempt), _) => (Some(attempt), false),
+            (None, left) => (left, left.is_some()),
+        };
         let credentials = self.credentials.credentials().await.map_err(Failure::fatal)?;
-        let request = self
-            .signed_request(&credentials, target, body)
-            .map_err(Failure::fatal)?;
-        let response = self
-            .http
-            .request(request)
-            .await
-            .map_err(|err| Failure::transient(unreachable(&err)))?;
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.map_err(|err| {
-            Failure::transient(StoreError::new(
-                code::NETWORK,
-                format!("the response from DynamoDB was cut off: {}", error_chain(&err)),
-            ))
-        })?;
-        let mut reply = read_reply(parts.status, &parts.headers, &bytes.to_bytes());
-        if let Err(failure) = &mut reply {
+        let request = self.request(&credentials, target, body);
+        let reply = match self.transport.send(request, limit).await {
+            Ok(reply) => reply,
+            Err(lost) => return Err(self.lost(lost, limit, whole_call)),
+        };
+        let mut outcome = read_reply(&reply);
+        if let Err(failure) = &mut outcome {
             let known = self.clock_skew_ms.load(Ordering::Relaxed);
-            if let Some(skew) = new_clock_skew(&failure.error.code, &parts.headers, SystemTime::now(), known) {
+            if let Some(skew) = new_clock_skew(&failure.error.code, reply.date.as_deref(), SystemTime::now(), known) {
                 self.clock_skew_ms.store(skew, Ordering::Relaxed);
                 failure.retryable = true;
             }
         }
-        reply
+        outcome
+    }
+
+    /// A request without a reply: a timeout of the call is final, of an attempt worth another.
+    fn lost(&self, lost: Lost, limit: Option<Duration>, whole_call: bool) -> Failure {
+        match lost {
+            Lost::Timeout(why) if why.is_empty() => match (whole_call, self.limits.total, limit) {
+                (true, Some(total), _) => Failure::fatal(timed_out("the call", total)),
+                (_, _, Some(limit)) => Failure::transient(timed_out("an attempt", limit)),
+                _ => Failure::transient(StoreError::new(code::TIMEOUT, "DynamoDB did not answer in time")),
+            },
+            Lost::Timeout(why) => Failure::transient(StoreError::new(
+                code::TIMEOUT,
+                format!("could not reach DynamoDB: {why}"),
+            )),
+            Lost::Network(why) => Failure::transient(StoreError::new(
+                code::NETWORK,
+                format!("could not reach DynamoDB: {why}"),
+            )),
+        }
     }
 
     /// Now, by DynamoDB's clock as far as this store knows it.
@@ -233,35 +272,13 @@ impl Wire {
         }
     }
 
-    fn signed_request(
-        &self,
-        credentials: &Credentials,
-        target: Target,
-        body: Bytes,
-    ) -> StoreResult<Request<Full<Bytes>>> {
-        let signature = self.sign(credentials, target, &body);
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(self.uri.clone())
-            .header("user-agent", USER_AGENT)
-            .header("content-type", CONTENT_TYPE)
-            .header("host", self.host.as_str())
-            .header("x-amz-target", target.header())
-            .header("x-amz-date", signature.amz_date)
-            .header("authorization", signature.authorization);
-        if let Some(token) = credentials.session_token() {
-            request = request.header("x-amz-security-token", token);
-        }
-        request
-            .body(Full::new(body))
-            .map_err(|err| StoreError::new(code::INTERNAL, format!("could not build the request: {err}")))
-    }
-
-    fn sign(&self, credentials: &Credentials, target: Target, body: &[u8]) -> sigv4::Signature {
-        sigv4::sign(
+    /// The bytes of one signed HTTP/1.1 request.
+    fn request(&self, credentials: &Credentials, target: Target, body: &[u8]) -> Vec<u8> {
+        let endpoint = &self.endpoint;
+        let signature = sigv4::sign(
             &sigv4::Request {
-                path: self.uri.path_and_query().map_or("/", |p| p.as_str()),
-                host: &self.host,
+                path: &endpoint.path,
+                host: &endpoint.authority,
                 region: &self.region,
                 target: target.header(),
                 content_type: CONTENT_TYPE,
@@ -274,28 +291,16 @@ impl Wire {
                 session_token: credentials.session_token(),
             },
             &self.signing_keys,
-        )
-    }
-}
-
-impl Wire {
-    /// Spike (issue 13, sans-IO): one call as the bytes of a signed HTTP/1.1
-    /// request, built and signed synchronously. None when the credentials
-    /// at hand are missing or stale (fetching them is async).
-    pub fn request_bytes(&self, target: Target, body: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let Some(credentials) = self.credentials.fresh() else {
-            return Ok(None);
-        };
-        let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
-        let signature = self.sign(&credentials, target, body);
+        );
         let token = credentials
             .session_token()
             .map(|token| format!("x-amz-security-token: {token}\r\n"))
             .unwrap_or_default();
         let head = format!(
-            "POST {path} HTTP/1.1\r\nhost: {}\r\nuser-agent: {USER_AGENT}\r\ncontent-type: {CONTENT_TYPE}\r\n\
+            "POST {} HTTP/1.1\r\nhost: {}\r\nuser-agent: {USER_AGENT}\r\ncontent-type: {CONTENT_TYPE}\r\n\
              x-amz-target: {}\r\nx-amz-date: {}\r\n{token}authorization: {}\r\ncontent-length: {}\r\n\r\n",
-            self.host,
+            endpoint.path,
+            endpoint.authority,
             target.header(),
             signature.amz_date,
             signature.authorization,
@@ -304,25 +309,19 @@ impl Wire {
         let mut bytes = Vec::with_capacity(head.len() + body.len());
         bytes.extend_from_slice(head.as_bytes());
         bytes.extend_from_slice(body);
-        Ok(Some(bytes))
+        bytes
     }
-}
-
-/// Spike (issue 13, sans-IO): the answer in a reply's status and body.
-pub fn reply_of(status: u16, body: &[u8]) -> StoreResult<Outcome> {
-    let status = StatusCode::from_u16(status)
-        .map_err(|_| StoreError::new(code::INVALID_RESPONSE, format!("DynamoDB answered HTTP {status}")))?;
-    read_reply(status, &HeaderMap::new(), body).map_err(|failure| failure.error)
 }
 
 /// The answer to one attempt: the reply, a failed condition, or DynamoDB's
 /// error, retryable when it is throttling or a fault on its side.
-fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<Outcome, Failure> {
-    let body = match serde_json::from_slice::<Value>(bytes) {
+fn read_reply(reply: &Reply) -> Result<Outcome, Failure> {
+    let status = reply.status;
+    let body = match serde_json::from_slice::<Value>(&reply.body) {
         Ok(Value::Object(body)) => Some(body),
         _ => None,
     };
-    if status.is_success() {
+    if (200..300).contains(&status) {
         return body.map(Outcome::Done).ok_or_else(|| {
             Failure::fatal(StoreError::new(
                 code::INVALID_RESPONSE,
@@ -332,9 +331,10 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
     }
     let empty = Map::new();
     let fields = body.as_ref().unwrap_or(&empty);
-    let error_type = headers
-        .get("x-amzn-errortype")
-        .and_then(|value| value.to_str().ok())
+    let server_fault = (500..600).contains(&status);
+    let error_type = reply
+        .error_type
+        .as_deref()
         .or_else(|| fields.get("__type").and_then(Value::as_str))
         .map(exception_name);
     let Some(name) = error_type else {
@@ -344,7 +344,7 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
         );
         return Err(Failure {
             error,
-            retryable: status.is_server_error(),
+            retryable: server_fault,
         });
     };
     if name == CONDITION_FAILED {
@@ -355,7 +355,7 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
         .find_map(|field| fields.get(*field).and_then(Value::as_str))
         .unwrap_or("DynamoDB returned an error");
     Err(Failure {
-        retryable: status.is_server_error() || is_retryable(name),
+        retryable: server_fault || is_retryable(name),
         error: StoreError::new(name, message),
     })
 }
@@ -363,7 +363,7 @@ fn read_reply(status: StatusCode, headers: &HeaderMap, bytes: &[u8]) -> Result<O
 /// When DynamoDB refused a signature as too old or too new and its `Date`
 /// says our clock is off by more than what is already corrected: the new
 /// offset (ms). Then the call is retried once signed with the corrected time.
-fn new_clock_skew(code: &str, headers: &HeaderMap, now: SystemTime, known_ms: i64) -> Option<i64> {
+fn new_clock_skew(code: &str, date: Option<&str>, now: SystemTime, known_ms: i64) -> Option<i64> {
     const SKEW_ERRORS: [&str; 5] = [
         "InvalidSignatureException",
         "RequestExpired",
@@ -374,8 +374,7 @@ fn new_clock_skew(code: &str, headers: &HeaderMap, now: SystemTime, known_ms: i6
     if !SKEW_ERRORS.contains(&code) {
         return None;
     }
-    let date = headers.get("date")?.to_str().ok()?;
-    let server = SystemTime::try_from(DateTime::from_str(date, DateFormat::HttpDate).ok()?).ok()?;
+    let server = SystemTime::try_from(DateTime::from_str(date?, DateFormat::HttpDate).ok()?).ok()?;
     let skew_ms = match server.duration_since(now) {
         Ok(ahead) => ahead.as_millis() as i64,
         Err(behind) => -(behind.duration().as_millis() as i64),
@@ -442,27 +441,6 @@ fn timed_out(what: &str, limit: Duration) -> StoreError {
     )
 }
 
-fn unreachable(err: &hyper_util::client::legacy::Error) -> StoreError {
-    let chain = error_chain(err);
-    let timed_out = err.is_connect() && chain.contains("timed out");
-    StoreError::new(
-        if timed_out { code::TIMEOUT } else { code::NETWORK },
-        format!("could not reach DynamoDB: {chain}"),
-    )
-}
-
-/// An error and each of its causes, as one line.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The endpoint the SDK's own rules pick (region, FIPS, dual-stack, or the
 /// endpoint given), resolved once.
 async fn resolve_endpoint(config: &SdkConfig) -> StoreResult<String> {
@@ -506,145 +484,16 @@ fn endpoint_url(config: &SdkConfig) -> Option<String> {
         .or(global)
 }
 
-/// Keep-alive HTTP/1.1, over rustls on ring for https (with the roots of
-/// `trust.rs`, loaded only when needed).
-fn http_client(connect_timeout: Duration, https: bool) -> StoreResult<HttpClient> {
-    let mut tcp = HttpConnector::new();
-    tcp.enforce_http(false);
-    tcp.set_nodelay(true);
-    tcp.set_connect_timeout(Some(connect_timeout));
-    let mut roots = rustls::RootCertStore::empty();
-    if https {
-        roots.add_parsable_certificates(crate::trust::ROOTS.iter().cloned());
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|err| StoreError::new(code::INTERNAL, format!("could not set up TLS: {err}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
-    Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector))
-}
-
-/// The configured credentials, kept until a minute before they expire and
-/// fetched one at a time. The SDK client asks this cache too, so both paths
-/// share one fetch.
-#[derive(Clone)]
-pub struct CachedCredentials(Arc<CredentialsState>);
-
-struct CredentialsState {
-    provider: Option<SharedCredentialsProvider>,
-    current: RwLock<Option<Credentials>>,
-    fetching: tokio::sync::Mutex<()>,
-}
-
-impl CachedCredentials {
-    pub fn new(provider: Option<SharedCredentialsProvider>) -> Self {
-        CachedCredentials(Arc::new(CredentialsState {
-            provider,
-            current: RwLock::new(None),
-            fetching: tokio::sync::Mutex::new(()),
-        }))
-    }
-
-    async fn credentials(&self) -> StoreResult<Credentials> {
-        if let Some(credentials) = self.fresh() {
-            return Ok(credentials);
-        }
-        let _one_at_a_time = self.0.fetching.lock().await;
-        if let Some(credentials) = self.fresh() {
-            return Ok(credentials);
-        }
-        let provider = self
-            .0
-            .provider
-            .as_ref()
-            .ok_or_else(|| StoreError::new(code::CREDENTIALS, "no AWS credentials provider is configured"))?;
-        let credentials = provider.provide_credentials().await.map_err(|err| {
-            StoreError::new(
-                code::CREDENTIALS,
-                format!("could not load AWS credentials: {}", DisplayErrorContext(&err)),
-            )
-        })?;
-        well_formed(&credentials)?;
-        if let Ok(mut current) = self.0.current.write() {
-            *current = Some(credentials.clone());
-        }
-        Ok(credentials)
-    }
-
-    pub(crate) fn fresh(&self) -> Option<Credentials> {
-        let current = self.0.current.read().ok()?;
-        let credentials = current.as_ref()?;
-        match credentials.expiry() {
-            Some(expiry) if SystemTime::now() + REFRESH_BEFORE >= expiry => None,
-            _ => Some(credentials.clone()),
-        }
-    }
-}
-
-/// Every source's credentials (options, a JS client's provider, the chain)
-/// pass here before they sign anything: a line break in a key would make
-/// the signer panic, a space would corrupt the header.
-fn well_formed(credentials: &Credentials) -> StoreResult<()> {
-    let fields = [
-        ("accessKeyId", Some(credentials.access_key_id())),
-        ("secretAccessKey", Some(credentials.secret_access_key())),
-        (
-            "sessionToken",
-            credentials.session_token().filter(|token| !token.is_empty()),
-        ),
-    ];
-    match fields
-        .into_iter()
-        .find(|(_, value)| value.is_some_and(|v| !crate::options::is_credential_text(v)))
-    {
-        Some((name, _)) => Err(StoreError::new(
-            code::CREDENTIALS,
-            format!("the AWS credentials' {name} is empty or holds characters other than visible ASCII"),
-        )),
-        None => Ok(()),
-    }
-}
-
-impl std::fmt::Debug for CachedCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CachedCredentials")
-    }
-}
-
-impl ProvideCredentials for CachedCredentials {
-    fn provide_credentials<'a>(&'a self) -> credentials_future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        let cache = self.clone();
-        credentials_future::ProvideCredentials::new(async move {
-            cache
-                .credentials()
-                .await
-                .map_err(|err| CredentialsError::provider_error(err.message))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn reply(status: u16, body: &str) -> Result<Outcome, Failure> {
-        read_reply(
-            StatusCode::from_u16(status).unwrap(),
-            &HeaderMap::new(),
-            body.as_bytes(),
-        )
+        read_reply(&Reply {
+            status,
+            body: body.as_bytes().to_vec(),
+            ..Reply::default()
+        })
     }
 
     fn failure(status: u16, body: &str) -> Failure {
@@ -703,25 +552,18 @@ mod tests {
     #[test]
     fn a_refused_signature_with_a_distant_server_date_corrects_the_clock() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut headers = HeaderMap::new();
         // 1_700_000_600 s: ten minutes after `now`.
-        headers.insert("date", "Tue, 14 Nov 2023 22:23:20 GMT".parse().unwrap());
+        let headers = Some("Tue, 14 Nov 2023 22:23:20 GMT");
         assert_eq!(
-            new_clock_skew("InvalidSignatureException", &headers, now, 0),
+            new_clock_skew("InvalidSignatureException", headers, now, 0),
             Some(600_000)
         );
         // Already corrected, or a different error, or no date: nothing to learn, no retry.
-        assert_eq!(
-            new_clock_skew("InvalidSignatureException", &headers, now, 590_000),
-            None
-        );
-        assert_eq!(new_clock_skew("ValidationException", &headers, now, 0), None);
-        assert_eq!(
-            new_clock_skew("InvalidSignatureException", &HeaderMap::new(), now, 0),
-            None
-        );
+        assert_eq!(new_clock_skew("InvalidSignatureException", headers, now, 590_000), None);
+        assert_eq!(new_clock_skew("ValidationException", headers, now, 0), None);
+        assert_eq!(new_clock_skew("InvalidSignatureException", None, now, 0), None);
         let behind = now + Duration::from_secs(1_200);
-        assert_eq!(new_clock_skew("RequestExpired", &headers, behind, 0), Some(-600_000));
+        assert_eq!(new_clock_skew("RequestExpired", headers, behind, 0), Some(-600_000));
     }
 
     #[test]
@@ -738,6 +580,46 @@ mod tests {
             let delay = backoff(&limits, retry);
             let ceiling = Duration::from_millis(25 * 2u64.saturating_pow(retry - 1)).min(Duration::from_millis(500));
             assert!(delay <= ceiling, "retry {retry}: {delay:?} > {ceiling:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_type_header_wins_over_the_body() {
+        let failure = match read_reply(&Reply {
+            status: 400,
+            error_type: Some("x#ThrottlingException".into()),
+            body: br#"{"__type":"x#ValidationException"}"#.to_vec(),
+            ..Reply::default()
+        }) {
+            Err(failure) => failure,
+            Ok(_) => panic!("expected a failure"),
+        };
+        assert_eq!(failure.error.code, "ThrottlingException");
+        assert!(failure.retryable);
+    }
+
+    #[test]
+    fn endpoints_are_read_from_their_url() {
+        let local = Endpoint::parse("http://localhost:8123").unwrap();
+        assert_eq!(
+            (
+                local.https,
+                local.host.as_str(),
+                local.port,
+                local.path.as_str(),
+                local.authority.as_str()
+            ),
+            (false, "localhost", 8123, "/", "localhost:8123")
+        );
+        let aws = Endpoint::parse("https://dynamodb.eu-west-1.amazonaws.com").unwrap();
+        assert_eq!(
+            (aws.https, aws.port, aws.authority.as_str()),
+            (true, 443, "dynamodb.eu-west-1.amazonaws.com")
+        );
+        let v6 = Endpoint::parse("http://[::1]:9000/base").unwrap();
+        assert_eq!((v6.host.as_str(), v6.port, v6.path.as_str()), ("::1", 9000, "/base"));
+        for bad in ["ftp://x", "localhost:8000", "http://user:pw@x", "http://"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }
 
