@@ -71,7 +71,7 @@ pub struct JsClient {
 /// client for the rare calls, the wire for the ones on every request.
 pub struct Connection {
     pub sdk: Client,
-    pub wire: Wire,
+    pub wire: Arc<Wire>,
 }
 
 pub async fn connect(
@@ -125,7 +125,7 @@ pub async fn connect(
         .build();
     Ok(Connection {
         sdk: Client::from_conf(config),
-        wire,
+        wire: Arc::new(wire),
     })
 }
 

@@ -7,8 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::Client;
@@ -144,44 +142,35 @@ impl Store {
         self.logger
             .warn("DynamoDB is unreachable: the store stops sending and probes until it answers");
         self.logger.event("disconnect");
-        let (Some(client), Ok(runtime)) = (
-            self.connection.get().map(|c| c.sdk.clone()),
+        let (Some(wire), Ok(runtime)) = (
+            self.connection.get().map(|c| c.wire.clone()),
             tokio::runtime::Handle::try_current(),
         ) else {
-            // No client yet means nothing was ever reachable; the next call retries for real.
+            // No connection yet means nothing was ever reachable; the next call retries for real.
             self.breaker.close();
             return;
         };
         let breaker = self.breaker.clone();
         let closed = self.closed.clone();
         let logger = self.logger.clone();
-        let table = self.options.table.clone();
-        let hash_key = self.options.hash_key.clone();
-        let probe_key = format!("{}~probe", self.options.prefix);
+        // A key no session has: the probe reads nothing, whatever the table holds.
+        let probe = Body::new(&self.options.table, 0)
+            .key(&self.options.hash_key, &format!("{}~probe", self.options.prefix))
+            .string("ProjectionExpression", "#k")
+            .names(&[("#k", &self.options.hash_key)])
+            .finish();
         runtime.spawn(async move {
             loop {
                 tokio::time::sleep(breaker.probe_interval()).await;
                 if closed.load(Ordering::Acquire) {
                     return;
                 }
-                let answer = client
-                    .get_item()
-                    .table_name(&table)
-                    .key(&hash_key, AttributeValue::S(probe_key.clone()))
-                    .projection_expression("#k")
-                    .expression_attribute_names("#k", &hash_key)
-                    // One attempt per probe: the probe interval is the backoff. It
-                    // gives up within that interval too, so a probe stuck on a
-                    // dead connection does not delay noticing DynamoDB is back.
-                    .customize()
-                    .config_override(
-                        aws_sdk_dynamodb::config::Builder::default()
-                            .retry_config(RetryConfig::disabled())
-                            .timeout_config(probe_timeouts(breaker.probe_interval())),
-                    )
-                    .send()
+                // One attempt per probe, given up within the interval, so a probe stuck
+                // on a dead connection does not delay noticing DynamoDB is back.
+                let answer = wire
+                    .once(Target::GetItem, probe.clone(), breaker.probe_interval())
                     .await;
-                if answer.map_err(StoreError::from).map_err(|err| breaker::is_outage(&err)) != Err(true) {
+                if answer.map_err(|err| breaker::is_outage(&err)).err() != Some(true) {
                     breaker.close();
                     logger.warn("DynamoDB answers again: the store resumes");
                     logger.event("connect");
@@ -197,7 +186,7 @@ impl Store {
 
     /// The hand-built path, once the store has connected.
     pub fn wire(&self) -> Option<&Wire> {
-        self.connection.get().map(|connection| &connection.wire)
+        self.connection.get().map(|connection| connection.wire.as_ref())
     }
 
     /// The connection, built on first use.
@@ -1091,14 +1080,6 @@ impl Store {
             _ => None,
         }
     }
-}
-
-fn probe_timeouts(interval: Duration) -> TimeoutConfig {
-    let limit = interval.max(Duration::from_millis(100));
-    TimeoutConfig::builder()
-        .operation_timeout(limit)
-        .operation_attempt_timeout(limit)
-        .build()
 }
 
 fn conflict(read: f64, stored: Option<&Item>) -> StoreError {

@@ -210,6 +210,17 @@ impl Wire {
         }
     }
 
+    /// One attempt and no retry, within `limit`: the breaker's probe, whose
+    /// interval is its backoff.
+    pub async fn once(&self, target: Target, body: Vec<u8>, limit: Duration) -> StoreResult<Outcome> {
+        let credentials = self.credentials.credentials().await?;
+        let request = self.request(&credentials, target, &body);
+        match self.transport.send(request, Some(limit)).await {
+            Ok(reply) => read_reply(&reply).map_err(|failure| failure.error),
+            Err(lost) => Err(self.lost(lost, Some(limit), false).error),
+        }
+    }
+
     /// One attempt, within the attempt's limit and what is left of the call's.
     async fn attempt(&self, target: Target, body: &[u8], started: Instant) -> Result<Outcome, Failure> {
         let left = self.limits.total.map(|total| total.saturating_sub(started.elapsed()));
