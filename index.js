@@ -82,7 +82,7 @@ function defineStore(Store) {
 
     get(sid, cb) {
       return this.#settle(cb, 'get', () =>
-        this.#call((id) => this.#native.get(id, checkSid(sid))).then((found) => {
+        this.#engine.call((id) => this.#native.get(id, checkSid(sid))).then((found) => {
           const session = foundSession(found)
           if (session && found.version != null) session[VERSION_PROPERTY] = found.version
           return session
@@ -95,7 +95,7 @@ function defineStore(Store) {
         checkSid(sid)
         if (this.#versions) return this.#saveVersioned(sid, sess)
         const args = [sid, serialize(sess), ...this.#times(sess)]
-        return this.#call((id) => this.#native.set(id, ...args)).then(nothing)
+        return this.#engine.call((id) => this.#native.set(id, ...args)).then(nothing)
       })
     }
 
@@ -104,19 +104,19 @@ function defineStore(Store) {
       const json = serialize(withoutVersion(sess))
       const read = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
       const args = [sid, json, ...this.#times(sess), read]
-      this.#versions.set(sess, await this.#call((id) => this.#native.set(id, ...args)))
+      this.#versions.set(sess, await this.#engine.call((id) => this.#native.set(id, ...args)))
     }
 
     /** Refreshes the expiry of a live session; resolves `{ expires }`, or null when none exists. */
     touch(sid, sess, cb) {
       if (typeof sess === 'function' && cb === undefined) [sess, cb] = [undefined, sess]
       return this.#settle(cb, 'touch', () =>
-        this.#call((id) => this.#native.touch(id, checkSid(sid), ...this.#times(sess))).then((expires) => (expires == null ? null : { expires: String(expires) })),
+        this.#engine.call((id) => this.#native.touch(id, checkSid(sid), ...this.#times(sess))).then((expires) => (expires == null ? null : { expires: String(expires) })),
       )
     }
 
     destroy(sid, cb) {
-      return this.#settle(cb, 'destroy', () => this.#call((id) => this.#native.destroy(id, checkSid(sid))))
+      return this.#settle(cb, 'destroy', () => this.#engine.call((id) => this.#native.destroy(id, checkSid(sid))))
     }
 
     /** What the store sent, skipped, and was billed since it was made. */
@@ -216,7 +216,7 @@ function defineStore(Store) {
     /** connect-dynamodb's helper: DescribeTable's output for the table (`{ Table: { ... } }`). */
     describeSessionsTable(cb) {
       return this.#settle(cb, 'describeSessionsTable', () =>
-        this.#call((id) => this.#native.describeTable(id)).then((json) => withDates(JSON.parse(json))),
+        this.#engine.call((id) => this.#native.describeTable(id)).then((json) => withDates(JSON.parse(json))),
       )
     }
 
@@ -267,11 +267,6 @@ function defineStore(Store) {
         this.#engine.close()
         if (this.#ownClient) this.#client.destroy()
       })
-    }
-
-    /** A call on the engine: `start(id)` starts it in the core; settles when it ends. */
-    #call(start) {
-      return this.#engine.call(start)
     }
 
     /** Cookie expiry, maxAge and (when `ttl` is a function) its answer, in ms. */

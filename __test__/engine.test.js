@@ -26,7 +26,7 @@ const request = (pool, timeoutMs = 0) =>
 const poolFor = (s, connectTimeoutMs = 1000) => new Pool({ https: false, host: '127.0.0.1', port: s.address().port, connectTimeoutMs })
 
 describe('the transport', () => {
-  test('reads the status, Date, x-amzn-ErrorType and the body, by length and chunked', async () => {
+  test('reads the status, Date, x-amzn-ErrorType and a body by Content-Length', async () => {
     const s = await server((req, res) => {
       req.resume()
       req.on('end', () => {

@@ -258,28 +258,37 @@ impl NativeStore {
     }
 
     /// One turn of the engine: `first`, then every call that can go on; then
-    /// the requests it queued go to `send` and the calls that ended to `done`.
+    /// the requests it queued go to `send`, the messages it raised to `log`,
+    /// and the calls that ended to `done`. A JS function that throws (an app's
+    /// event listener) stops none of the others: every call still ends, and
+    /// the first error is returned once all are handed over.
     fn turn(&self, env: &Env, first: impl FnOnce()) -> Result<()> {
         let finished = within_runtime_if_available(|| self.engine.turn(first));
+        let mut first_error = self.keep_alive(env).err();
+        let mut note = |result: Result<()>| {
+            if let Err(err) = result {
+                first_error.get_or_insert(err);
+            }
+        };
         let outgoing = self.transport.take_outgoing();
-        self.keep_alive(env)?;
         if !outgoing.is_empty() {
             let send = self.send.borrow_back(env)?;
             for request in outgoing {
-                send.call(FnArgs::from((
-                    request.id,
-                    Buffer::from(request.bytes),
-                    request.timeout_ms,
-                )))?;
+                let id = request.id;
+                let sent = send.call(FnArgs::from((id, Buffer::from(request.bytes), request.timeout_ms)));
+                if let Err(err) = &sent {
+                    // Its call must not wait for a reply that will never come.
+                    let why = format!("the request could not be handed to the transport: {}", err.reason);
+                    self.transport.deliver(id, Err(Lost::Network(why)));
+                }
+                note(sent);
             }
         }
         if let Some(log) = &self.log {
             let held = self.logger.take_held();
             if !held.is_empty() {
                 let log = log.borrow_back(env)?;
-                for message in held {
-                    log.call(message)?;
-                }
+                held.into_iter().for_each(|message| note(log.call(message)));
             }
         }
         if !finished.is_empty() {
@@ -289,10 +298,10 @@ impl NativeStore {
                     Ok(answer) => (id, None, None, answer),
                     Err(err) => (id, Some(err.code), Some(err.message), Answer::Nothing),
                 };
-                done.call(FnArgs::from(args))?;
+                note(done.call(FnArgs::from(args)));
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// While calls are pending, a wake from another thread must keep Node alive.

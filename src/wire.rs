@@ -190,7 +190,8 @@ impl Wire {
         let started = Instant::now();
         let mut retries = 0;
         loop {
-            let failure = match self.attempt(target, &body, started).await {
+            let (limit, whole_call) = self.attempt_limit(started)?;
+            let failure = match self.attempt(target, &body, limit, whole_call).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) => failure,
             };
@@ -213,28 +214,32 @@ impl Wire {
     /// One attempt and no retry, within `limit`: the breaker's probe, whose
     /// interval is its backoff.
     pub async fn once(&self, target: Target, body: Vec<u8>, limit: Duration) -> StoreResult<Outcome> {
-        let credentials = self.credentials.credentials().await?;
-        let request = self.request(&credentials, target, &body);
-        match self.transport.send(request, Some(limit)).await {
-            Ok(reply) => read_reply(&reply).map_err(|failure| failure.error),
-            Err(lost) => Err(self.lost(lost, Some(limit), false).error),
-        }
+        self.attempt(target, &body, Some(limit), false)
+            .await
+            .map_err(|failure| failure.error)
     }
 
-    /// One attempt, within the attempt's limit and what is left of the call's.
-    async fn attempt(&self, target: Target, body: &[u8], started: Instant) -> Result<Outcome, Failure> {
+    /// The next attempt's limit: the attempt's own, or what is left of the
+    /// call's when that is less (then running out ends the call).
+    fn attempt_limit(&self, started: Instant) -> StoreResult<(Option<Duration>, bool)> {
         let left = self.limits.total.map(|total| total.saturating_sub(started.elapsed()));
-        if left == Some(Duration::ZERO) {
-            return Err(Failure::fatal(timed_out(
-                "the call",
-                self.limits.total.unwrap_or_default(),
-            )));
+        if let (Some(total), Some(Duration::ZERO)) = (self.limits.total, left) {
+            return Err(timed_out("the call", total));
         }
-        let (limit, whole_call) = match (self.limits.attempt, left) {
+        Ok(match (self.limits.attempt, left) {
             (Some(attempt), Some(left)) if left < attempt => (Some(left), true),
             (Some(attempt), _) => (Some(attempt), false),
             (None, left) => (left, left.is_some()),
-        };
+        })
+    }
+
+    async fn attempt(
+        &self,
+        target: Target,
+        body: &[u8],
+        limit: Option<Duration>,
+        whole_call: bool,
+    ) -> Result<Outcome, Failure> {
         let credentials = self.credentials.credentials().await.map_err(Failure::fatal)?;
         let request = self.request(&credentials, target, body);
         let reply = match self.transport.send(request, limit).await {
