@@ -5,10 +5,37 @@
 //! A background probe asks DynamoDB every `probe_interval`; when it answers,
 //! the circuit closes and the shim emits 'connect'.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{code, StoreError, StoreResult};
+use crate::logger::Logger;
+
+/// The probe of an open circuit: every `probe_interval`, one attempt of
+/// `ask` given up within the interval (so a probe stuck on a dead connection
+/// does not delay noticing DynamoDB is back), until DynamoDB answers (the
+/// circuit closes) or the store is closed.
+pub async fn probe<F, Fut>(breaker: Arc<Breaker>, ask: F, closed: Arc<AtomicBool>, logger: Logger)
+where
+    F: Fn(Duration) -> Fut,
+    Fut: Future<Output = StoreResult<()>>,
+{
+    loop {
+        tokio::time::sleep(breaker.probe_interval()).await;
+        if closed.load(Ordering::Acquire) {
+            return;
+        }
+        let answer = ask(breaker.probe_interval()).await;
+        if answer.map_err(|err| is_outage(&err)).err() != Some(true) {
+            breaker.close();
+            logger.warn("DynamoDB answers again: the store resumes");
+            logger.event("connect");
+            return;
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BreakerOptions {

@@ -14,8 +14,9 @@ use crate::layout::{Layout, SESSION_TYPE};
 #[cfg(test)]
 use crate::options::ONE_DAY_MS;
 use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR};
+use crate::payload;
 use crate::payload::PayloadOptions;
-use crate::{payload, users};
+use crate::store::users;
 
 pub type Item = HashMap<String, AttributeValue>;
 

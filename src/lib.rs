@@ -3,7 +3,6 @@
 //! modules below it.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
-mod batch;
 mod breaker;
 mod client;
 mod codec;
@@ -11,7 +10,6 @@ mod credentials;
 mod engine;
 mod error;
 mod layout;
-mod lock;
 mod logger;
 mod options;
 mod payload;
@@ -22,7 +20,6 @@ mod store;
 mod table;
 mod transport;
 mod trust;
-mod users;
 mod wire;
 mod wire_json;
 
@@ -43,9 +40,9 @@ use crate::error::{code, StoreError, StoreResult};
 use crate::logger::{CoreMessage, Logger};
 use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::stats::Stats;
+use crate::store::users::UserArg;
 use crate::store::{CookieTimes, Found, Store};
 use crate::transport::{JsTransport, Lost, Reply};
-use crate::users::UserArg;
 
 /// One small runtime for the process, whatever the core count: a session
 /// store's calls are I/O-bound. `CONNECT_DYNAMODB_RS_WORKER_THREADS` overrides.

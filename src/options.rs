@@ -61,9 +61,9 @@ const STORE_ATTRS: [&str; 10] = [
     TYPE_ATTR,
     DESTROYED_ATTR,
     VERSION_ATTR,
-    crate::lock::OWNER_ATTR,
-    crate::lock::UNTIL_ATTR,
-    crate::users::REGISTRY_SIDS_ATTR,
+    crate::store::locks::OWNER_ATTR,
+    crate::store::locks::UNTIL_ATTR,
+    crate::store::users::REGISTRY_SIDS_ATTR,
     CONTENT_ATTR,
     TTL_ATTR,
 ];

@@ -1,9 +1,7 @@
 //! What the store did, what it skipped, and what DynamoDB billed for it
-//! (ConsumedCapacity, requested on every session call).
+//! (ConsumedCapacity, requested on every call the wire sends).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use aws_sdk_dynamodb::types::ConsumedCapacity;
 
 #[derive(Default)]
 pub struct Stats {
@@ -24,14 +22,6 @@ pub struct Stats {
 impl Stats {
     pub fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn read(&self, capacity: Option<&ConsumedCapacity>) {
-        self.read_units(capacity.and_then(|c| c.capacity_units));
-    }
-
-    pub fn write(&self, capacity: Option<&ConsumedCapacity>) {
-        self.write_units(capacity.and_then(|c| c.capacity_units));
     }
 
     pub fn read_units(&self, units: Option<f64>) {

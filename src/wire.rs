@@ -1,9 +1,10 @@
-//! Every call the store makes on its own (GetItem, PutItem, UpdateItem,
-//! DeleteItem, DescribeTable): the body built by hand (`wire_json`), signed
-//! with SigV4 (`sigv4`), carried by the store's transport (`transport`), read
-//! back here, under one retry policy and one set of time limits. Profiled, the
-//! SDK's orchestrator cost more CPU than everything else in one of these
-//! calls; the store's rare calls (scans, batches, table setup) stay on the SDK.
+//! Every call the store makes to its sessions, its locks and its user index
+//! (items, scans, queries, batches, the breaker's probe, DescribeTable): the
+//! body built by hand (`wire_json`), signed with SigV4 (`sigv4`), carried by
+//! the store's transport (`transport`), read back here, under one retry
+//! policy, one set of time limits and one error mapping. Profiled, the SDK's
+//! orchestrator cost more CPU than everything else in one of these calls;
+//! only table setup (create, TTL, indexes: `table.rs`) stays on the SDK.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -46,6 +47,10 @@ pub enum Target {
     UpdateItem,
     DeleteItem,
     DescribeTable,
+    Scan,
+    Query,
+    BatchGetItem,
+    BatchWriteItem,
 }
 
 impl Target {
@@ -56,6 +61,10 @@ impl Target {
             Target::UpdateItem => "DynamoDB_20120810.UpdateItem",
             Target::DeleteItem => "DynamoDB_20120810.DeleteItem",
             Target::DescribeTable => "DynamoDB_20120810.DescribeTable",
+            Target::Scan => "DynamoDB_20120810.Scan",
+            Target::Query => "DynamoDB_20120810.Query",
+            Target::BatchGetItem => "DynamoDB_20120810.BatchGetItem",
+            Target::BatchWriteItem => "DynamoDB_20120810.BatchWriteItem",
         }
     }
 }
@@ -77,9 +86,14 @@ impl Outcome {
     }
 }
 
-/// Capacity units in a reply's `ConsumedCapacity`.
+/// Capacity units in a reply's `ConsumedCapacity`: one object, or one per
+/// table for a batch.
 pub fn capacity_units(reply: &Map<String, Value>) -> Option<f64> {
-    reply.get("ConsumedCapacity")?.get("CapacityUnits")?.as_f64()
+    let units = |one: &Value| one.get("CapacityUnits").and_then(Value::as_f64);
+    match reply.get("ConsumedCapacity")? {
+        Value::Array(tables) => Some(tables.iter().filter_map(units).sum()),
+        one => units(one),
+    }
 }
 
 /// Where the store's calls go, for the transport: scheme, host and port.
@@ -209,6 +223,13 @@ impl Wire {
             }
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// Waits before the `retry`th repeat of a call DynamoDB only partly did
+    /// (a batch's unprocessed items), with the same backoff as a throttle.
+    pub async fn back_off(&self, retry: u32) {
+        Stats::count(&self.stats.retries);
+        tokio::time::sleep(backoff(&self.limits, retry)).await;
     }
 
     /// One attempt and no retry, within `limit`: the breaker's probe, whose

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::codec::Item;
 use crate::error::{code, StoreError, StoreResult};
 
-/// A request body: `{"TableName":…` then one field per call.
+/// A request body: `{"TableName":…` (or `{` for a batch) then one field per call.
 pub struct Body(Vec<u8>);
 
 impl Body {
@@ -23,10 +23,38 @@ impl Body {
         body
     }
 
+    /// A body naming no table: the batch calls name it in `RequestItems`.
+    pub fn untitled() -> Self {
+        Body(b"{".to_vec())
+    }
+
     fn field(&mut self, name: &str) {
-        self.0.extend_from_slice(b",\"");
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
         self.0.extend_from_slice(name.as_bytes());
         self.0.extend_from_slice(b"\":");
+    }
+
+    /// A field holding JSON as DynamoDB sent it (`LastEvaluatedKey`,
+    /// `UnprocessedItems`), sent back unchanged.
+    pub fn json(mut self, name: &str, value: &Value) -> Self {
+        self.field(name);
+        // Serializing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.0, value);
+        self
+    }
+
+    /// `"RequestItems":{"<table>":<requests>}` of a batch, `requests` already JSON.
+    pub fn request_items(mut self, table: &str, requests: &[u8]) -> Self {
+        self.field("RequestItems");
+        self.0.push(b'{');
+        push_str(&mut self.0, table);
+        self.0.push(b':');
+        self.0.extend_from_slice(requests);
+        self.0.push(b'}');
+        self
     }
 
     pub fn string(mut self, name: &str, value: &str) -> Self {
@@ -83,6 +111,11 @@ impl Body {
         self.0.push(b'}');
         self.0
     }
+}
+
+/// An item (or a key) as DynamoDB JSON, for the bodies written in pieces.
+pub fn push_item(buf: &mut Vec<u8>, item: &Item) -> StoreResult<()> {
+    push_map(buf, item.iter())
 }
 
 /// A JSON string literal, escaped as JSON requires.

@@ -11,15 +11,25 @@
 //! the user and is live, so no other user's session is ever touched.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::Client;
 use serde_json::Value;
 
-use crate::batch;
+use super::batch::Batch;
+use super::scans::{next_start, read_items};
+use super::{Store, MEMO_LIMIT};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 use crate::options::{StoreOptions, UserOptions, EXPIRES_ATTR, TYPE_ATTR};
+use crate::stats::Stats;
+use crate::table;
+use crate::wire::{self, Target, Wire};
+use crate::wire_json::Body;
+
+/// A session re-saved under the same user within this time needs no new
+/// registry entry: the one made before still covers the index's lag.
+const REGISTERED_FRESH: Duration = Duration::from_secs(REGISTRY_WINDOW_S as u64 / 2);
 
 /// How long one registry bucket covers, in seconds. It bounds the index lag
 /// the registry can hide; DynamoDB's index lag is normally under a second.
@@ -109,8 +119,9 @@ pub struct UserSession {
 
 /// The user operations over one table.
 pub struct UserIndex<'a> {
-    pub client: &'a Client,
+    pub wire: &'a Wire,
     pub options: &'a StoreOptions,
+    pub stats: &'a Stats,
 }
 
 impl UserIndex<'_> {
@@ -129,23 +140,30 @@ impl UserIndex<'_> {
         let bucket = bucket_of(now_s);
         // Kept past the window it is read in; DynamoDB TTL or reap removes it.
         let expires = (bucket + REGISTRY_BUCKETS_READ + 1) * REGISTRY_WINDOW_S;
-        self.client
-            .update_item()
-            .table_name(&self.options.table)
-            .key(
-                &self.options.hash_key,
-                AttributeValue::S(registry_key(&self.options.prefix, bucket, user)),
-            )
-            .update_expression("ADD #sids :sid SET #e = :e, #t = :t")
-            .expression_attribute_names("#sids", REGISTRY_SIDS_ATTR)
-            .expression_attribute_names("#e", EXPIRES_ATTR)
-            .expression_attribute_names("#t", TYPE_ATTR)
-            .expression_attribute_values(":sid", AttributeValue::Ss(vec![key.to_string()]))
-            .expression_attribute_values(":e", codec::number(expires))
-            .expression_attribute_values(":t", AttributeValue::S(REGISTRY_TYPE.to_string()))
-            .send()
-            .await?;
+        let registry = registry_key(&self.options.prefix, bucket, user);
+        let body = Body::new(&self.options.table, registry.len() + key.len())
+            .key(&self.options.hash_key, &registry)
+            .string("UpdateExpression", "ADD #sids :sid SET #e = :e, #t = :t")
+            .names(&[("#sids", REGISTRY_SIDS_ATTR), ("#e", EXPIRES_ATTR), ("#t", TYPE_ATTR)])
+            .values(&[
+                (":sid", &AttributeValue::Ss(vec![key.to_string()])),
+                (":e", &codec::number(expires)),
+                (":t", &AttributeValue::S(REGISTRY_TYPE.to_string())),
+            ])?
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let reply = self.wire.call(Target::UpdateItem, body).await?.done()?;
+        self.stats.write_units(wire::capacity_units(&reply));
         Ok(())
+    }
+
+    fn batch(&self) -> Batch<'_> {
+        Batch {
+            wire: self.wire,
+            table: &self.options.table,
+            hash_key: &self.options.hash_key,
+            stats: self.stats,
+        }
     }
 
     /// The live sessions of `user` under this store's prefix, soonest expiry first.
@@ -156,14 +174,10 @@ impl UserIndex<'_> {
         keys.retain(|key| codec::sid_of(prefix, key).is_some_and(|sid| !is_registry_sid(sid)));
         let attribute = self.options.users.attribute.as_str();
         let hash_key = self.options.hash_key.as_str();
-        let items = batch::get_keys(
-            self.client,
-            &self.options.table,
-            hash_key,
-            keys.into_iter().collect(),
-            &[hash_key, attribute, EXPIRES_ATTR],
-        )
-        .await?;
+        let items = self
+            .batch()
+            .get_keys(keys.into_iter().collect(), &[hash_key, attribute, EXPIRES_ATTR])
+            .await?;
         let now_ms = codec::now_ms();
         let mut sessions: Vec<UserSession> = items
             .into_iter()
@@ -176,31 +190,32 @@ impl UserIndex<'_> {
 
     /// Every key the index holds for `user`, page by page.
     async fn indexed_keys(&self, user: &str) -> StoreResult<BTreeSet<String>> {
-        let request = self
-            .client
-            .query()
-            .table_name(&self.options.table)
-            .index_name(&self.options.users.index)
-            .key_condition_expression("#u = :u")
-            .projection_expression("#k")
-            .expression_attribute_names("#u", &self.options.users.attribute)
-            .expression_attribute_names("#k", &self.options.hash_key)
-            .expression_attribute_values(":u", AttributeValue::S(user.to_string()));
         let mut keys = BTreeSet::new();
         let mut start = None;
         loop {
-            let output = request
-                .clone()
-                .set_exclusive_start_key(start)
-                .send()
+            let mut body = Body::new(&self.options.table, user.len() + 64)
+                .string("IndexName", &self.options.users.index)
+                .string("KeyConditionExpression", "#u = :u")
+                .string("ProjectionExpression", "#k")
+                .names(&[("#u", &self.options.users.attribute), ("#k", &self.options.hash_key)])
+                .values(&[(":u", &AttributeValue::S(user.to_string()))])?;
+            if let Some(start) = &start {
+                body = body.json("ExclusiveStartKey", start);
+            }
+            let body = body.string("ReturnConsumedCapacity", "TOTAL").finish();
+            let answer = self
+                .wire
+                .call(Target::Query, body)
                 .await
-                .map_err(|err| self.index_error(err.into()))?;
-            for mut item in output.items.unwrap_or_default() {
+                .and_then(|outcome| outcome.done());
+            let mut reply = answer.map_err(|err| self.index_error(err))?;
+            self.stats.read_units(wire::capacity_units(&reply));
+            for mut item in read_items(&mut reply)? {
                 if let Some(AttributeValue::S(key)) = item.remove(&self.options.hash_key) {
                     keys.insert(key);
                 }
             }
-            start = output.last_evaluated_key.filter(|key| !key.is_empty());
+            start = next_start(&mut reply);
             if start.is_none() {
                 return Ok(keys);
             }
@@ -213,15 +228,7 @@ impl UserIndex<'_> {
         let buckets = (0..REGISTRY_BUCKETS_READ)
             .map(|back| registry_key(&self.options.prefix, current - back, user))
             .collect();
-        let hash_key = self.options.hash_key.as_str();
-        let items = batch::get_keys(
-            self.client,
-            &self.options.table,
-            hash_key,
-            buckets,
-            &[REGISTRY_SIDS_ATTR],
-        )
-        .await?;
+        let items = self.batch().get_keys(buckets, &[REGISTRY_SIDS_ATTR]).await?;
         Ok(items
             .into_iter()
             .filter_map(|mut item| match item.remove(REGISTRY_SIDS_ATTR) {
@@ -245,6 +252,90 @@ impl UserIndex<'_> {
             );
         }
         err
+    }
+}
+
+impl Store {
+    pub(super) fn user_index<'a>(&'a self, wire: &'a Wire) -> UserIndex<'a> {
+        UserIndex {
+            wire,
+            options: &self.options,
+            stats: &self.stats,
+        }
+    }
+
+    /// The user this write gives the session, unless this store registered
+    /// the same pair recently. Anonymous sessions indexed under their own key
+    /// are never looked up by user, so they are not registered.
+    pub(super) fn user_to_register(&self, item: &Item, key: &str) -> Option<String> {
+        let user = match item.get(&self.options.users.attribute) {
+            Some(AttributeValue::S(user)) if self.options.users.enabled() && user != key => user,
+            _ => return None,
+        };
+        let Ok(registered) = self.registered.lock() else {
+            return Some(user.clone());
+        };
+        match registered.get(key) {
+            Some((known, at)) if known == user && at.elapsed() < REGISTERED_FRESH => None,
+            _ => Some(user.clone()),
+        }
+    }
+
+    pub(super) fn remember_registered(&self, key: String, user: String) {
+        if let Ok(mut registered) = self.registered.lock() {
+            if registered.len() >= MEMO_LIMIT {
+                registered.clear();
+            }
+            registered.insert(key, (user, Instant::now()));
+        }
+    }
+
+    /// Destroys the sessions of `user` that expire soonest until at most
+    /// `max` are left; the session just saved is never one of them.
+    pub(super) async fn limit_sessions(&self, wire: &Wire, user: &str, keep: &str, max: u32) -> StoreResult<u32> {
+        let sessions = self.user_index(wire).sessions(user).await?;
+        let excess = sessions.len().saturating_sub(max as usize);
+        let oldest = sessions
+            .into_iter()
+            .map(|session| session.key)
+            .filter(|key| key != keep)
+            .take(excess)
+            .collect();
+        self.batch(wire).tombstone_keys(self.layout(), oldest).await
+    }
+
+    /// Makes sure the table has the user index, adding it if needed.
+    pub async fn ensure_user_index(&self) -> StoreResult<()> {
+        let client = &self.ready().await?.sdk;
+        table::ensure_user_index(client, &self.options, &self.logger).await
+    }
+
+    /// The live sessions of a user as (sid, expiry in epoch seconds).
+    pub async fn sessions_for_user(&self, user: UserArg) -> StoreResult<Vec<(String, i64)>> {
+        let user = user_argument(user)?;
+        self.refuse_with_hashed_ids("listSessionsForUser()")?;
+        let wire = &self.ready().await?.wire;
+        let sessions = self.user_index(wire).sessions(&user).await?;
+        Ok(sessions
+            .into_iter()
+            .filter_map(|UserSession { key, expires }| {
+                codec::sid_of(&self.options.prefix, &key).map(|sid| (sid.to_string(), expires))
+            })
+            .collect())
+    }
+
+    /// Destroys every session of a user except `keep_sid`; returns how many.
+    pub async fn destroy_sessions_for_user(&self, user: UserArg, keep_sid: Option<&str>) -> StoreResult<u32> {
+        let user = user_argument(user)?;
+        let keep = keep_sid.map(|sid| self.key(sid)).transpose()?;
+        let wire = &self.ready().await?.wire;
+        let sessions = self.user_index(wire).sessions(&user).await?;
+        let doomed = sessions
+            .into_iter()
+            .map(|session| session.key)
+            .filter(|key| Some(key) != keep.as_ref())
+            .collect();
+        self.batch(wire).tombstone_keys(self.layout(), doomed).await
     }
 }
 

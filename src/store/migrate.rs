@@ -1,0 +1,87 @@
+//! `migrateFrom`: sessions still stored in another layout (under their bare
+//! sid) are read there when missing under their key, and moved on first read.
+
+use super::Store;
+use crate::codec;
+use crate::error::StoreResult;
+use crate::options::EXPIRES_ATTR;
+use crate::payload::PayloadOptions;
+use crate::wire::{self, Outcome, Target, Wire};
+use crate::wire_json::{self, Body};
+
+impl Store {
+    /// With `migrateFrom`: a session missing under its key may still be
+    /// stored in the old layout, under its bare sid. It is served, and moved:
+    /// written under its key (unless a save got there first), then its old
+    /// item deleted. A session that cannot be moved is still served.
+    pub(super) async fn migrate(&self, wire: &Wire, sid: &str, key: &str) -> StoreResult<Option<codec::Decoded>> {
+        let Some(old) = self.options.migrate_from else {
+            return Ok(None);
+        };
+        let body = Body::new(&self.options.table, sid.len())
+            .key(&self.options.hash_key, sid)
+            .boolean("ConsistentRead", self.options.costs.consistent_read)
+            .string("ProjectionExpression", "#s, #e")
+            .names(&[("#s", old.sess_attr()), ("#e", EXPIRES_ATTR)])
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let mut reply = wire.call(Target::GetItem, body).await?.done()?;
+        self.stats.read_units(wire::capacity_units(&reply));
+        let Some(item) = reply.remove("Item").map(wire_json::read_item).transpose()? else {
+            return Ok(None);
+        };
+        let now_ms = codec::now_ms();
+        // The old layout stores plain JSON.
+        let Some(codec::Decoded {
+            sess,
+            expires: old_expires,
+            ..
+        }) = codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)?
+        else {
+            return Ok(None);
+        };
+        let at_ms = old_expires.map_or(now_ms + self.options.costs.ttl_ms, |stored| {
+            old.seconds(stored) * 1000.0
+        });
+        let expires = self.layout().stored_expiry(at_ms);
+        if let Err(err) = self.move_session(wire, sid, key, sess.clone(), expires).await {
+            self.logger.warn(format!(
+                "a {} session could not be moved to its new key yet: {}",
+                old.name(),
+                err.message
+            ));
+        }
+        Ok(Some(codec::Decoded {
+            sess,
+            expires: Some(expires as f64),
+            unsealed: false,
+        }))
+    }
+
+    async fn move_session(&self, wire: &Wire, sid: &str, key: &str, sess: String, expires: i64) -> StoreResult<()> {
+        let item = codec::encode_item(&self.options, key.to_string(), sess, expires)?;
+        let body = Body::new(&self.options.table, codec::item_size(&item))
+            .item(&item)?
+            .string("ConditionExpression", "attribute_not_exists(#k)")
+            .names(&[("#k", &self.options.hash_key)])
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        match wire.call(Target::PutItem, body).await? {
+            Outcome::Done(reply) => self.stats.write_units(wire::capacity_units(&reply)),
+            // A save got there first: it is the newer session; the old item stays until it expires.
+            Outcome::ConditionFailed(_) => return Ok(()),
+        }
+        self.delete_old(wire, sid).await
+    }
+
+    /// Deletes a session's item in the `migrateFrom` layout (under its bare sid).
+    pub(super) async fn delete_old(&self, wire: &Wire, sid: &str) -> StoreResult<()> {
+        let body = Body::new(&self.options.table, sid.len())
+            .key(&self.options.hash_key, sid)
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let reply = wire.call(Target::DeleteItem, body).await?.done()?;
+        self.stats.write_units(wire::capacity_units(&reply));
+        Ok(())
+    }
+}

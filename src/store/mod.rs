@@ -1,0 +1,299 @@
+//! The store: a thin front over one module per concern (`sessions`, `locks`,
+//! `scans`, `users`, `migrate`, `batch`), each holding its own calls on the
+//! wire. The front holds what they share: the options, the connection (built
+//! on first use, the table made sure of once however many calls arrive at
+//! the same time), the breaker around every call, and the key of a sid.
+
+mod batch;
+pub(crate) mod locks;
+mod migrate;
+mod scans;
+mod sessions;
+pub(crate) mod users;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use tokio::sync::OnceCell;
+
+use self::batch::Batch;
+use crate::breaker::{self, Breaker, Transition};
+use crate::client::{connect, Connection, JsClient};
+use crate::codec::{self, Item};
+use crate::error::{code, StoreError, StoreResult};
+use crate::layout::Layout;
+use crate::logger::Logger;
+use crate::options::StoreOptions;
+use crate::recent::RecentSessions;
+use crate::stats::Stats;
+use crate::table;
+use crate::transport::Transport;
+use crate::wire::{Target, Wire};
+use crate::wire_json::{self, Body};
+
+/// Entries kept in each per-process memo before it is cleared.
+pub(crate) const MEMO_LIMIT: usize = 10_000;
+/// Whether an unsealed session served under `acceptUnsealed` was reported.
+static UNSEALED_REPORTED: AtomicBool = AtomicBool::new(false);
+
+pub struct Store {
+    options: StoreOptions,
+    js_client: Option<JsClient>,
+    transport: Arc<dyn Transport>,
+    connection: OnceCell<Connection>,
+    table_ready: OnceCell<()>,
+    closed: Arc<AtomicBool>,
+    /// Session key -> (user, when this store registered it).
+    registered: Mutex<HashMap<String, (String, Instant)>>,
+    /// Lock key -> the owner tokens of this store's `lock()` calls not yet
+    /// unlocked (more than one only when a lease outlived `maxLockTime`).
+    held_locks: Mutex<HashMap<String, Vec<String>>>,
+    recent: RecentSessions,
+    stats: Arc<Stats>,
+    breaker: Arc<Breaker>,
+    logger: Logger,
+}
+
+/// The cookie's absolute expiry and maxAge, and the `ttl` function's answer
+/// (all ms); `expires_at` picks the rule.
+#[derive(Clone, Copy, Default)]
+pub struct CookieTimes {
+    pub expires_ms: Option<f64>,
+    pub max_age_ms: Option<f64>,
+    pub ttl_ms: Option<f64>,
+}
+
+/// A stored session as `get` returns it: its JSON and its expiry (epoch s,
+/// fractional in the connect-dynamodb-session layout).
+pub struct Found {
+    pub sess: String,
+    pub expires: Option<f64>,
+    /// With `versioning`: the version read (0 for an item written without).
+    pub version: Option<f64>,
+}
+
+impl Store {
+    pub fn new(
+        options: StoreOptions,
+        js_client: Option<JsClient>,
+        transport: Arc<dyn Transport>,
+        logger: Logger,
+    ) -> Self {
+        Store {
+            transport,
+            breaker: Arc::new(Breaker::new(options.breaker.clone())),
+            options,
+            js_client,
+            connection: OnceCell::new(),
+            table_ready: OnceCell::new(),
+            closed: Arc::new(AtomicBool::new(false)),
+            registered: Mutex::new(HashMap::new()),
+            held_locks: Mutex::new(HashMap::new()),
+            recent: RecentSessions::default(),
+            stats: Arc::new(Stats::default()),
+            logger,
+        }
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    fn layout(&self) -> Layout {
+        self.options.layout
+    }
+
+    /// `touchAfter` in the unit of the stored expiry.
+    fn touch_after(&self) -> f64 {
+        self.layout().units(self.options.costs.touch_after_ms)
+    }
+
+    /// Whether saves and touches look at what this process last saw stored.
+    fn tracks_recent(&self) -> bool {
+        self.options.costs.skip_unchanged_writes || self.options.costs.touch_after_ms > 0.0
+    }
+
+    /// Runs one store call under the circuit breaker: refused at once while
+    /// the circuit is open; the call that opens it starts the probe.
+    pub async fn guarded<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.breaker.check()?;
+        let result = call.await;
+        if self.breaker.record(&result) == Transition::Opened {
+            self.start_probe();
+        }
+        result
+    }
+
+    fn start_probe(&self) {
+        self.logger
+            .warn("DynamoDB is unreachable: the store stops sending and probes until it answers");
+        self.logger.event("disconnect");
+        let (Some(wire), Ok(runtime)) = (
+            self.connection.get().map(|c| c.wire.clone()),
+            tokio::runtime::Handle::try_current(),
+        ) else {
+            // No connection yet means nothing was ever reachable; the next call retries for real.
+            self.breaker.close();
+            return;
+        };
+        // A key no session has: the probe reads nothing, whatever the table holds.
+        let probe = Body::new(&self.options.table, 0)
+            .key(&self.options.hash_key, &format!("{}~probe", self.options.prefix))
+            .string("ProjectionExpression", "#k")
+            .names(&[("#k", &self.options.hash_key)])
+            .finish();
+        let probe = breaker::probe(
+            self.breaker.clone(),
+            move |limit| {
+                let wire = wire.clone();
+                let probe = probe.clone();
+                async move { wire.once(Target::GetItem, probe, limit).await.map(|_| ()) }
+            },
+            self.closed.clone(),
+            self.logger.clone(),
+        );
+        runtime.spawn(probe);
+    }
+
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// The hand-built path, once the store has connected.
+    pub fn wire(&self) -> Option<&Wire> {
+        self.connection.get().map(|connection| connection.wire.as_ref())
+    }
+
+    /// The connection, built on first use.
+    async fn connected(&self) -> StoreResult<&Connection> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::new(code::STORE_CLOSED, "the store was closed"));
+        }
+        self.connection
+            .get_or_try_init(|| {
+                connect(
+                    &self.options.connection,
+                    self.js_client.as_ref(),
+                    self.transport.clone(),
+                    self.stats.clone(),
+                )
+            })
+            .await
+    }
+
+    /// The connection, with the table known to exist (unless `initialized`).
+    async fn ready(&self) -> StoreResult<&Connection> {
+        let connection = self.connected().await?;
+        if !self.options.initialized {
+            self.table_ready
+                .get_or_try_init(|| table::ensure_table(&connection.sdk, &self.options, &self.logger))
+                .await?;
+        }
+        Ok(connection)
+    }
+
+    /// The batch calls on this store's table.
+    fn batch<'a>(&'a self, wire: &'a Wire) -> Batch<'a> {
+        Batch {
+            wire,
+            table: &self.options.table,
+            hash_key: &self.options.hash_key,
+            stats: &self.stats,
+        }
+    }
+
+    fn key(&self, sid: &str) -> StoreResult<String> {
+        if let Some(mark) = [users::REGISTRY_MARK, locks::LOCK_MARK]
+            .into_iter()
+            .find(|mark| sid.starts_with(mark))
+        {
+            return Err(StoreError::invalid_argument(format!(
+                "sid must not start with \"{mark}\" (reserved for the store's own items)"
+            )));
+        }
+        match &self.options.hash_ids {
+            Some(secret) => codec::session_key(&self.options.prefix, &codec::hashed_sid(secret, sid)?),
+            None => codec::session_key(&self.options.prefix, sid),
+        }
+    }
+
+    /// all(), ids() and listSessionsForUser() return sids, which a table of
+    /// hashed ids does not hold.
+    fn refuse_with_hashed_ids(&self, method: &str) -> StoreResult<()> {
+        if self.options.hash_ids.is_some() {
+            return Err(StoreError::new(
+                code::HASHED_IDS,
+                format!("{method} cannot return session ids with hashIds on: the table holds only their hashes"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn initialize(&self) -> StoreResult<()> {
+        self.ready().await.map(|_| ())
+    }
+
+    /// DescribeTable's answer for the table, as DynamoDB sent it (JSON);
+    /// connect-dynamodb's `describeSessionsTable`. Never creates the table.
+    pub async fn describe_table(&self) -> StoreResult<String> {
+        let wire = &self.connected().await?.wire;
+        let body = Body::new(&self.options.table, 0).finish();
+        let reply = wire.call(Target::DescribeTable, body).await?.done()?;
+        serde_json::to_string(&reply).map_err(|e| StoreError::new(code::INTERNAL, e.to_string()))
+    }
+
+    /// Creates the table as `initialize` would when it is missing
+    /// (connect-dynamodb's `createSessionsTable`); an existing table is left
+    /// as it is.
+    pub async fn create_table(&self) -> StoreResult<()> {
+        let client = &self.connected().await?.sdk;
+        table::create(client, &self.options, &self.logger).await.map(|_| ())
+    }
+
+    /// A live session from its item. The first unsealed session served under
+    /// `encryption.acceptUnsealed` is reported once per process, so that the
+    /// migration's end can be seen.
+    fn decode(&self, key: &str, item: Item, now_ms: f64) -> StoreResult<Option<codec::Decoded>> {
+        let found = codec::decode_session(self.layout(), &self.options.payload, key, item, now_ms)?;
+        if found.as_ref().is_some_and(|found| found.unsealed) && !UNSEALED_REPORTED.swap(true, Ordering::Relaxed) {
+            self.logger.warn(
+                "served a session that is not encrypted (encryption.acceptUnsealed); \
+                 turn acceptUnsealed off once sessions older than encryption have expired",
+            );
+        }
+        Ok(found)
+    }
+
+    /// The session JSON of an item given as DynamoDB JSON, as `get` would
+    /// read it; None when it is missing, expired, damaged or holds no session
+    /// (connect-dynamodb's `getParsedSession`; it never fails).
+    pub fn parse_item(&self, item_json: &str) -> Option<String> {
+        let item = wire_json::read_item(serde_json::from_str(item_json).ok()?).ok()?;
+        let key = match item.get(&self.options.hash_key) {
+            Some(AttributeValue::S(key)) => key.clone(),
+            _ => String::new(),
+        };
+        self.decode(&key, item, codec::now_ms())
+            .ok()
+            .flatten()
+            .map(|found| found.sess)
+    }
+
+    /// The stored `expires` (in the layout's unit) for a save or touch now.
+    pub fn expires_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
+        let ttl_ms = times
+            .ttl_ms
+            .filter(|ms| ms.is_finite() && *ms > 0.0)
+            .unwrap_or(self.options.costs.ttl_ms);
+        self.layout()
+            .stored_expiry(codec::expiry_ms(now_ms, times.expires_ms, times.max_age_ms, ttl_ms))
+    }
+}

@@ -1,0 +1,207 @@
+//! The calls that walk the whole table: `all`, `ids`, `length`, `clear` and
+//! `reap`. Each is one paged Scan of this store's prefix; the deletes go out
+//! in batches.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value};
+
+use super::Store;
+use crate::codec::{self, Item};
+use crate::error::StoreResult;
+use crate::options::EXPIRES_ATTR;
+use crate::wire::{self, Target, Wire};
+use crate::wire_json::{self, Body};
+
+/// Which of this store's items a scan returns.
+#[derive(Clone, Copy)]
+enum Scope {
+    Live,
+    Expired,
+    All,
+}
+
+impl Store {
+    /// Every live session of this store as (sid, session JSON).
+    pub async fn all(&self) -> StoreResult<Vec<(String, String)>> {
+        self.refuse_with_hashed_ids("all()")?;
+        let items = self.scan(Scope::Live, true).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let sid = self.sid_of_item(&item)?;
+                let key = format!("{}{sid}", self.options.prefix);
+                match self.decode(&key, item, codec::now_ms()) {
+                    Ok(found) => Some((sid, found?.sess)),
+                    Err(err) => {
+                        self.logger
+                            .warn(format!("all() leaves out session \"{sid}\": {}", err.message));
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
+    pub async fn ids(&self) -> StoreResult<Vec<String>> {
+        self.refuse_with_hashed_ids("ids()")?;
+        let items = self.scan(Scope::Live, false).await?;
+        Ok(items.iter().filter_map(|item| self.sid_of_item(item)).collect())
+    }
+
+    pub async fn length(&self) -> StoreResult<u32> {
+        let items = self.scan(Scope::Live, false).await?;
+        Ok(items.iter().filter(|item| self.sid_of_item(item).is_some()).count() as u32)
+    }
+
+    /// Deletes every session of this store's prefix; returns how many.
+    pub async fn clear(&self) -> StoreResult<u32> {
+        self.delete_scope(Scope::All).await
+    }
+
+    /// Deletes the expired sessions of this store's prefix; returns how many.
+    pub async fn reap(&self) -> StoreResult<u32> {
+        self.delete_scope(Scope::Expired).await
+    }
+
+    /// Deletes page by page, so a large table is never held in memory.
+    async fn delete_scope(&self, scope: Scope) -> StoreResult<u32> {
+        let wire = &self.ready().await?.wire;
+        let mut pages = Pages::new(self.scan_request(scope, false));
+        let mut deleted = 0;
+        while let Some(items) = pages.next(self, wire).await? {
+            let keys = items
+                .into_iter()
+                .filter_map(|mut item| match item.remove(&self.options.hash_key) {
+                    Some(AttributeValue::S(key)) => Some(key),
+                    _ => None,
+                })
+                .collect();
+            deleted += self.batch(wire).delete_keys(keys).await?;
+        }
+        Ok(deleted)
+    }
+
+    /// All pages of a scan of this store's items.
+    async fn scan(&self, scope: Scope, with_session: bool) -> StoreResult<Vec<Item>> {
+        let wire = &self.ready().await?.wire;
+        let mut pages = Pages::new(self.scan_request(scope, with_session));
+        let mut items = Vec::new();
+        while let Some(page) = pages.next(self, wire).await? {
+            items.extend(page);
+        }
+        Ok(items)
+    }
+
+    /// The Scan of this store's prefix, without its start key. Expiry is
+    /// judged as `get` judges it: expired once `floor(now_s) >= expires`.
+    fn scan_request(&self, scope: Scope, with_session: bool) -> ScanRequest {
+        let mut names = vec![("#k", self.options.hash_key.clone())];
+        let mut values = Vec::new();
+        let mut conditions = Vec::new();
+        if with_session || matches!(scope, Scope::Live) {
+            names.push(("#s", self.layout().sess_attr().to_string()));
+        }
+        if with_session || !matches!(scope, Scope::All) {
+            names.push(("#e", EXPIRES_ATTR.to_string()));
+        }
+        if !self.options.prefix.is_empty() {
+            conditions.push("begins_with(#k, :p)");
+            values.push((":p", AttributeValue::S(self.options.prefix.clone())));
+        }
+        match scope {
+            Scope::Live => conditions.push("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now)"),
+            Scope::Expired => conditions.push("#e <= :now"),
+            Scope::All => {}
+        }
+        if !matches!(scope, Scope::All) {
+            values.push((":now", codec::number(self.layout().now(codec::now_ms()))));
+        }
+        ScanRequest {
+            // A sealed session is judged with its expires, so both come along.
+            projection: if with_session { "#k, #s, #e" } else { "#k" },
+            names,
+            values,
+            filter: conditions.join(" AND "),
+        }
+    }
+
+    fn sid_of_item(&self, item: &Item) -> Option<String> {
+        match item.get(&self.options.hash_key) {
+            Some(AttributeValue::S(key)) => codec::sid_of(&self.options.prefix, key).map(str::to_string),
+            _ => None,
+        }
+    }
+}
+
+struct ScanRequest {
+    projection: &'static str,
+    names: Vec<(&'static str, String)>,
+    values: Vec<(&'static str, AttributeValue)>,
+    filter: String,
+}
+
+impl ScanRequest {
+    fn body(&self, table: &str, start: Option<&Value>) -> StoreResult<Vec<u8>> {
+        let names: Vec<(&str, &str)> = self.names.iter().map(|(p, n)| (*p, n.as_str())).collect();
+        let values: Vec<(&str, &AttributeValue)> = self.values.iter().map(|(p, v)| (*p, v)).collect();
+        let mut body = Body::new(table, 256)
+            .string("ProjectionExpression", self.projection)
+            .names(&names);
+        if !values.is_empty() {
+            body = body.values(&values)?;
+        }
+        if !self.filter.is_empty() {
+            body = body.string("FilterExpression", &self.filter);
+        }
+        if let Some(start) = start {
+            body = body.json("ExclusiveStartKey", start);
+        }
+        Ok(body.string("ReturnConsumedCapacity", "TOTAL").finish())
+    }
+}
+
+/// A cursor over the pages of a Scan (`LastEvaluatedKey` to `ExclusiveStartKey`).
+struct Pages {
+    request: ScanRequest,
+    start: Option<Value>,
+    done: bool,
+}
+
+impl Pages {
+    fn new(request: ScanRequest) -> Self {
+        Pages {
+            request,
+            start: None,
+            done: false,
+        }
+    }
+
+    async fn next(&mut self, store: &Store, wire: &Wire) -> StoreResult<Option<Vec<Item>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let body = self.request.body(&store.options.table, self.start.as_ref())?;
+        let mut reply = wire.call(Target::Scan, body).await?.done()?;
+        store.stats.read_units(wire::capacity_units(&reply));
+        self.start = next_start(&mut reply);
+        self.done = self.start.is_none();
+        read_items(&mut reply).map(Some)
+    }
+}
+
+fn is_empty_map(value: &Value) -> bool {
+    value.as_object().is_none_or(Map::is_empty)
+}
+
+/// The `Items` of a Scan or Query reply.
+pub(super) fn read_items(reply: &mut Map<String, Value>) -> StoreResult<Vec<Item>> {
+    match reply.remove("Items") {
+        Some(Value::Array(items)) => items.into_iter().map(wire_json::read_item).collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The `LastEvaluatedKey` of a Scan or Query reply, when there is another page.
+pub(super) fn next_start(reply: &mut Map<String, Value>) -> Option<Value> {
+    reply.remove("LastEvaluatedKey").filter(|key| !is_empty_map(key))
+}

@@ -1,0 +1,350 @@
+//! The four calls on every request: `get`, `set`, `touch` and `destroy`,
+//! each one request on the wire (plus the user registry's entry on a save
+//! that gives a session a user). The rules they share live here: a destroy
+//! leaves a tombstone that refuses late saves, a versioned save writes only
+//! over the version it read, and `touchAfter` / unchanged saves skip writes
+//! that would change nothing worth paying for.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{CookieTimes, Found, Store};
+use crate::codec::{self, Item};
+use crate::error::{code, StoreError, StoreResult};
+use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, TTL_ATTR, VERSION_ATTR};
+use crate::payload;
+use crate::recent::within_touch_after;
+use crate::stats::Stats;
+use crate::wire::{self, Outcome, Target, Wire};
+use crate::wire_json::{self, Body};
+
+impl Store {
+    /// The GetItem body of `get`.
+    fn get_body(&self, key: &str) -> Vec<u8> {
+        let sess_attr = self.layout().sess_attr();
+        let (projection, names): (&str, &[(&str, &str)]) = if self.options.versioning {
+            (
+                "#s, #e, #v",
+                &[("#s", sess_attr), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)],
+            )
+        } else {
+            ("#s, #e", &[("#s", sess_attr), ("#e", EXPIRES_ATTR)])
+        };
+        Body::new(&self.options.table, key.len())
+            .key(&self.options.hash_key, key)
+            .boolean("ConsistentRead", self.options.costs.consistent_read)
+            .string("ProjectionExpression", projection)
+            .names(names)
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish()
+    }
+
+    /// With `versioning`: the version an item holds (0 for one written without).
+    fn version_of(&self, item: Option<&Item>) -> Option<f64> {
+        let versioning = self.options.versioning;
+        versioning.then(|| codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0))
+    }
+
+    /// What `get` hands back for a session read, remembered for `touchAfter`
+    /// and unchanged saves; a missing one is forgotten.
+    fn served(&self, key: &str, found: Option<codec::Decoded>, version: Option<f64>) -> Option<Found> {
+        let Some(found) = found else {
+            self.recent.forget(key);
+            return None;
+        };
+        if let (true, Some(expires)) = (self.tracks_recent(), found.expires) {
+            let kept = self.options.costs.skip_unchanged_writes.then(|| found.sess.clone());
+            self.recent.remember(key, kept, expires);
+        }
+        Some(Found {
+            expires: found.expires.map(|stored| self.layout().seconds(stored)),
+            sess: found.sess,
+            version,
+        })
+    }
+
+    /// The stored session, or None when missing or expired.
+    pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
+        let key = self.key(sid)?;
+        let wire = &self.ready().await?.wire;
+        let sess_attr = self.layout().sess_attr();
+        let body = self.get_body(&key);
+        let mut reply = wire.call(Target::GetItem, body).await?.done()?;
+        let output_item = reply.remove("Item").map(wire_json::read_item).transpose()?;
+        Stats::count(&self.stats.gets);
+        self.stats.read_units(wire::capacity_units(&reply));
+        let version = self.version_of(output_item.as_ref());
+        // Under acceptUnsealed a plain session is sealed in place once read.
+        let as_read = match (&output_item, &self.options.payload.encryption) {
+            (Some(item), Some(encryption)) if encryption.accept_unsealed => item.get(sess_attr).cloned(),
+            _ => None,
+        };
+        let found = match output_item {
+            Some(item) => self.decode(&key, item, codec::now_ms())?,
+            None if self.options.migrate_from.is_some() => self.migrate(wire, sid, &key).await?,
+            None => None,
+        };
+        if let (Some(found), Some(as_read)) = (&found, as_read) {
+            if found.unsealed {
+                self.reseal(wire, &key, &found.sess, as_read).await;
+            }
+        }
+        Ok(self.served(&key, found, version))
+    }
+
+    /// Writes a session served unsealed (under `acceptUnsealed`) back sealed,
+    /// unless a save changed it since it was read: sessions kept alive by
+    /// touches alone leave their plaintext behind too. A failure only delays it.
+    async fn reseal(&self, wire: &Wire, key: &str, sess: &str, as_read: AttributeValue) {
+        let body = payload::encode(&self.options.payload, key, sess.to_string()).and_then(|sealed| {
+            Ok(Body::new(&self.options.table, key.len() + 2 * sess.len())
+                .key(&self.options.hash_key, key)
+                .string("UpdateExpression", "SET #s = :sealed")
+                .string("ConditionExpression", "#s = :read")
+                .names(&[("#s", self.layout().sess_attr())])
+                .values(&[(":sealed", &sealed), (":read", &as_read)])?
+                .string("ReturnConsumedCapacity", "TOTAL")
+                .finish())
+        });
+        let written = match body {
+            Ok(body) => wire.call(Target::UpdateItem, body).await,
+            Err(err) => Err(err),
+        };
+        match written {
+            Ok(Outcome::Done(reply)) => self.stats.write_units(wire::capacity_units(&reply)),
+            Ok(Outcome::ConditionFailed(_)) => {} // a save got there first, sealed
+            Err(err) => self
+                .logger
+                .debug(format!("an unsealed session was not sealed yet: {}", err.message)),
+        }
+    }
+
+    /// Saves the session. With `versioning`, `read_version` is the version
+    /// the caller read (0 or None: it read none) and the new version is
+    /// returned; a session changed since fails with ERR_SESSION_CONFLICT.
+    pub async fn set(
+        &self,
+        sid: &str,
+        sess: String,
+        times: CookieTimes,
+        read_version: Option<f64>,
+    ) -> StoreResult<Option<f64>> {
+        let now_ms = codec::now_ms();
+        let expires = self.expires_at(now_ms, times);
+        let key = self.key(sid)?;
+        let read_version = self.options.versioning.then(|| {
+            read_version
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .unwrap_or(0.0)
+                .floor()
+        });
+        if self.options.costs.skip_unchanged_writes {
+            if let Some(stored_expires) = self.recent.unchanged(&key, &sess) {
+                self.save_unchanged(key, stored_expires, expires, now_ms).await?;
+                return Ok(read_version);
+            }
+        }
+        let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
+        let mut item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
+        let new_version = read_version.map(|read| read + 1.0);
+        if let Some(version) = new_version {
+            item.insert(VERSION_ATTR.to_string(), codec::number(version as i64));
+        }
+        let wire = &self.ready().await?.wire;
+        let new_user = self.user_to_register(&item, &key);
+        let put = self.put_session(wire, item, read_version, self.layout().now(now_ms));
+        let landed = match &new_user {
+            // Both land before the save is acknowledged, so a session whose
+            // save was acknowledged is always in the registry.
+            Some(user) => {
+                let index = self.user_index(wire);
+                let register = index.register(user, &key, (now_ms / 1000.0).floor() as i64);
+                tokio::try_join!(register, put)?.1
+            }
+            None => put.await?,
+        };
+        Stats::count(&self.stats.sets);
+        if !landed {
+            self.recent.forget(&key);
+            self.logger.debug(format!(
+                "a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"
+            ));
+            return Ok(read_version);
+        }
+        if self.tracks_recent() {
+            self.recent.remember(&key, kept, expires as f64);
+        }
+        if let Some(user) = new_user {
+            self.remember_registered(key.clone(), user.clone());
+            if let Some(max) = self.options.users.max_sessions {
+                self.limit_sessions(wire, &user, &key, max).await.map_err(|err| {
+                    StoreError::new(
+                        &err.code,
+                        format!(
+                            "the session was saved, but enforcing maxSessionsPerUser failed: {}",
+                            err.message
+                        ),
+                    )
+                })?;
+            }
+        }
+        Ok(new_version)
+    }
+
+    /// The PutItem of a save; false when a tombstone refused it (the session
+    /// was destroyed while this save was on its way: the destroy wins).
+    async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now: i64) -> StoreResult<bool> {
+        let now = codec::number(now);
+        let body = Body::new(&self.options.table, codec::item_size(&item)).item(&item)?;
+        let body = match read_version {
+            None => body
+                .string("ConditionExpression", "attribute_not_exists(#d) OR #e <= :now")
+                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR)])
+                .values(&[(":now", &now)])?,
+            // Read nothing: only over no session, an unversioned or an expired one.
+            Some(0.0) => body
+                .string(
+                    "ConditionExpression",
+                    "attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now",
+                )
+                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
+                .values(&[(":now", &now)])?
+                .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
+            // Only over the version read: a session removed since (clear(), an
+            // admin's delete) is a change too, and is not brought back.
+            Some(read) => body
+                .string(
+                    "ConditionExpression",
+                    "#v = :read AND (attribute_not_exists(#d) OR #e <= :now)",
+                )
+                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
+                .values(&[(":now", &now), (":read", &codec::number(read as i64))])?
+                .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
+        };
+        let body = body.string("ReturnConsumedCapacity", "TOTAL").finish();
+        match wire.call(Target::PutItem, body).await? {
+            Outcome::Done(reply) => {
+                self.stats.write_units(wire::capacity_units(&reply));
+                Ok(true)
+            }
+            Outcome::ConditionFailed(mut failed) => {
+                let old = failed.remove("Item").map(wire_json::read_item).transpose()?;
+                let destroyed = old.as_ref().is_some_and(|old| old.contains_key(DESTROYED_ATTR));
+                match read_version {
+                    Some(read) if !destroyed => Err(conflict(read, old.as_ref())),
+                    _ => Ok(false),
+                }
+            }
+        }
+    }
+
+    /// Moves the expiry of a live session; returns the new expiry (epoch
+    /// seconds), or None when there is no live session to touch. Never
+    /// creates an item. Within `touchAfter` of the last refresh this process
+    /// saw, writes nothing and returns the stored expiry.
+    pub async fn touch(&self, sid: &str, times: CookieTimes) -> StoreResult<Option<i64>> {
+        let now_ms = codec::now_ms();
+        let expires = self.expires_at(now_ms, times);
+        let key = self.key(sid)?;
+        if let Some(stored) = self.recent.expires(&key) {
+            if within_touch_after(stored, expires, self.touch_after()) {
+                Stats::count(&self.stats.skipped_writes);
+                return Ok(Some(self.layout().seconds(stored).ceil() as i64));
+            }
+        }
+        let touched = self.touch_key(&key, expires, now_ms).await?;
+        Ok(touched.map(|stored| self.layout().seconds(stored as f64).ceil() as i64))
+    }
+
+    /// A save whose content equals what is stored: a touch, or nothing within
+    /// `touchAfter`. A session destroyed meanwhile stays destroyed.
+    async fn save_unchanged(&self, key: String, stored_expires: f64, expires: i64, now_ms: f64) -> StoreResult<()> {
+        if within_touch_after(stored_expires, expires, self.touch_after()) {
+            Stats::count(&self.stats.skipped_writes);
+            return Ok(());
+        }
+        Stats::count(&self.stats.downgraded_sets);
+        if self.touch_key(&key, expires, now_ms).await?.is_none() {
+            self.logger.debug(format!(
+                "an unchanged save found no live session \"{key}\"; not recreating it"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn touch_key(&self, key: &str, expires: i64, now_ms: f64) -> StoreResult<Option<i64>> {
+        let wire = &self.ready().await?.wire;
+        let layout = self.layout();
+        let [(_, e), ttl @ ..] = &layout.expiry_attributes(expires)[..] else {
+            return Err(StoreError::new(code::INTERNAL, "a layout without an expiry attribute"));
+        };
+        let now = codec::number(layout.now(now_ms));
+        let mut names = vec![("#e", EXPIRES_ATTR), ("#s", layout.sess_attr())];
+        let mut values = vec![(":e", e), (":now", &now)];
+        if let [(_, t)] = ttl {
+            names.push(("#t", TTL_ATTR));
+            values.push((":t", t));
+        }
+        let body = Body::new(&self.options.table, key.len())
+            .key(&self.options.hash_key, key)
+            .string("UpdateExpression", layout.expiry_update())
+            .string("ConditionExpression", "attribute_exists(#s) AND #e > :now")
+            .names(&names)
+            .values(&values)?
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let result = wire.call(Target::UpdateItem, body).await;
+        Stats::count(&self.stats.touches);
+        match result? {
+            Outcome::Done(reply) => {
+                self.stats.write_units(wire::capacity_units(&reply));
+                self.recent.refreshed(key, expires as f64);
+                Ok(Some(expires))
+            }
+            Outcome::ConditionFailed(_) => {
+                self.recent.forget(key);
+                Ok(None)
+            }
+        }
+    }
+
+    pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
+        let key = self.key(sid)?;
+        self.recent.forget(&key);
+        let wire = &self.ready().await?.wire;
+        let tombstone = codec::tombstone(self.layout(), &self.options.hash_key, key, codec::now_ms());
+        let body = Body::new(&self.options.table, 0)
+            .item(&tombstone)?
+            // Only over an item: destroying a sid that was never saved (every
+            // regenerate does) leaves nothing behind.
+            .string("ConditionExpression", "attribute_exists(#k)")
+            .names(&[("#k", &self.options.hash_key)])
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        let result = match self.options.migrate_from {
+            // The session may still be stored in the old layout too.
+            Some(_) => {
+                tokio::try_join!(wire.call(Target::PutItem, body), self.delete_old(wire, sid)).map(|(put, _)| put)
+            }
+            None => wire.call(Target::PutItem, body).await,
+        };
+        Stats::count(&self.stats.destroys);
+        if let Outcome::Done(reply) = result? {
+            self.stats.write_units(wire::capacity_units(&reply));
+        }
+        Ok(())
+    }
+}
+
+fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
+    let Some(stored) = stored else {
+        return StoreError::new(
+            code::SESSION_CONFLICT,
+            format!("the session was removed since it was read (read version {read}); it is not recreated from a stale copy"),
+        );
+    };
+    let stored = codec::read_number(stored.get(VERSION_ATTR)).unwrap_or(0.0);
+    StoreError::new(
+        code::SESSION_CONFLICT,
+        format!("the session changed since it was read (read version {read}, stored version {stored}); reload it and apply the change again"),
+    )
+}
