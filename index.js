@@ -48,7 +48,7 @@ function defineStore(Store) {
       const { native, hooks } = normalizeOptions(options == null ? {} : options)
       const bridge = native.client == null ? undefined : clientBridge(native.client)
       try {
-        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m), ...this.#engine.hooks())
+        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m), ...this.#engine.hooks(NativeStore.ownSockets()))
       } catch (err) {
         throw liftError(err)
       }
@@ -81,22 +81,12 @@ function defineStore(Store) {
     }
 
     get(sid, cb) {
-      return this.#settle(cb, 'get', () =>
-        this.#engine.call((id) => this.#native.get(id, checkSid(sid))).then((found) => {
-          const session = foundSession(found)
-          if (session && found.version != null) session[VERSION_PROPERTY] = found.version
-          return session
-        }),
-      )
+      return this.#run(cb, 'get', (id) => this.#native.get(id, checkSid(sid)), foundSession)
     }
 
     set(sid, sess, cb) {
-      return this.#settle(cb, 'set', () => {
-        checkSid(sid)
-        if (this.#versions) return this.#saveVersioned(sid, sess)
-        const args = [sid, serialize(sess), ...this.#times(sess)]
-        return this.#engine.call((id) => this.#native.set(id, ...args)).then(nothing)
-      })
+      if (this.#versions) return this.#settle(cb, 'set', () => this.#saveVersioned(checkSid(sid), sess))
+      return this.#run(cb, 'set', (id) => this.#native.set(id, checkSid(sid), serialize(sess), ...this.#times(sess)), nothing)
     }
 
     /** A save that names the version it read, and remembers the one it wrote. */
@@ -110,13 +100,11 @@ function defineStore(Store) {
     /** Refreshes the expiry of a live session; resolves `{ expires }`, or null when none exists. */
     touch(sid, sess, cb) {
       if (typeof sess === 'function' && cb === undefined) [sess, cb] = [undefined, sess]
-      return this.#settle(cb, 'touch', () =>
-        this.#engine.call((id) => this.#native.touch(id, checkSid(sid), ...this.#times(sess))).then((expires) => (expires == null ? null : { expires: String(expires) })),
-      )
+      return this.#run(cb, 'touch', (id) => this.#native.touch(id, checkSid(sid), ...this.#times(sess)), touched)
     }
 
     destroy(sid, cb) {
-      return this.#settle(cb, 'destroy', () => this.#engine.call((id) => this.#native.destroy(id, checkSid(sid))))
+      return this.#run(cb, 'destroy', (id) => this.#native.destroy(id, checkSid(sid)), nothing)
     }
 
     /** What the store sent, skipped, and was billed since it was made. */
@@ -135,7 +123,7 @@ function defineStore(Store) {
         checkSid(sid)
         const json = verificationValue === undefined ? undefined : JSON.stringify(verificationValue)
         if (typeof json !== 'string') throw invalidArgument('verificationValue must be a JSON value')
-        return this.#native.lock(sid, json)
+        return this.#call('lock', sid, json)
       })
     }
 
@@ -145,18 +133,18 @@ function defineStore(Store) {
      */
     unlock(sid, token, cb) {
       if (typeof token === 'function') [token, cb] = [undefined, token]
-      return this.#settle(cb, 'unlock', () => this.#native.unlock(checkSid(sid), checkToken(token, true)))
+      return this.#settle(cb, 'unlock', () => this.#call('unlock', checkSid(sid), checkToken(token, true)))
     }
 
     /** Whether the lease `token` names is still held (one consistent read; it does not fence). */
     holdsLock(sid, token, cb) {
-      return this.#settle(cb, 'holdsLock', () => this.#native.holdsLock(checkSid(sid), checkToken(token)))
+      return this.#settle(cb, 'holdsLock', () => this.#call('holdsLock', checkSid(sid), checkToken(token)))
     }
 
     /** Every live session, each with its `id`. */
     all(cb) {
       return this.#settle(cb, 'all', () =>
-        this.#native.all().then((stored) =>
+        this.#call('all').then((stored) =>
           stored.flatMap(({ sid, sess }) => {
             const session = parseSession(sess)
             return session ? [Object.assign(session, { id: sid })] : []
@@ -167,50 +155,48 @@ function defineStore(Store) {
 
     /** The ids of every live session. */
     ids(cb) {
-      return this.#settle(cb, 'ids', () => this.#native.ids())
+      return this.#settle(cb, 'ids', () => this.#call('ids'))
     }
 
     length(cb) {
-      return this.#settle(cb, 'length', () => this.#native.length())
+      return this.#settle(cb, 'length', () => this.#call('length'))
     }
 
     /** Deletes every session of this store's prefix; resolves how many. */
     clear(cb) {
-      return this.#settle(cb, 'clear', () => this.#native.clear())
+      return this.#settle(cb, 'clear', () => this.#call('clear'))
     }
 
     /** Deletes expired sessions of this store's prefix; resolves how many. */
     reap(cb) {
-      return this.#settle(cb, 'reap', () => this.#native.reap())
+      return this.#settle(cb, 'reap', () => this.#call('reap'))
     }
 
     /** Adds the user index to an existing table (once, before the user methods); waits until it is ACTIVE. */
     ensureUserIndex(cb) {
-      return this.#settle(cb, 'ensureUserIndex', () => this.#native.ensureUserIndex())
+      return this.#settle(cb, 'ensureUserIndex', () => this.#call('ensureUserIndex'))
     }
 
     /** The user's live sessions as `{ sid, expires: Date }`, soonest expiry first. */
     listSessionsForUser(user, cb) {
       return this.#settle(cb, 'listSessionsForUser', () =>
-        this.#native
-          .listSessionsForUser(checkUser(user))
-          .then((sessions) => sessions.map(({ sid, expires }) => ({ sid, expires: new Date(expires * 1000) }))),
+        this.#call('listSessionsForUser', checkUser(user)).then((sessions) => sessions.map(({ sid, expires }) => ({ sid, expires: new Date(expires * 1000) }))),
       )
     }
 
     /** Destroys every session of the user except `keepSid`; resolves how many were destroyed. */
     destroyOtherSessionsForUser(user, keepSid, cb) {
-      return this.#settle(cb, 'destroyOtherSessionsForUser', () => this.#native.destroySessionsForUser(checkUser(user), checkSid(keepSid)))
+      return this.#settle(cb, 'destroyOtherSessionsForUser', () => this.#call('destroySessionsForUser', checkUser(user), checkSid(keepSid)))
     }
 
     /** Destroys every session of the user; resolves how many were destroyed. */
     destroyAllSessionsForUser(user, cb) {
-      return this.#settle(cb, 'destroyAllSessionsForUser', () => this.#native.destroySessionsForUser(checkUser(user), undefined))
+      return this.#settle(cb, 'destroyAllSessionsForUser', () => this.#call('destroySessionsForUser', checkUser(user), undefined))
     }
 
     /** Makes sure the table exists (creating it if needed) and is ACTIVE. */
     initialize(cb) {
-      return this.#settle(cb, 'initialize', () => this.#native.initialize())
+      return this.#settle(cb, 'initialize', () => this.#call('initialize'))
     }
 
     /** connect-dynamodb's helper: DescribeTable's output for the table (`{ Table: { ... } }`). */
@@ -222,7 +208,7 @@ function defineStore(Store) {
 
     /** connect-dynamodb's helper: creates the table as `initialize()` would (an existing one is left alone). */
     createSessionsTable(cb) {
-      return this.#settle(cb, 'createSessionsTable', () => this.#native.createTable())
+      return this.#settle(cb, 'createSessionsTable', () => this.#call('createTable'))
     }
 
     /**
@@ -269,6 +255,11 @@ function defineStore(Store) {
       })
     }
 
+    /** A call of the native store on the engine (its first argument is the call's id). */
+    #call(method, ...args) {
+      return this.#engine.call((id) => this.#native[method](id, ...args))
+    }
+
     /** Cookie expiry, maxAge and (when `ttl` is a function) its answer, in ms. */
     #times(sess) {
       const [expires, maxAge] = cookieTimes(sess)
@@ -281,23 +272,59 @@ function defineStore(Store) {
       return [expires, maxAge, ms]
     }
 
+    /**
+     * One call on the engine, `start(id)`, whose outcome is `shape(value, expires, version)`.
+     * With a callback it goes straight to it (the engine never settles before the call has
+     * returned); either way the returned promise settles too, as settle() describes.
+     */
+    #run(cb, op, start, shape) {
+      if (typeof cb !== 'function') return this.#settle(undefined, op, () => this.#engine.call(start, shape))
+      let resolve
+      const promise = new Promise((r) => (resolve = r))
+      this.#engine.start(start, (err, value, expires, version) => {
+        let result
+        if (!err) {
+          try {
+            result = shape(value, expires, version)
+          } catch (thrown) {
+            err = thrown
+          }
+        }
+        if (err) {
+          err = this.#reported(op, err)
+          resolve()
+          return cb(err)
+        }
+        resolve(result)
+        cb(null, result)
+      })
+      return promise
+    }
+
     /** Like settle(), and an error also goes to the `err` hook. */
     #settle(cb, op, operation) {
-      const { err: hook } = this.#hooks
-      if (!hook) return settle(cb, operation)
+      if (!this.#hooks.err) return settle(cb, operation)
       return settle(cb, () =>
         Promise.resolve()
           .then(operation)
           .catch((err) => {
-            const lifted = liftError(err)
-            try {
-              hook(`${op} failed: ${lifted.message}`, lifted)
-            } catch {
-              // A throwing hook must not change the outcome.
-            }
-            throw lifted
+            throw this.#reported(op, err)
           }),
       )
+    }
+
+    /** The error with its code lifted, after the `err` hook has seen it. */
+    #reported(op, err) {
+      const lifted = liftError(err)
+      const { err: hook } = this.#hooks
+      if (hook) {
+        try {
+          hook(`${op} failed: ${lifted.message}`, lifted)
+        } catch {
+          // A throwing hook must not change the outcome.
+        }
+      }
+      return lifted
     }
 
     /**
@@ -478,19 +505,25 @@ function normalizeOptions(options) {
 }
 
 /**
- * The session `get` resolves. Touches move only the item's `expires`, so the
- * stored cookie's expiry is brought up to it here (@fastify/session checks it).
+ * The session `get` resolves, from its JSON, its expiry (epoch s) and, with `versioning`, the
+ * version read. Touches move only the item's `expires`, so the stored cookie's expiry is brought
+ * up to it here (@fastify/session checks it).
  */
-function foundSession(found) {
-  const session = found && parseSession(found.sess)
-  if (!session || found.expires == null) return session
+function foundSession(json, expires, version) {
+  const session = parseSession(json)
+  if (!session) return session
+  if (version != null) session[VERSION_PROPERTY] = version
   const cookie = session.cookie
-  const at = found.expires * 1000
+  if (expires == null || !cookie || typeof cookie !== 'object' || cookie.expires == null) return session
+  const at = expires * 1000
   // The item's expiry is the cookie's rounded up to the second: only a touch moves it further.
-  if (cookie && typeof cookie === 'object' && cookie.expires != null && Date.parse(cookie.expires) <= at - 1000) {
-    cookie.expires = new Date(at).toISOString()
-  }
+  if (Date.parse(cookie.expires) <= at - 1000) cookie.expires = new Date(at).toISOString()
   return session
+}
+
+/** What `touch` resolves: `{ expires }` as connect-dynamodb gives it, or null when no live session was there. */
+function touched(expires) {
+  return expires == null ? null : { expires: String(expires) }
 }
 
 /** An item in the JS SDK's shape (Binary as Uint8Array) as DynamoDB's JSON (Binary as base64). */

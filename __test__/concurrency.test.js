@@ -228,8 +228,9 @@ describe('lock', () => {
     const store = newStore()
     await store.set('l2', cookieSession({ refresh_token: 'r1' }))
     let rotations = 0
-    const refresh = async () => {
-      const sess = await store.get('l2')
+    // Every request has read the same refresh token before any of them tries to rotate it.
+    const reads = await Promise.all(Array.from({ length: 6 }, () => store.get('l2')))
+    const refresh = async (sess) => {
       try {
         await store.lock('l2', sess.refresh_token)
       } catch (err) {
@@ -241,7 +242,7 @@ describe('lock', () => {
       await store.unlock('l2')
       return 'rotated'
     }
-    const outcomes = await Promise.all(Array.from({ length: 6 }, refresh))
+    const outcomes = await Promise.all(reads.map(refresh))
     expect(outcomes.filter((o) => o === 'rotated')).toHaveLength(1)
     expect(outcomes.filter((o) => o === 'ERR_SESSION_LOCKED')).toHaveLength(5)
     expect(await store.get('l2')).toMatchObject({ refresh_token: 'r2' })

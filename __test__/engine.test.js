@@ -1,18 +1,20 @@
 'use strict'
 
-// The engine: session calls run in turns on Node's thread and their requests
-// travel on the shim's own keep-alive pool (lib/transport.js). These tests
-// hold it to what the old thread-based path gave: many calls at once, calls
-// made from inside a callback, a process that exits when its work is done,
-// and replies in every shape an HTTP server may send.
+// The engine: calls run in turns on Node's thread, and their requests travel
+// on the core's own sockets (watched by Node's event loop) or, where those
+// cannot run, on the shim's keep-alive pool (lib/transport.js). These tests
+// hold both carriers to what the old thread-based path gave: many calls at
+// once, calls made from inside a callback, a process that exits when its work
+// is done, and replies in every shape an HTTP server may send.
 
 const http = require('node:http')
 const { execFile } = require('node:child_process')
 const path = require('node:path')
 const { Pool, readHead } = require('../lib/transport')
-const { newStore, cookieSession, connection, uniqueTable } = require('./helpers')
+const { DynamoDBStore, newStore, cookieSession, connection, uniqueTable } = require('./helpers')
 
 const root = path.join(__dirname, '..')
+const { NativeStore } = require('../lib/binding').loadBinding()
 
 /** A server on loopback answering each request with `answer(req, res)`. */
 function server(answer) {
@@ -92,8 +94,39 @@ describe('the transport', () => {
   })
 })
 
-describe('the engine', () => {
-  const store = newStore()
+/** A store on the carrier `carrier` ('sockets': the core's own; 'node': lib/transport.js). */
+function storeOn(carrier, options) {
+  const before = process.env.CONNECT_DYNAMODB_RS_TRANSPORT
+  if (carrier === 'node') process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'node'
+  try {
+    return options.table ? new DynamoDBStore(options) : newStore(options)
+  } finally {
+    if (before === undefined) delete process.env.CONNECT_DYNAMODB_RS_TRANSPORT
+    else process.env.CONNECT_DYNAMODB_RS_TRANSPORT = before
+  }
+}
+
+/** A store talking to the server `s` (which plays DynamoDB), failing fast. */
+const storeFor = (carrier, s, options = {}) =>
+  storeOn(carrier, {
+    table: 'fake',
+    initialized: true,
+    circuitBreaker: false,
+    maxRetries: 0,
+    AWSConfigJSON: { endpoint: `http://${options.host || '127.0.0.1'}:${s.address().port}`, region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 'b' },
+    ...options.store,
+  })
+
+/** DynamoDB's answer to a GetItem of a live session `{ n }`. */
+function itemReply(n) {
+  const sess = JSON.stringify({ cookie: { originalMaxAge: 60000 }, n })
+  return JSON.stringify({ Item: { id: { S: 'sess:x' }, expires: { N: String(Math.floor(Date.now() / 1000) + 60) }, sess: { S: sess } } })
+}
+
+const CARRIERS = NativeStore.ownSockets() ? ['sockets', 'node'] : ['node']
+
+describe.each(CARRIERS)('the engine, on %s', (carrier) => {
+  const store = storeOn(carrier, {})
   afterAll(() => store.close())
 
   test('200 calls at once (more than the pool has sockets) each get their own session', async () => {
@@ -116,16 +149,153 @@ describe('the engine', () => {
     expect(n).toBe(2)
   })
 
+  test('a callback is called after the call returns, even when the call fails at once', async () => {
+    let returned = false
+    const err = await new Promise((resolve) => {
+      store.get('', (e) => resolve({ e, later: returned }))
+      returned = true
+    })
+    expect(err.later).toBe(true)
+    expect(err.e.code).toBe('ERR_INVALID_ARGUMENT')
+  })
+
   test('a process exits on its own after its calls, keep-alive sockets and all', async () => {
     const script = `
       const Store = require(${JSON.stringify(root)})(require('express-session'))
       const store = new Store({ table: ${JSON.stringify(uniqueTable('exit'))}, AWSConfigJSON: ${JSON.stringify(connection())} })
       store.set('s', { cookie: { maxAge: 60000 }, n: 1 }).then(() => store.get('s')).then((s) => console.log('got', s.n))`
     const started = Date.now()
+    const env = { ...process.env, CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
     const { stdout } = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ['-e', script], { timeout: 20_000 }, (err, out, errOut) => (err ? reject(Object.assign(err, { errOut })) : resolve({ stdout: out }))),
+      execFile(process.execPath, ['-e', script], { env, timeout: 20_000 }, (err, out, errOut) => (err ? reject(Object.assign(err, { errOut })) : resolve({ stdout: out }))),
     )
     expect(stdout.trim()).toBe('got 1')
     expect(Date.now() - started).toBeLessThan(15_000)
+  })
+
+  test('an exception thrown by a callback is an uncaught exception, as from a socket, and the store goes on', async () => {
+    const script = `
+      const Store = require(${JSON.stringify(root)})(require('express-session'))
+      const store = new Store({ table: ${JSON.stringify(uniqueTable('throw'))}, AWSConfigJSON: ${JSON.stringify(connection())} })
+      process.on('uncaughtException', (err) => {
+        console.log('uncaught', err.message)
+        store.get('s', (e, s) => { console.log('then', s && s.n); store.close() })
+      })
+      store.set('s', { cookie: { maxAge: 60000 }, n: 7 }, () => store.get('s', () => { throw new Error('app bug') }))`
+    const env = { ...process.env, CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
+    const { stdout } = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ['-e', script], { env, timeout: 20_000 }, (err, out, errOut) => (err ? reject(Object.assign(err, { errOut })) : resolve({ stdout: out }))),
+    )
+    expect(stdout.trim().split('\n')).toEqual(['uncaught app bug', 'then 7'])
+  })
+
+  describe('against servers that misbehave', () => {
+    const servers = []
+    const listen = async (answer) => {
+      const s = await server(answer)
+      servers.push(s)
+      return s
+    }
+    afterEach(() => {
+      for (const s of servers.splice(0)) {
+        s.closeAllConnections()
+        s.close()
+      }
+    })
+
+    test("DynamoDB's error type and status reach the caller as its code", async () => {
+      const s = await listen((req, res) => {
+        req.resume()
+        req.on('end', () => {
+          res.writeHead(400, { 'x-amzn-ErrorType': 'ValidationException:http://internal', 'Content-Type': 'application/x-amz-json-1.0' })
+          res.end(JSON.stringify({ message: 'One or more parameter values were invalid' }))
+        })
+      })
+      const err = await storeFor(carrier, s).get('x').catch((e) => e)
+      expect(err).toMatchObject({ code: 'ValidationException', name: 'ValidationException', message: 'One or more parameter values were invalid' })
+    })
+
+    test('a chunked reply and one that ends with the connection arrive whole', async () => {
+      let n = 0
+      const s = await listen((req, res) => {
+        req.resume()
+        req.on('end', () => {
+          n += 1
+          const body = itemReply(n)
+          if (n === 1) {
+            res.write(body.slice(0, 20))
+            setTimeout(() => res.end(body.slice(20)), 20)
+          } else {
+            res.socket.end(`HTTP/1.0 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n\r\n${body}`)
+          }
+        })
+      })
+      const store = storeFor(carrier, s)
+      expect(await store.get('x')).toMatchObject({ n: 1 })
+      expect(await store.get('x')).toMatchObject({ n: 2 })
+      store.close()
+    })
+
+    test('sequential calls share one kept-alive connection; one the server closed while idle is replaced', async () => {
+      const sockets = new Set()
+      const s = await listen((req, res) => {
+        sockets.add(req.socket)
+        req.resume()
+        req.on('end', () => res.end(itemReply(sockets.size)))
+      })
+      const store = storeFor(carrier, s, { store: { maxRetries: 1 } })
+      for (let i = 0; i < 5; i++) expect(await store.get('x')).toMatchObject({ n: 1 })
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(await store.get('x')).toMatchObject({ n: 2 })
+      store.close()
+    })
+
+    test('a reply cut off mid-body is ERR_NETWORK and a stalled one ERR_TIMEOUT, neither a hang', async () => {
+      const s = await listen((req, res) => {
+        req.resume()
+        if (req.headers['x-amz-target'].endsWith('GetItem')) {
+          res.writeHead(200, { 'Content-Length': 100 })
+          res.write('{"partial":')
+          setTimeout(() => res.socket.destroy(), 20)
+        }
+        // Anything else is never answered.
+      })
+      const store = storeFor(carrier, s, { store: { timeout: 300 } })
+      const cut = await store.get('x').catch((e) => e)
+      expect(cut.code).toBe('ERR_NETWORK')
+      expect(cut.message).toMatch(/closed|reset|hang up/i)
+      const started = Date.now()
+      const stalled = await store.destroy('x').catch((e) => e)
+      expect(stalled.code).toBe('ERR_TIMEOUT')
+      expect(Date.now() - started).toBeLessThan(2000)
+      store.close()
+    })
+
+    test('a refused connection fails at once with the reason', async () => {
+      const s = await server(() => {})
+      const port = s.address().port
+      await new Promise((resolve) => s.close(resolve))
+      const store = storeFor(carrier, { address: () => ({ port }) })
+      const started = Date.now()
+      const err = await store.get('x').catch((e) => e)
+      expect(err.code).toBe('ERR_NETWORK')
+      expect(err.message).toMatch(/refused/i)
+      expect(Date.now() - started).toBeLessThan(1000)
+    })
+
+    test('an endpoint named by host name is looked up, and a name that does not resolve fails with the reason', async () => {
+      const s = await listen((req, res) => {
+        req.resume()
+        req.on('end', () => res.end(itemReply(3)))
+      })
+      const store = storeFor(carrier, s, { host: 'localhost' })
+      expect(await store.get('x')).toMatchObject({ n: 3 })
+      store.close()
+      const nowhere = storeFor(carrier, s, { host: 'no-such-host.invalid' })
+      const err = await nowhere.get('x').catch((e) => e)
+      expect(err.code).toBe('ERR_NETWORK')
+      expect(err.message).toMatch(/no-such-host\.invalid|ENOTFOUND|not known/i)
+    })
   })
 })

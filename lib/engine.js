@@ -1,48 +1,63 @@
 'use strict'
 
-// The JavaScript half of the engine (src/engine.rs). A session call is
-// started with a number; the core runs it in turns on this thread, asks for
-// its DynamoDB requests to be sent (`send`), and reports its end (`done`).
-// Replies go back with `reply`/`lost`; a wake from one of the core's threads
-// (credentials, the SDK's calls, a retry's backoff) comes as `wake` and is
-// answered with `poll`. All of it runs on Node's event loop.
+// The JavaScript half of the engine (src/engine.rs, src/host.rs). A call is
+// started with a number; the core runs it in turns on this thread and reports
+// its end (`done`). Its DynamoDB requests travel on the core's own sockets,
+// watched by Node's event loop; where the core cannot own sockets (or with
+// CONNECT_DYNAMODB_RS_TRANSPORT=node) they travel on lib/transport.js instead:
+// the core asks for each to be sent (`send`), and the reply goes back with
+// `reply`/`lost`. A wake from one of the core's threads (credentials, the
+// SDK's calls, a retry's backoff) comes as `wake` and is answered with `poll`.
 
-const { Pool } = require('./transport')
 const { storeError } = require('./errors')
+const { trustedCertificates } = require('./trust')
 
 const MAX_ID = 0xffffffff
 
 class Engine {
   #native
   #pool
+  /** Call id -> its settle function. */
   #calls = new Map()
   #last = 0
+  /** How many of this engine's calls into the core are on the stack: a call settled during one waits for the next tick. */
+  #inside = 0
 
-  /** The three functions NativeStore's constructor takes. */
-  hooks() {
-    return [
-      (id, bytes, timeoutMs) => this.#send(id, bytes, timeoutMs),
-      (id, code, message, value) => this.#done(id, code, message, value),
-      (id) => this.#native.poll(id),
-    ]
+  /** The functions NativeStore's constructor takes after the log: done, wake, certificates, send. */
+  hooks(ownSockets) {
+    const done = (id, code, message, value, expires, version) => this.#done(id, code, message, value, expires, version)
+    const wake = (id) => this.#within(() => this.#native.poll(id))
+    if (ownSockets && process.env.CONNECT_DYNAMODB_RS_TRANSPORT !== 'node') return [done, wake, trustedCertificates, undefined]
+    return [done, wake, undefined, (id, bytes, timeoutMs) => this.#send(id, bytes, timeoutMs)]
   }
 
   attach(native) {
     this.#native = native
   }
 
-  /** Starts a call with `start(id)`; resolves or rejects when the core reports its end. */
-  call(start) {
-    return new Promise((resolve, reject) => {
-      const id = this.#nextId()
-      this.#calls.set(id, { resolve, reject })
-      try {
-        start(id)
-      } catch (err) {
-        this.#calls.delete(id)
-        reject(err)
-      }
-    })
+  /**
+   * Starts a call with `start(id)`; `settle(err, value, expires, version)` runs once when the core
+   * reports its end (the last two for a session read), never before `start` has returned.
+   */
+  start(start, settle) {
+    const id = this.#nextId()
+    this.#calls.set(id, settle)
+    try {
+      this.#within(() => start(id))
+    } catch (err) {
+      this.#calls.delete(id)
+      process.nextTick(settle, err)
+    }
+  }
+
+  /** The same as a promise of `shape(value, expires, version)` (of the value without a shape). */
+  call(start, shape) {
+    return new Promise((resolve, reject) =>
+      this.start(start, (err, value, expires, version) => {
+        if (err) reject(err)
+        else resolve(shape ? shape(value, expires, version) : value)
+      }),
+    )
   }
 
   close() {
@@ -56,24 +71,40 @@ class Engine {
   }
 
   #send(id, bytes, timeoutMs) {
-    if (!this.#pool) this.#pool = new Pool(this.#native.endpoint)
+    if (!this.#pool) {
+      const { Pool } = require('./transport')
+      this.#pool = new Pool(this.#native.endpoint)
+    }
     this.#pool.request(bytes, timeoutMs, (err, response) => {
-      try {
-        if (err) this.#native.lost(id, err.timedOut, err.message)
-        else this.#native.reply(id, response.status, response.date, response.errorType, response.body)
-      } catch (thrown) {
-        // Never leave the call waiting: hand it the failure instead.
-        this.#native.lost(id, false, `the reply could not be read: ${thrown.message}`)
-      }
+      this.#within(() => {
+        try {
+          if (err) this.#native.lost(id, err.timedOut, err.message)
+          else this.#native.reply(id, response.status, response.date, response.errorType, response.body)
+        } catch (thrown) {
+          // Never leave the call waiting: hand it the failure instead.
+          this.#native.lost(id, false, `the reply could not be read: ${thrown.message}`)
+        }
+      })
     })
   }
 
-  #done(id, code, message, value) {
-    const call = this.#calls.get(id)
-    if (!call) return
+  /** Runs `fn`, a call into the core from JavaScript: calls it settles settle on a later tick. */
+  #within(fn) {
+    this.#inside++
+    try {
+      return fn()
+    } finally {
+      this.#inside--
+    }
+  }
+
+  #done(id, code, message, value, expires, version) {
+    const settle = this.#calls.get(id)
+    if (!settle) return
     this.#calls.delete(id)
-    if (code == null) call.resolve(value)
-    else call.reject(storeError(code, message))
+    const err = code == null ? null : storeError(code, message)
+    if (this.#inside > 0) process.nextTick(settle, err, value, expires, version)
+    else settle(err, value, expires, version)
   }
 }
 

@@ -1,15 +1,16 @@
 'use strict'
 
-// The store's transport: signed HTTP/1.1 requests (bytes the Rust core built)
-// carried on a small keep-alive pool of Node sockets, one request in flight
-// per socket, and the parts of each reply the core reads. TLS is Node's, so
-// Node's CA settings apply; AWS_CA_BUNDLE is honoured as the AWS SDK does.
+// The store's second transport, for where the core cannot own sockets (or
+// with CONNECT_DYNAMODB_RS_TRANSPORT=node): signed HTTP/1.1 requests (bytes
+// the Rust core built) carried on a small keep-alive pool of Node sockets, one
+// request in flight per socket, and the parts of each reply the core reads.
+// TLS is Node's, trusting what lib/trust.js lists.
 // It reads only what DynamoDB sends: a status line, headers, and a body by
 // Content-Length, chunked, or until the connection closes.
 
-const fs = require('node:fs')
 const net = require('node:net')
 const tls = require('node:tls')
+const { tlsCaOption } = require('./trust')
 
 const HEAD_END = Buffer.from('\r\n\r\n')
 /** An idle connection is closed after this long (DynamoDB's own limit is longer). */
@@ -19,25 +20,6 @@ const MAX_SOCKETS = 50
 /** A failed request: `timedOut` with an empty message means the attempt's limit ran out. */
 function lost(message, timedOut = false) {
   return { message, timedOut }
-}
-
-let extraCa
-/** With AWS_CA_BUNDLE: Node's roots plus the named files; otherwise Node's default (it reads NODE_EXTRA_CA_CERTS). */
-function caOption() {
-  if (extraCa !== undefined) return extraCa || undefined
-  const files = [process.env.NODE_EXTRA_CA_CERTS, process.env.AWS_CA_BUNDLE].filter(Boolean)
-  extraCa = null
-  if (process.env.AWS_CA_BUNDLE) {
-    extraCa = [...tls.rootCertificates]
-    for (const file of files) {
-      try {
-        extraCa.push(fs.readFileSync(file, 'latin1'))
-      } catch {
-        // A file that cannot be read is skipped, as Node skips it.
-      }
-    }
-  }
-  return extraCa || undefined
 }
 
 /** The fields of a response head the core needs, or null when it is not HTTP. */
@@ -101,7 +83,7 @@ class Connection {
     this.#pool = pool
     const { https, host, port, connectTimeoutMs } = pool.endpoint
     this.#socket = https
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: caOption(), ALPNProtocols: ['http/1.1'] })
+      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ca: tlsCaOption(), ALPNProtocols: ['http/1.1'] })
       : net.connect({ host, port })
     this.#socket.setNoDelay(true)
     this.#socket.once(https ? 'secureConnect' : 'connect', () => {

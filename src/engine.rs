@@ -103,15 +103,22 @@ impl<T> Engine<T> {
     }
 
     /// Runs `first` (a start, a delivered reply, a wake), then polls every
-    /// call that is ready until none is. Returns the calls that finished.
-    pub fn turn(&self, first: impl FnOnce()) -> Vec<(u32, StoreResult<T>)> {
+    /// call that is ready until none is; each time none is, `between` runs
+    /// (it carries the requests the calls queued) and the turn goes on while
+    /// it says calls may be ready again. Returns the calls that finished.
+    pub fn turn(&self, first: impl FnOnce(), mut between: impl FnMut() -> bool) -> Vec<(u32, StoreResult<T>)> {
         TURNS.with(|turns| turns.set(turns.get() + 1));
         self.shared.turning.store(true, Ordering::Release);
         first();
         let mut finished = Vec::new();
-        while let Some(id) = self.next_ready() {
-            if let Some(result) = self.poll(id) {
-                finished.push((id, result));
+        loop {
+            while let Some(id) = self.next_ready() {
+                if let Some(result) = self.poll(id) {
+                    finished.push((id, result));
+                }
+            }
+            if !between() {
+                break;
             }
         }
         self.shared.turning.store(false, Ordering::Release);
@@ -186,7 +193,7 @@ mod tests {
     #[test]
     fn a_call_that_needs_nothing_finishes_in_its_first_turn() {
         let engine: Engine<u32> = Engine::new(|_| panic!("no remote wake expected"));
-        let done = engine.turn(|| engine.start(7, Box::pin(async { Ok(42) })));
+        let done = engine.turn(|| engine.start(7, Box::pin(async { Ok(42) })), || false);
         assert_eq!(done.len(), 1);
         assert_eq!((done[0].0, done[0].1.as_ref().ok()), (7, Some(&42)));
         assert_eq!(engine.pending(), 0);
@@ -197,16 +204,19 @@ mod tests {
         let engine: Engine<u32> = Engine::new(|_| panic!("no remote wake expected"));
         let (gate, state) = gate();
         assert!(engine
-            .turn(|| engine.start(
-                1,
-                Box::pin(async move {
-                    gate.await;
-                    Ok(1)
-                })
-            ))
+            .turn(
+                || engine.start(
+                    1,
+                    Box::pin(async move {
+                        gate.await;
+                        Ok(1)
+                    })
+                ),
+                || false
+            )
             .is_empty());
         assert_eq!(engine.pending(), 1);
-        let done = engine.turn(|| open(&state));
+        let done = engine.turn(|| open(&state), || false);
         assert_eq!(done.len(), 1);
         assert_eq!(engine.pending(), 0);
     }
@@ -217,25 +227,28 @@ mod tests {
         let seen = woken.clone();
         let engine: Engine<u32> = Engine::new(move |id| seen.store(id, Ordering::SeqCst));
         let (gate, state) = gate();
-        engine.turn(|| {
-            engine.start(
-                9,
-                Box::pin(async move {
-                    gate.await;
-                    Ok(9)
-                }),
-            )
-        });
+        engine.turn(
+            || {
+                engine.start(
+                    9,
+                    Box::pin(async move {
+                        gate.await;
+                        Ok(9)
+                    }),
+                )
+            },
+            || false,
+        );
         std::thread::spawn(move || open(&state)).join().unwrap();
         assert_eq!(woken.load(Ordering::SeqCst), 9);
-        let done = engine.turn(|| engine.wake(9));
+        let done = engine.turn(|| engine.wake(9), || false);
         assert_eq!(done.len(), 1);
     }
 
     #[test]
     fn a_panicking_call_fails_with_an_internal_error() {
         let engine: Engine<u32> = Engine::new(|_| {});
-        let done = engine.turn(|| engine.start(3, Box::pin(async { panic!("bug") })));
+        let done = engine.turn(|| engine.start(3, Box::pin(async { panic!("bug") })), || false);
         assert_eq!(done[0].1.as_ref().err().map(|e| e.code.as_str()), Some(code::INTERNAL));
     }
 }

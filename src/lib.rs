@@ -9,40 +9,51 @@ mod codec;
 mod credentials;
 mod engine;
 mod error;
+mod host;
+mod http;
 mod layout;
 mod logger;
 mod options;
 mod payload;
 mod recent;
 mod sigv4;
+#[cfg(unix)]
+mod sockets;
 mod stats;
 mod store;
 mod table;
+#[cfg(unix)]
+mod tls;
 mod transport;
 mod trust;
+#[cfg(unix)]
+mod uv;
 mod wire;
 mod wire_json;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{
-    within_runtime_if_available, Buffer, Either, FnArgs, Function, FunctionRef, JsObjectValue, Object, Promise,
-    ToNapiValue, Unknown,
-};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, Result, Status, ValueType};
+use napi::bindgen_prelude::{Buffer, Either, Function, JsObjectValue, Object, Promise, ToNapiValue, Unknown};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{sys, Env, Result, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::engine::Engine;
 use crate::error::{code, StoreError, StoreResult};
+use crate::host::{Carrier, DoneArgs, Host, SendArgs};
 use crate::logger::{CoreMessage, Logger};
 use crate::options::{StoreOptions, KNOWN_OPTIONS};
 use crate::stats::Stats;
 use crate::store::users::UserArg;
 use crate::store::{CookieTimes, Found, Store};
 use crate::transport::{JsTransport, Lost, Reply};
+
+/// Whether the core carries requests on its own sockets here (libuv poll handles on a Unix socket).
+const OWN_SOCKETS: bool = cfg!(unix);
 
 /// One small runtime for the process, whatever the core count: a session
 /// store's calls are I/O-bound. `CONNECT_DYNAMODB_RS_WORKER_THREADS` overrides.
@@ -80,15 +91,6 @@ pub struct ConnectionInfo {
 pub struct StoredSession {
     pub sid: String,
     pub sess: String,
-}
-
-/// A stored session: its JSON and its expiry (epoch seconds).
-#[napi(object)]
-pub struct FoundSession {
-    pub sess: String,
-    pub expires: Option<f64>,
-    /// With `versioning`: the version read, for the save that follows.
-    pub version: Option<f64>,
 }
 
 /// `store.stats()`, in the shape the shim hands to the app.
@@ -129,18 +131,31 @@ pub struct UserSessionInfo {
 /// What a call of the engine resolves with.
 pub enum Answer {
     Nothing,
-    Session(Option<FoundSession>),
+    /// A session read: `done` gets its JSON as the value, and its expiry
+    /// (epoch seconds) and version as two more arguments, so no object is built.
+    Session(Option<Found>),
     Number(Option<f64>),
+    Bool(bool),
     Text(String),
+    Texts(Vec<String>),
+    Sessions(Vec<StoredSession>),
+    UserSessions(Vec<UserSessionInfo>),
 }
 
-impl From<Option<Found>> for Answer {
-    fn from(found: Option<Found>) -> Self {
-        Answer::Session(found.map(|found| FoundSession {
-            sess: found.sess,
-            expires: found.expires,
-            version: found.version,
-        }))
+impl Answer {
+    fn count(n: u32) -> Self {
+        Answer::Number(Some(f64::from(n)))
+    }
+}
+
+impl Answer {
+    /// The value `done` gets, and the expiry and version of a session read.
+    pub fn into_parts(self) -> (Answer, Option<f64>, Option<f64>) {
+        match self {
+            Answer::Session(Some(found)) => (Answer::Text(found.sess), found.expires, found.version),
+            Answer::Session(None) => (Answer::Nothing, None, None),
+            other => (other, None, None),
+        }
     }
 }
 
@@ -148,9 +163,13 @@ impl ToNapiValue for Answer {
     unsafe fn to_napi_value(env: sys::napi_env, answer: Self) -> Result<sys::napi_value> {
         match answer {
             Answer::Nothing => <()>::to_napi_value(env, ()),
-            Answer::Session(found) => Option::<FoundSession>::to_napi_value(env, found),
+            Answer::Session(_) => <()>::to_napi_value(env, ()),
             Answer::Number(number) => Option::<f64>::to_napi_value(env, number),
+            Answer::Bool(flag) => bool::to_napi_value(env, flag),
             Answer::Text(text) => String::to_napi_value(env, text),
+            Answer::Texts(texts) => Vec::<String>::to_napi_value(env, texts),
+            Answer::Sessions(sessions) => Vec::<StoredSession>::to_napi_value(env, sessions),
+            Answer::UserSessions(sessions) => Vec::<UserSessionInfo>::to_napi_value(env, sessions),
         }
     }
 }
@@ -164,46 +183,36 @@ pub struct TransportEndpoint {
     pub connect_timeout_ms: f64,
 }
 
-/// `send(requestId, bytes, timeoutMs)`: JavaScript sends a request on its pool.
-type SendArgs = FnArgs<(u32, Buffer, f64)>;
-type SendFn = FunctionRef<SendArgs, ()>;
-/// `done(callId, errorCode, errorMessage, value)`: a call of the engine finished.
-type DoneArgs = FnArgs<(u32, Option<String>, Option<String>, Answer)>;
-type DoneFn = FunctionRef<DoneArgs, ()>;
-/// `wake(callId)` from any thread: JavaScript answers with `poll(callId)`.
-type WakeFn = ThreadsafeFunction<u32, (), u32, Status, false, true>;
-
 /// The native half of `DynamoDBStore`. Sessions cross as JSON strings.
-/// The session calls run on the engine (see engine.rs): each takes the
+/// Every call runs on the engine (see engine.rs and host.rs): it takes the
 /// caller's call id and finishes through `done`.
 #[napi]
 pub struct NativeStore {
     store: Arc<Store>,
-    engine: Engine<Answer>,
+    host: Rc<Host>,
     transport: Arc<JsTransport>,
-    send: SendFn,
-    done: DoneFn,
-    wake: Arc<Mutex<WakeFn>>,
-    logger: Logger,
-    log: Option<FunctionRef<CoreMessage, ()>>,
 }
 
 #[napi]
 impl NativeStore {
     /// `client_config` and `client_credentials` are the async providers of a
     /// JS SDK client the app passed in; without them the store connects from
-    /// its own options and the AWS default chain. `send`, `done` and `wake`
-    /// connect the engine to the shim's transport (lib/engine.js).
+    /// its own options and the AWS default chain. `done` and `wake` connect
+    /// the engine to the shim (lib/engine.js); the requests travel on the
+    /// core's own sockets, which trust `certificates()` for HTTPS, or, given
+    /// `send`, on the shim's (lib/transport.js).
     #[napi(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
+        env: Env,
         options: Option<Object>,
         client_config: Option<Function<(), Promise<JsClientConfig>>>,
         client_credentials: Option<Function<(), Promise<JsCredentials>>>,
         log: Option<Function<CoreMessage, ()>>,
-        send: Function<SendArgs, ()>,
         done: Function<DoneArgs, ()>,
         wake: Function<u32, ()>,
+        certificates: Option<Function<(), Vec<String>>>,
+        send: Option<Function<SendArgs, ()>>,
     ) -> Result<Self> {
         let raw = match options {
             Some(object) => read_options(&object)?,
@@ -237,97 +246,54 @@ impl NativeStore {
         // A request queued by a tokio task: id 0 asks JavaScript for a turn that sends it.
         let flush = remote.clone();
         transport.set_notify(Arc::new(move || flush(0)));
-        Ok(NativeStore {
-            store: Arc::new(Store::new(
-                options,
-                js_client,
-                Arc::new(transport.clone()),
-                logger.clone(),
-            )),
-            logger,
-            log,
-            engine: Engine::new(remote),
-            transport,
-            send: send.create_ref()?,
-            done: done.create_ref()?,
-            wake,
-        })
-    }
-
-    /// One turn of the engine: `first`, then every call that can go on; then
-    /// the requests it queued go to `send`, the messages it raised to `log`,
-    /// and the calls that ended to `done`. A JS function that throws (an app's
-    /// event listener) stops none of the others: every call still ends, and
-    /// the first error is returned once all are handed over.
-    fn turn(&self, env: &Env, first: impl FnOnce()) -> Result<()> {
-        let finished = within_runtime_if_available(|| self.engine.turn(first));
-        let mut first_error = self.keep_alive(env).err();
-        let mut note = |result: Result<()>| {
-            if let Err(err) = result {
-                first_error.get_or_insert(err);
+        let carrier = match (send, certificates) {
+            (Some(send), _) => Carrier::Node(send.create_ref()?),
+            (None, Some(certificates)) if OWN_SOCKETS => Carrier::Sockets {
+                pool: Box::new(RefCell::new(None)),
+                certificates: certificates.create_ref()?,
+            },
+            _ => {
+                let why = "no transport: pass send, or certificates where the store's own sockets run";
+                return Err(StoreError::new(code::INTERNAL, why).into());
             }
         };
-        let outgoing = self.transport.take_outgoing();
-        if !outgoing.is_empty() {
-            let send = self.send.borrow_back(env)?;
-            for request in outgoing {
-                let id = request.id;
-                let sent = send.call(FnArgs::from((id, Buffer::from(request.bytes), request.timeout_ms)));
-                if let Err(err) = &sent {
-                    // Its call must not wait for a reply that will never come.
-                    let why = format!("the request could not be handed to the transport: {}", err.reason);
-                    self.transport.deliver(id, Err(Lost::Network(why)));
-                }
-                note(sent);
-            }
-        }
-        if let Some(log) = &self.log {
-            let held = self.logger.take_held();
-            if !held.is_empty() {
-                let log = log.borrow_back(env)?;
-                held.into_iter().for_each(|message| note(log.call(message)));
-            }
-        }
-        if !finished.is_empty() {
-            let done = self.done.borrow_back(env)?;
-            for (id, result) in finished {
-                let args = match result {
-                    Ok(answer) => (id, None, None, answer),
-                    Err(err) => (id, Some(err.code), Some(err.message), Answer::Nothing),
-                };
-                note(done.call(FnArgs::from(args)));
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
-    /// While calls are pending, a wake from another thread must keep Node alive.
-    #[allow(deprecated)] // refer/unref toggle one function; clones would not
-    fn keep_alive(&self, env: &Env) -> Result<()> {
-        let Ok(mut wake) = self.wake.lock() else {
-            return Ok(());
-        };
-        if self.engine.pending() > 0 {
-            wake.refer(env)
-        } else {
-            wake.unref(env)
-        }
+        let store = Arc::new(Store::new(
+            options,
+            js_client,
+            Arc::new(transport.clone()),
+            logger.clone(),
+        ));
+        let host = Host::new(
+            &env,
+            host::Parts {
+                engine: Engine::new(remote),
+                outbox: transport.clone(),
+                carrier,
+                store: store.clone(),
+                done: done.create_ref()?,
+                log,
+                logger,
+                wake,
+            },
+        )?;
+        Ok(NativeStore { store, host, transport })
     }
 
     /// Starts call `id` (the caller's number) on the store, under its breaker.
-    fn start<F>(&self, env: &Env, id: u32, call: impl FnOnce(Arc<Store>) -> F) -> Result<()>
+    fn start<F>(&self, id: u32, call: impl FnOnce(Arc<Store>) -> F) -> Result<()>
     where
         F: std::future::Future<Output = StoreResult<Answer>> + Send + 'static,
     {
-        let call = call(self.store.clone());
-        self.turn(env, || self.engine.start(id, Box::pin(call)))
+        let (store, call) = (self.store.clone(), call(self.store.clone()));
+        let call = Box::pin(async move { store.guarded(call).await });
+        let engine = self.host.engine();
+        self.host.turn(|| engine.start(id, call))
     }
 
-    /// The reply to request `request_id`, as the transport read it.
+    /// The reply to request `request_id`, as the shim's transport read it.
     #[napi]
     pub fn reply(
         &self,
-        env: Env,
         request_id: u32,
         status: u32,
         date: Option<String>,
@@ -340,25 +306,32 @@ impl NativeStore {
             error_type,
             body: body.to_vec(),
         };
-        self.turn(&env, || self.transport.deliver(request_id, Ok(reply)))
+        self.host.turn(|| self.transport.deliver(request_id, Ok(reply)))
     }
 
     /// Request `request_id` got no reply: it timed out (`why` empty: the
     /// attempt's limit; else what timed out) or its connection failed.
     #[napi]
-    pub fn lost(&self, env: Env, request_id: u32, timed_out: bool, why: String) -> Result<()> {
+    pub fn lost(&self, request_id: u32, timed_out: bool, why: String) -> Result<()> {
         let lost = if timed_out {
             Lost::Timeout(why)
         } else {
             Lost::Network(why)
         };
-        self.turn(&env, || self.transport.deliver(request_id, Err(lost)))
+        self.host.turn(|| self.transport.deliver(request_id, Err(lost)))
     }
 
     /// Answers `wake(call_id)`: polls that call (0: only sends what is queued).
     #[napi]
-    pub fn poll(&self, env: Env, call_id: u32) -> Result<()> {
-        self.turn(&env, || self.engine.wake(call_id))
+    pub fn poll(&self, call_id: u32) -> Result<()> {
+        let engine = self.host.engine();
+        self.host.turn(|| engine.wake(call_id))
+    }
+
+    /// Whether this build can carry requests on the core's own sockets.
+    #[napi]
+    pub fn own_sockets() -> bool {
+        OWN_SOCKETS
     }
 
     /// Where the transport connects; null until the store has connected.
@@ -409,21 +382,27 @@ impl NativeStore {
     }
 
     #[napi]
-    pub async fn initialize(&self) -> Result<()> {
-        Ok(self.store.guarded(self.store.initialize()).await?)
+    pub fn initialize(&self, id: u32) -> Result<()> {
+        self.start(
+            id,
+            |store| async move { store.initialize().await.map(|()| Answer::Nothing) },
+        )
     }
 
     /// DescribeTable's answer (DynamoDB's JSON) for `describeSessionsTable`.
     #[napi]
-    pub fn describe_table(&self, env: Env, id: u32) -> Result<()> {
-        self.start(&env, id, |store| async move {
-            store.guarded(store.describe_table()).await.map(Answer::Text)
-        })
+    pub fn describe_table(&self, id: u32) -> Result<()> {
+        self.start(
+            id,
+            |store| async move { store.describe_table().await.map(Answer::Text) },
+        )
     }
 
     #[napi]
-    pub async fn create_table(&self) -> Result<()> {
-        Ok(self.store.guarded(self.store.create_table()).await?)
+    pub fn create_table(&self, id: u32) -> Result<()> {
+        self.start(id, |store| async move {
+            store.create_table().await.map(|()| Answer::Nothing)
+        })
     }
 
     /// `getParsedSession`: the session JSON of an item in DynamoDB JSON, or null.
@@ -450,10 +429,8 @@ impl NativeStore {
 
     /// The stored session, or null.
     #[napi]
-    pub fn get(&self, env: Env, id: u32, sid: String) -> Result<()> {
-        self.start(&env, id, |store| async move {
-            store.guarded(store.get(&sid)).await.map(Answer::from)
-        })
+    pub fn get(&self, id: u32, sid: String) -> Result<()> {
+        self.start(id, |store| async move { store.get(&sid).await.map(Answer::Session) })
     }
 
     /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
@@ -462,7 +439,6 @@ impl NativeStore {
     #[allow(clippy::too_many_arguments)]
     pub fn set(
         &self,
-        env: Env,
         id: u32,
         sid: String,
         sess: String,
@@ -472,11 +448,8 @@ impl NativeStore {
         version: Option<f64>,
     ) -> Result<()> {
         let times = cookie_times(cookie_expires, max_age, ttl);
-        self.start(&env, id, |store| async move {
-            store
-                .guarded(store.set(&sid, sess, times, version))
-                .await
-                .map(Answer::Number)
+        self.start(id, |store| async move {
+            store.set(&sid, sess, times, version).await.map(Answer::Number)
         })
     }
 
@@ -486,29 +459,33 @@ impl NativeStore {
     }
 
     /// `verification` is the JSON of the value the session's
-    /// lockVerificationProperty must still hold.
+    /// lockVerificationProperty must still hold. Resolves the lease's owner token.
     #[napi]
-    /// Resolves the lease's owner token.
-    pub async fn lock(&self, sid: String, verification: String) -> Result<String> {
-        Ok(self.store.guarded(self.store.lock(&sid, &verification)).await?)
+    pub fn lock(&self, id: u32, sid: String, verification: String) -> Result<()> {
+        self.start(id, |store| async move {
+            store.lock(&sid, &verification).await.map(Answer::Text)
+        })
     }
 
     /// True when a lease was released; false when none of ours was there.
     #[napi]
-    pub async fn unlock(&self, sid: String, token: Option<String>) -> Result<bool> {
-        Ok(self.store.guarded(self.store.unlock(&sid, token.as_deref())).await?)
+    pub fn unlock(&self, id: u32, sid: String, token: Option<String>) -> Result<()> {
+        self.start(id, |store| async move {
+            store.unlock(&sid, token.as_deref()).await.map(Answer::Bool)
+        })
     }
 
     #[napi]
-    pub async fn holds_lock(&self, sid: String, token: String) -> Result<bool> {
-        Ok(self.store.guarded(self.store.holds_lock(&sid, &token)).await?)
+    pub fn holds_lock(&self, id: u32, sid: String, token: String) -> Result<()> {
+        self.start(id, |store| async move {
+            store.holds_lock(&sid, &token).await.map(Answer::Bool)
+        })
     }
 
     /// The new expiry in epoch seconds, or null when no live session exists.
     #[napi]
     pub fn touch(
         &self,
-        env: Env,
         id: u32,
         sid: String,
         cookie_expires: Option<f64>,
@@ -516,8 +493,8 @@ impl NativeStore {
         ttl: Option<f64>,
     ) -> Result<()> {
         let times = cookie_times(cookie_expires, max_age, ttl);
-        self.start(&env, id, |store| async move {
-            let expires = store.guarded(store.touch(&sid, times)).await?;
+        self.start(id, |store| async move {
+            let expires = store.touch(&sid, times).await?;
             Ok(Answer::Number(expires.map(|seconds| seconds as f64)))
         })
     }
@@ -544,69 +521,88 @@ impl NativeStore {
     }
 
     #[napi]
-    pub fn destroy(&self, env: Env, id: u32, sid: String) -> Result<()> {
-        self.start(&env, id, |store| async move {
-            store.guarded(store.destroy(&sid)).await.map(|()| Answer::Nothing)
+    pub fn destroy(&self, id: u32, sid: String) -> Result<()> {
+        self.start(id, |store| async move {
+            store.destroy(&sid).await.map(|()| Answer::Nothing)
+        })
+    }
+
+    /// Every live session as `{ sid, sess }`.
+    #[napi]
+    pub fn all(&self, id: u32) -> Result<()> {
+        self.start(id, |store| async move {
+            let sessions = store.all().await?;
+            Ok(Answer::Sessions(
+                sessions
+                    .into_iter()
+                    .map(|(sid, sess)| StoredSession { sid, sess })
+                    .collect(),
+            ))
         })
     }
 
     #[napi]
-    pub async fn all(&self) -> Result<Vec<StoredSession>> {
-        let sessions = self.store.guarded(self.store.all()).await?;
-        Ok(sessions
-            .into_iter()
-            .map(|(sid, sess)| StoredSession { sid, sess })
-            .collect())
+    pub fn ids(&self, id: u32) -> Result<()> {
+        self.start(id, |store| async move { store.ids().await.map(Answer::Texts) })
     }
 
     #[napi]
-    pub async fn ids(&self) -> Result<Vec<String>> {
-        Ok(self.store.guarded(self.store.ids()).await?)
+    pub fn length(&self, id: u32) -> Result<()> {
+        self.start(id, |store| async move { store.length().await.map(Answer::count) })
     }
 
     #[napi]
-    pub async fn length(&self) -> Result<u32> {
-        Ok(self.store.guarded(self.store.length()).await?)
+    pub fn clear(&self, id: u32) -> Result<()> {
+        self.start(id, |store| async move { store.clear().await.map(Answer::count) })
     }
 
     #[napi]
-    pub async fn clear(&self) -> Result<u32> {
-        Ok(self.store.guarded(self.store.clear()).await?)
+    pub fn reap(&self, id: u32) -> Result<()> {
+        self.start(id, |store| async move { store.reap().await.map(Answer::count) })
     }
 
     #[napi]
-    pub async fn reap(&self) -> Result<u32> {
-        Ok(self.store.guarded(self.store.reap()).await?)
+    pub fn ensure_user_index(&self, id: u32) -> Result<()> {
+        self.start(id, |store| async move {
+            store.ensure_user_index().await.map(|()| Answer::Nothing)
+        })
     }
 
+    /// The user's live sessions as `{ sid, expires }` (epoch seconds).
     #[napi]
-    pub async fn ensure_user_index(&self) -> Result<()> {
-        Ok(self.store.guarded(self.store.ensure_user_index()).await?)
-    }
-
-    #[napi]
-    pub async fn list_sessions_for_user(&self, user: Either<String, f64>) -> Result<Vec<UserSessionInfo>> {
-        let sessions = self.store.guarded(self.store.sessions_for_user(user_arg(user))).await?;
-        Ok(sessions
-            .into_iter()
-            .map(|(sid, expires)| UserSessionInfo { sid, expires })
-            .collect())
+    pub fn list_sessions_for_user(&self, id: u32, user: Either<String, f64>) -> Result<()> {
+        self.start(id, |store| async move {
+            let sessions = store.sessions_for_user(user_arg(user)).await?;
+            Ok(Answer::UserSessions(
+                sessions
+                    .into_iter()
+                    .map(|(sid, expires)| UserSessionInfo { sid, expires })
+                    .collect(),
+            ))
+        })
     }
 
     /// Destroys the user's sessions except `keep_sid`; resolves how many.
     #[napi]
-    pub async fn destroy_sessions_for_user(&self, user: Either<String, f64>, keep_sid: Option<String>) -> Result<u32> {
-        let keep = keep_sid.as_deref();
-        Ok(self
-            .store
-            .guarded(self.store.destroy_sessions_for_user(user_arg(user), keep))
-            .await?)
+    pub fn destroy_sessions_for_user(
+        &self,
+        id: u32,
+        user: Either<String, f64>,
+        keep_sid: Option<String>,
+    ) -> Result<()> {
+        self.start(id, |store| async move {
+            store
+                .destroy_sessions_for_user(user_arg(user), keep_sid.as_deref())
+                .await
+                .map(Answer::count)
+        })
     }
 
     /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish.
     #[napi]
     pub fn close(&self) {
         self.store.close();
+        self.host.close();
     }
 }
 

@@ -172,30 +172,33 @@ impl Store {
         self.connection.get().map(|connection| connection.wire.as_ref())
     }
 
-    /// The connection, built on first use.
+    /// The connection, built on first use. Building it (and making sure of
+    /// the table) happens once; those futures are boxed, so that every call's
+    /// own future stays small.
     async fn connected(&self) -> StoreResult<&Connection> {
         if self.closed.load(Ordering::Acquire) {
             return Err(StoreError::new(code::STORE_CLOSED, "the store was closed"));
         }
-        self.connection
-            .get_or_try_init(|| {
-                connect(
-                    &self.options.connection,
-                    self.js_client.as_ref(),
-                    self.transport.clone(),
-                    self.stats.clone(),
-                )
-            })
-            .await
+        if let Some(connection) = self.connection.get() {
+            return Ok(connection);
+        }
+        let connect = || {
+            Box::pin(connect(
+                &self.options.connection,
+                self.js_client.as_ref(),
+                self.transport.clone(),
+                self.stats.clone(),
+            ))
+        };
+        Box::pin(self.connection.get_or_try_init(connect)).await
     }
 
     /// The connection, with the table known to exist (unless `initialized`).
     async fn ready(&self) -> StoreResult<&Connection> {
         let connection = self.connected().await?;
-        if !self.options.initialized {
-            self.table_ready
-                .get_or_try_init(|| table::ensure_table(&connection.sdk, &self.options, &self.logger))
-                .await?;
+        if !self.options.initialized && !self.table_ready.initialized() {
+            let ensure = || Box::pin(table::ensure_table(&connection.sdk, &self.options, &self.logger));
+            Box::pin(self.table_ready.get_or_try_init(ensure)).await?;
         }
         Ok(connection)
     }
