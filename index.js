@@ -45,8 +45,8 @@ function defineStore(Store) {
 
     constructor(options) {
       super(options)
-      const { native, hooks } = normalizeOptions(options == null ? {} : options)
-      const bridge = native.client == null ? undefined : clientBridge(native.client)
+      const { native, client, hooks } = normalizeOptions(options == null ? {} : options)
+      const bridge = client === undefined ? undefined : clientBridge(client)
       try {
         this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m), ...this.#engine.hooks(NativeStore.ownSockets()))
       } catch (err) {
@@ -55,7 +55,7 @@ function defineStore(Store) {
       this.#engine.attach(this.#native)
       this.#hooks = hooks
       if (this.#native.versioning) this.#versions = new WeakMap()
-      this.#client = native.client
+      this.#client = client
       this.#startReaper(this.#native.reapInterval)
     }
 
@@ -454,60 +454,43 @@ function cookieTimes(sess) {
   return [expires, maxAge]
 }
 
-/**
- * connect-dynamodb-session's option names, mapped onto this store's.
- * `region` and `endpoint` join `AWSConfigJSON`.
- */
-const ALIASES = {
-  tableName: 'table',
-  awsClient: 'client',
-  readCapacity: 'readCapacityUnits',
-  writeCapacity: 'writeCapacityUnits',
-  cleanupInterval: 'reapInterval',
-}
-const HOOKS = ['err', 'log']
+/** The options the shim reads itself (the client and the hooks), from the core's table of every option. */
+const SHIM_OPTIONS = NativeStore.optionTable().filter((option) => option.shim)
 
-/** Splits the options into what the core reads and the JS hooks. */
+/** Splits the options into what the core reads, the client, and the JS hooks. */
 function normalizeOptions(options) {
   if (typeof options !== 'object') throw storeError('ERR_INVALID_OPTION', 'options must be an object')
   const native = { ...options }
-  const adopt = (target, from, to, value, label = to) => {
-    if (target[to] !== undefined && target[to] !== value) {
-      throw storeError('ERR_INVALID_OPTION', `options "${from}" and "${label}" set the same thing to different values`)
+  const shim = {}
+  for (const { name, aliases } of SHIM_OPTIONS) {
+    let first
+    for (const given of [name, ...aliases]) {
+      if (native[given] === undefined) continue
+      if (first !== undefined && shim[name] !== native[given]) {
+        throw storeError('ERR_INVALID_OPTION', `options "${first}" and "${given}" set the same thing to different values`)
+      }
+      first = given
+      shim[name] = native[given]
+      delete native[given]
     }
-    target[to] = value
-  }
-  for (const [alias, name] of Object.entries(ALIASES)) {
-    if (native[alias] === undefined) continue
-    adopt(native, alias, name, native[alias])
-    delete native[alias]
-  }
-  for (const key of ['region', 'endpoint']) {
-    if (native[key] === undefined) continue
-    const json = native.AWSConfigJSON
-    if (json != null && typeof json !== 'object') break
-    native.AWSConfigJSON = { ...json }
-    adopt(native.AWSConfigJSON, key, key, native[key], `AWSConfigJSON.${key}`)
-    delete native[key]
   }
   const hooks = {}
-  for (const name of HOOKS) {
-    if (native[name] == null) continue
-    if (typeof native[name] !== 'function') throw storeError('ERR_INVALID_OPTION', `option "${name}" must be a function`)
-    hooks[name] = native[name]
-    delete native[name]
+  for (const name of ['err', 'log']) {
+    if (shim[name] == null) continue
+    if (typeof shim[name] !== 'function') throw storeError('ERR_INVALID_OPTION', `option "${name}" must be a function`)
+    hooks[name] = shim[name]
   }
   if (typeof native.ttl === 'function') {
     hooks.ttl = native.ttl
     delete native.ttl
   }
-  return { native, hooks }
+  return { native, client: shim.client == null ? undefined : shim.client, hooks }
 }
 
 /**
  * The session `get` resolves, from its JSON, its expiry (epoch s) and, with `versioning`, the
  * version read. Touches move only the item's `expires`, so the stored cookie's expiry is brought
- * up to it here (@fastify/session checks it).
+ * up to it here (@fastify/session checks it); the rest of the expiry rule is src/expiry.rs.
  */
 function foundSession(json, expires, version) {
   const session = parseSession(json)

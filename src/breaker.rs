@@ -43,15 +43,6 @@ pub struct BreakerOptions {
     pub probe_interval: Duration,
 }
 
-impl Default for BreakerOptions {
-    fn default() -> Self {
-        BreakerOptions {
-            failures: 5,
-            probe_interval: Duration::from_millis(250),
-        }
-    }
-}
-
 /// What a call's outcome did to the circuit.
 #[derive(Debug, PartialEq)]
 pub enum Transition {
@@ -76,7 +67,10 @@ impl Breaker {
     }
 
     pub fn probe_interval(&self) -> Duration {
-        self.options.clone().unwrap_or_default().probe_interval
+        self.options.as_ref().map_or(
+            Duration::from_millis(crate::options::BREAKER_PROBE_INTERVAL_MS),
+            |options| options.probe_interval,
+        )
     }
 
     /// Refuses a call while the circuit is open.
@@ -151,7 +145,7 @@ mod tests {
     fn opens_after_the_configured_failures_in_a_row() {
         let breaker = Breaker::new(Some(BreakerOptions {
             failures: 3,
-            ..BreakerOptions::default()
+            probe_interval: Duration::from_millis(250),
         }));
         assert_eq!(breaker.record(&outage()), Transition::None);
         assert_eq!(breaker.record(&outage()), Transition::None);
@@ -168,7 +162,7 @@ mod tests {
     fn any_answer_resets_the_count() {
         let breaker = Breaker::new(Some(BreakerOptions {
             failures: 2,
-            ..BreakerOptions::default()
+            probe_interval: Duration::from_millis(250),
         }));
         breaker.record(&outage());
         breaker.record::<()>(&Err(StoreError::new("ValidationException", "bad")));

@@ -27,17 +27,11 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::credentials::CachedCredentials;
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::ConnectionOptions;
+use crate::options::{ConnectionOptions, CONNECT_TIMEOUT_MS, MAX_RETRIES, REGION, TIMEOUT_MS};
 use crate::stats::Stats;
 use crate::transport::Transport;
 use crate::wire::{Limits, Wire};
 
-/// Used when neither the options nor the environment name a region.
-pub const DEFAULT_REGION: &str = "us-east-1";
-/// A session store sits on every request: fail within about two seconds
-/// rather than hang, retrying throttling and transient faults on the way.
-pub const DEFAULT_MAX_RETRIES: u32 = 3;
-pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
 const INITIAL_BACKOFF: Duration = Duration::from_millis(25);
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
@@ -100,7 +94,7 @@ pub async fn connect(
     }
     let region_chain = RegionProviderChain::first_try(region.map(Region::new))
         .or_default_provider()
-        .or_else(Region::new(DEFAULT_REGION));
+        .or_else(Region::new(REGION));
     loader = loader.region(region_chain);
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
@@ -177,17 +171,17 @@ fn https_client() -> SharedHttpClient {
 /// The whole call gets `timeout` (default 2 s); one attempt gets half of it
 /// (or httpOptions.timeout), so a stalled connection still leaves time for a retry.
 fn limits(options: &ConnectionOptions) -> Limits {
-    let total = options.operation_timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    let total = options.operation_timeout_ms.unwrap_or(TIMEOUT_MS);
     let attempt = options
         .timeout_ms
         .filter(|ms| *ms > 0)
         .or((total > 0).then_some(total / 2));
     let connect = options
         .connect_timeout_ms
-        .unwrap_or(3_000)
+        .unwrap_or(CONNECT_TIMEOUT_MS)
         .min(attempt.unwrap_or(u64::MAX));
     Limits {
-        max_retries: options.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        max_retries: options.max_retries.unwrap_or(MAX_RETRIES),
         initial_backoff: INITIAL_BACKOFF,
         max_backoff: MAX_BACKOFF,
         connect: Duration::from_millis(connect.max(1)),

@@ -11,8 +11,6 @@ use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
 use crate::layout::{Layout, SESSION_TYPE};
-#[cfg(test)]
-use crate::options::ONE_DAY_MS;
 use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR};
 use crate::payload;
 use crate::payload::PayloadOptions;
@@ -24,28 +22,6 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// DynamoDB's limit on a partition key value.
 const MAX_KEY_BYTES: usize = 2048;
-/// When the stored session expires, in epoch ms: the cookie's absolute
-/// expiry when it has one, else now + its maxAge, else now + `ttl_ms` (the
-/// `ttl` option, one day by default). The layout rounds it up to its unit,
-/// so the item never dies before the cookie does.
-pub fn expiry_ms(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: f64) -> f64 {
-    match (finite(cookie_expires_ms), finite(max_age_ms)) {
-        (Some(expires), _) => expires,
-        (None, Some(max_age)) => now_ms + max_age,
-        (None, None) => now_ms + ttl_ms,
-    }
-}
-
-/// The same in whole epoch seconds, rounded up (connect-dynamodb's `expires`).
-#[cfg(test)]
-pub fn expires_at(now_ms: f64, cookie_expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: f64) -> i64 {
-    Layout::ConnectDynamoDB.stored_expiry(expiry_ms(now_ms, cookie_expires_ms, max_age_ms, ttl_ms))
-}
-
-fn finite(n: Option<f64>) -> Option<f64> {
-    n.filter(|n| n.is_finite())
-}
-
 /// connect-dynamodb's rule: expired once `floor(now_s) >= expires`.
 /// An item without `expires` never expires. (The user index lives only in
 /// this layout.)
@@ -312,26 +288,6 @@ mod tests {
 
     fn options(value: Value) -> StoreOptions {
         StoreOptions::parse(value.as_object().unwrap(), |_| Err(std::io::Error::other("none"))).unwrap()
-    }
-
-    #[test]
-    fn expiry_prefers_absolute_cookie_expiry() {
-        assert_eq!(
-            expires_at(NOW, Some(1_700_000_100_000.0), Some(5_000.0), ONE_DAY_MS),
-            1_700_000_100
-        );
-        assert_eq!(
-            expires_at(NOW, Some(1_700_000_100_001.0), None, ONE_DAY_MS),
-            1_700_000_101
-        );
-    }
-
-    #[test]
-    fn expiry_falls_back_to_max_age_then_one_day() {
-        assert_eq!(expires_at(NOW, None, Some(60_000.0), ONE_DAY_MS), 1_700_000_061);
-        assert_eq!(expires_at(NOW, Some(f64::NAN), None, ONE_DAY_MS), 1_700_086_401);
-        assert_eq!(expires_at(NOW, None, None, ONE_DAY_MS), 1_700_086_401);
-        assert_eq!(expires_at(NOW, None, None, 3_600_000.0), 1_700_003_601);
     }
 
     #[test]

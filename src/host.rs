@@ -9,8 +9,11 @@
 //! callbacks run, and an exception thrown by the app's callback is an
 //! uncaught exception, exactly as on a Node socket.
 
+#[cfg(unix)]
 use std::cell::RefCell;
+#[cfg(unix)]
 use std::ffi::c_int;
+#[cfg(unix)]
 use std::net::SocketAddr;
 use std::ptr;
 use std::rc::{Rc, Weak};
@@ -22,10 +25,13 @@ use napi::{sys, Env, Result, Status};
 
 use crate::engine::Engine;
 use crate::logger::{CoreMessage, Logger};
+#[cfg(unix)]
 use crate::sockets::{self, Delivery, Events, Pool};
 use crate::store::Store;
 use crate::transport::{JsTransport, Lost};
-use crate::{tls, uv, Answer};
+use crate::Answer;
+#[cfg(unix)]
+use crate::{tls, uv};
 
 /// `send(requestId, bytes, timeoutMs)`: Node's sockets carry a request (lib/transport.js).
 pub type SendArgs = FnArgs<(u32, Buffer, f64)>;
@@ -42,6 +48,7 @@ pub type CertificatesFn = FunctionRef<(), Vec<String>>;
 /// Who carries the bytes of a request.
 pub enum Carrier {
     /// The core's own sockets, watched by libuv (`sockets.rs`).
+    #[cfg(unix)]
     Sockets {
         /// Opened by the first request (the endpoint is known by then).
         pool: Box<RefCell<Option<Pool>>>,
@@ -136,6 +143,54 @@ impl Host {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// The JavaScript carrier: every queued request goes to `send`. One that
+    /// cannot be handed over fails its call at once instead of leaving it waiting.
+    fn send_on_node(&self, env: &Env, send: &SendFn) -> Result<()> {
+        let outgoing = self.outbox.take_outgoing();
+        if outgoing.is_empty() {
+            return Ok(());
+        }
+        let send = send.borrow_back(env)?;
+        let mut first_error = None;
+        for request in outgoing {
+            let id = request.id;
+            let sent = send.call(FnArgs::from((id, Buffer::from(request.bytes), request.timeout_ms)));
+            if let Err(err) = sent {
+                let why = format!("the request could not be handed to the transport: {}", err.reason);
+                self.outbox.deliver(id, Err(Lost::Network(why)));
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// While calls are pending, a wake from another thread must keep Node alive.
+    #[allow(deprecated)] // refer/unref toggle one function; clones would not
+    fn keep_alive(&self, env: &Env) -> Result<()> {
+        let Ok(mut wake) = self.wake.lock() else {
+            return Ok(());
+        };
+        if self.engine.pending() > 0 {
+            wake.refer(env)
+        } else {
+            wake.unref(env)
+        }
+    }
+
+    /// Hands the queued requests to the core's sockets, inside the turn; true
+    /// when some failed at once (their calls are ready again).
+    #[cfg(not(unix))]
+    fn carry(&self) -> bool {
+        false
+    }
+
+    /// Closes the core's idle sockets (there are none here).
+    #[cfg(not(unix))]
+    pub fn close(&self) {}
+}
+
+#[cfg(unix)]
+impl Host {
     /// Hands the queued requests to the core's sockets, inside the turn; true
     /// when some failed at once (their calls are ready again).
     fn carry(&self) -> bool {
@@ -198,40 +253,6 @@ impl Host {
         }
     }
 
-    /// The JavaScript carrier: every queued request goes to `send`. One that
-    /// cannot be handed over fails its call at once instead of leaving it waiting.
-    fn send_on_node(&self, env: &Env, send: &SendFn) -> Result<()> {
-        let outgoing = self.outbox.take_outgoing();
-        if outgoing.is_empty() {
-            return Ok(());
-        }
-        let send = send.borrow_back(env)?;
-        let mut first_error = None;
-        for request in outgoing {
-            let id = request.id;
-            let sent = send.call(FnArgs::from((id, Buffer::from(request.bytes), request.timeout_ms)));
-            if let Err(err) = sent {
-                let why = format!("the request could not be handed to the transport: {}", err.reason);
-                self.outbox.deliver(id, Err(Lost::Network(why)));
-                first_error.get_or_insert(err);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
-    }
-
-    /// While calls are pending, a wake from another thread must keep Node alive.
-    #[allow(deprecated)] // refer/unref toggle one function; clones would not
-    fn keep_alive(&self, env: &Env) -> Result<()> {
-        let Ok(mut wake) = self.wake.lock() else {
-            return Ok(());
-        };
-        if self.engine.pending() > 0 {
-            wake.refer(env)
-        } else {
-            wake.unref(env)
-        }
-    }
-
     /// Closes the core's idle sockets; requests still waiting fail.
     pub fn close(&self) {
         let Carrier::Sockets { pool, .. } = &self.carrier else {
@@ -264,6 +285,7 @@ impl Host {
     }
 }
 
+#[cfg(unix)]
 impl Events for Host {
     fn socket(&self, conn: usize, status: c_int, events: c_int) {
         self.on_loop_event(|pool| pool.on_socket(conn, status, events));
@@ -278,6 +300,7 @@ impl Events for Host {
     }
 }
 
+#[cfg(unix)]
 fn event_loop(env: sys::napi_env) -> std::result::Result<*mut uv::uv_loop_t, String> {
     let mut event_loop = ptr::null_mut();
     let status = unsafe { sys::napi_get_uv_event_loop(env, &mut event_loop) };

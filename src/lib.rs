@@ -9,6 +9,7 @@ mod codec;
 mod credentials;
 mod engine;
 mod error;
+mod expiry;
 mod host;
 mod http;
 mod layout;
@@ -31,6 +32,7 @@ mod uv;
 mod wire;
 mod wire_json;
 
+#[cfg(unix)]
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -44,12 +46,13 @@ use serde_json::{Map, Value};
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::engine::Engine;
 use crate::error::{code, StoreError, StoreResult};
+use crate::expiry::CookieTimes;
 use crate::host::{Carrier, DoneArgs, Host, SendArgs};
 use crate::logger::{CoreMessage, Logger};
-use crate::options::{StoreOptions, KNOWN_OPTIONS};
+use crate::options::{StoreOptions, OPTIONS};
 use crate::stats::Stats;
 use crate::store::users::UserArg;
-use crate::store::{CookieTimes, Found, Store};
+use crate::store::{Found, Store};
 use crate::transport::{JsTransport, Lost, Reply};
 
 /// Whether the core carries requests on its own sockets here (libuv poll handles on a Unix socket).
@@ -248,7 +251,8 @@ impl NativeStore {
         transport.set_notify(Arc::new(move || flush(0)));
         let carrier = match (send, certificates) {
             (Some(send), _) => Carrier::Node(send.create_ref()?),
-            (None, Some(certificates)) if OWN_SOCKETS => Carrier::Sockets {
+            #[cfg(unix)]
+            (None, Some(certificates)) => Carrier::Sockets {
                 pool: Box::new(RefCell::new(None)),
                 certificates: certificates.create_ref()?,
             },
@@ -326,6 +330,21 @@ impl NativeStore {
     pub fn poll(&self, call_id: u32) -> Result<()> {
         let engine = self.host.engine();
         self.host.turn(|| engine.wake(call_id))
+    }
+
+    /// Every option the store takes, as declared in options/table.rs.
+    #[napi]
+    pub fn option_table() -> Vec<OptionInfo> {
+        OPTIONS
+            .iter()
+            .map(|spec| OptionInfo {
+                name: spec.name.to_string(),
+                aliases: spec.aliases.iter().map(|alias| alias.to_string()).collect(),
+                takes: spec.takes.to_string(),
+                default: spec.default.describe(),
+                shim: spec.shim,
+            })
+            .collect()
     }
 
     /// Whether this build can carry requests on the core's own sockets.
@@ -621,33 +640,64 @@ fn user_arg(user: Either<String, f64>) -> UserArg {
     }
 }
 
-/// Copies the known options into plain JSON values, so that validating them
-/// is pure Rust. A value JSON cannot hold (a function, a symbol) is refused
-/// here, naming the option.
+/// Copies the options the core reads (each under its own name, whichever of
+/// its names was given) into plain JSON values, so that validating them is
+/// pure Rust. A value JSON cannot hold (a function, a symbol) is refused here,
+/// naming the option; two names of one option with different values too.
 fn read_options(object: &Object) -> Result<Map<String, Value>> {
     let mut map = Map::new();
-    for &name in KNOWN_OPTIONS {
-        let value: Unknown = object.get_named_property_unchecked(name)?;
-        let unsupported = match value.get_type()? {
-            ValueType::Undefined => continue,
-            ValueType::Function | ValueType::Symbol | ValueType::External | ValueType::BigInt => true,
-            _ => false,
-        };
-        let converted = if unsupported {
-            None
-        } else {
-            unsafe { value.cast::<Value>() }.ok()
-        };
-        match converted {
-            Some(json) => map.insert(name.to_string(), json),
-            None => {
-                let err = StoreError::new(
-                    code::INVALID_OPTION,
-                    format!("option \"{name}\" has an unsupported type"),
-                );
-                return Err(err.into());
+    for spec in OPTIONS.iter().filter(|spec| !spec.shim) {
+        let mut given: Option<(&str, Value)> = None;
+        for &name in std::iter::once(&spec.name).chain(spec.aliases) {
+            let Some(value) = read_option(object, name)? else {
+                continue;
+            };
+            match &given {
+                Some((first, seen)) if *seen != value => return Err(options::same_thing_twice(first, name).into()),
+                Some(_) => {}
+                None => given = Some((name, value)),
             }
-        };
+        }
+        if let Some((_, value)) = given {
+            map.insert(spec.name.to_string(), value);
+        }
     }
     Ok(map)
+}
+
+/// One option's value as JSON; None when it is undefined.
+fn read_option(object: &Object, name: &str) -> Result<Option<Value>> {
+    let value: Unknown = object.get_named_property_unchecked(name)?;
+    let unsupported = match value.get_type()? {
+        ValueType::Undefined => return Ok(None),
+        ValueType::Function | ValueType::Symbol | ValueType::External | ValueType::BigInt => true,
+        _ => false,
+    };
+    let converted = if unsupported {
+        None
+    } else {
+        unsafe { value.cast::<Value>() }.ok()
+    };
+    match converted {
+        Some(json) => Ok(Some(json)),
+        None => {
+            let err = StoreError::new(
+                code::INVALID_OPTION,
+                format!("option \"{name}\" has an unsupported type"),
+            );
+            Err(err.into())
+        }
+    }
+}
+
+/// One option as `NativeStore.optionTable()` lists it.
+#[napi(object)]
+pub struct OptionInfo {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub takes: String,
+    /// As README's options table shows it.
+    pub default: String,
+    /// Read by the shim (a function or the SDK client), not the core.
+    pub shim: bool,
 }

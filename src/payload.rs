@@ -41,8 +41,6 @@ const DEFLATE_LEVEL: u8 = 3;
 /// The largest session JSON the store writes or inflates. It bounds what a
 /// corrupt or hostile item can make a read allocate.
 pub const MAX_SESSION_BYTES: usize = 64 * 1024 * 1024;
-/// Below one write unit compression cannot save anything.
-pub const DEFAULT_MIN_BYTES: usize = 1024;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PayloadOptions {

@@ -25,6 +25,7 @@ use crate::breaker::{self, Breaker, Transition};
 use crate::client::{connect, Connection, JsClient};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
+use crate::expiry::{self, CookieTimes};
 use crate::layout::Layout;
 use crate::logger::Logger;
 use crate::options::StoreOptions;
@@ -56,15 +57,6 @@ pub struct Store {
     stats: Arc<Stats>,
     breaker: Arc<Breaker>,
     logger: Logger,
-}
-
-/// The cookie's absolute expiry and maxAge, and the `ttl` function's answer
-/// (all ms); `expires_at` picks the rule.
-#[derive(Clone, Copy, Default)]
-pub struct CookieTimes {
-    pub expires_ms: Option<f64>,
-    pub max_age_ms: Option<f64>,
-    pub ttl_ms: Option<f64>,
 }
 
 /// A stored session as `get` returns it: its JSON and its expiry (epoch s,
@@ -109,16 +101,6 @@ impl Store {
 
     fn layout(&self) -> Layout {
         self.options.layout
-    }
-
-    /// `touchAfter` in the unit of the stored expiry.
-    fn touch_after(&self) -> f64 {
-        self.layout().units(self.options.costs.touch_after_ms)
-    }
-
-    /// Whether saves and touches look at what this process last saw stored.
-    fn tracks_recent(&self) -> bool {
-        self.options.costs.skip_unchanged_writes || self.options.costs.touch_after_ms > 0.0
     }
 
     /// Runs one store call under the circuit breaker: refused at once while
@@ -292,11 +274,6 @@ impl Store {
 
     /// The stored `expires` (in the layout's unit) for a save or touch now.
     pub fn expires_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
-        let ttl_ms = times
-            .ttl_ms
-            .filter(|ms| ms.is_finite() && *ms > 0.0)
-            .unwrap_or(self.options.costs.ttl_ms);
-        self.layout()
-            .stored_expiry(codec::expiry_ms(now_ms, times.expires_ms, times.max_age_ms, ttl_ms))
+        expiry::stored_expiry(self.layout(), now_ms, times, self.options.costs.ttl_ms)
     }
 }

@@ -1,23 +1,101 @@
 //! The four calls on every request: `get`, `set`, `touch` and `destroy`,
 //! each one request on the wire (plus the user registry's entry on a save
 //! that gives a session a user). The rules they share live here: a destroy
-//! leaves a tombstone that refuses late saves, a versioned save writes only
-//! over the version it read, and `touchAfter` / unchanged saves skip writes
-//! that would change nothing worth paying for.
+//! leaves a tombstone that refuses late saves, and a versioned save writes
+//! only over the version it read. They reach the table through `recent.rs`,
+//! the layer that skips writes which would change nothing worth paying for
+//! (`touchAfter`, unchanged saves); below it, every call is sent.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{CookieTimes, Found, Store};
+use super::{Found, Store};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
+use crate::expiry::CookieTimes;
 use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, TTL_ATTR, VERSION_ATTR};
 use crate::payload;
-use crate::recent::within_touch_after;
+use crate::recent::{Read, Remembering, Rules, SessionCalls, Written};
 use crate::stats::Stats;
 use crate::wire::{self, Outcome, Target, Wire};
 use crate::wire_json::{self, Body};
 
 impl Store {
+    /// The session calls, behind the layer that remembers what was read.
+    fn sessions(&self) -> Remembering<'_, Store> {
+        Remembering {
+            calls: self,
+            memo: &self.recent,
+            rules: Rules {
+                touch_after: self.layout().units(self.options.costs.touch_after_ms),
+                keep_content: self.options.costs.skip_unchanged_writes,
+            },
+            stats: &self.stats,
+        }
+    }
+
+    /// The stored session, or None when missing or expired.
+    pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
+        let key = self.key(sid)?;
+        let read = self.sessions().get(sid, &key).await?;
+        Ok(read.map(|read| Found {
+            expires: read.expires.map(|stored| self.layout().seconds(stored)),
+            sess: read.sess,
+            version: read.version,
+        }))
+    }
+
+    /// Saves the session. With `versioning`, `read_version` is the version
+    /// the caller read (0 or None: it read none) and the new version is
+    /// returned; a session changed since fails with ERR_SESSION_CONFLICT.
+    pub async fn set(
+        &self,
+        sid: &str,
+        sess: String,
+        times: CookieTimes,
+        read_version: Option<f64>,
+    ) -> StoreResult<Option<f64>> {
+        let expires = self.expires_at(codec::now_ms(), times);
+        let key = self.key(sid)?;
+        let read_version = self.options.versioning.then(|| {
+            read_version
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .unwrap_or(0.0)
+                .floor()
+        });
+        match self.sessions().set(&key, sess, expires, read_version).await? {
+            Written::Saved(version) => Ok(version),
+            Written::Unchanged => Ok(read_version),
+            Written::Gone => {
+                self.logger.debug(format!(
+                    "an unchanged save found no live session \"{key}\"; not recreating it"
+                ));
+                Ok(read_version)
+            }
+            Written::Refused => {
+                self.logger.debug(format!(
+                    "a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"
+                ));
+                Ok(read_version)
+            }
+        }
+    }
+
+    /// Moves the expiry of a live session; returns the new expiry (epoch
+    /// seconds), or None when there is no live session to touch. Never
+    /// creates an item. Within `touchAfter` of the last refresh this process
+    /// saw, writes nothing and returns the stored expiry.
+    pub async fn touch(&self, sid: &str, times: CookieTimes) -> StoreResult<Option<i64>> {
+        let expires = self.expires_at(codec::now_ms(), times);
+        let key = self.key(sid)?;
+        let touched = self.sessions().touch(&key, expires).await?;
+        Ok(touched.map(|stored| self.layout().seconds(stored).ceil() as i64))
+    }
+
+    pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
+        let key = self.key(sid)?;
+        self.sessions().destroy(sid, &key).await
+    }
+
     /// The GetItem body of `get`.
     fn get_body(&self, key: &str) -> Vec<u8> {
         let sess_attr = self.layout().sess_attr();
@@ -42,53 +120,6 @@ impl Store {
     fn version_of(&self, item: Option<&Item>) -> Option<f64> {
         let versioning = self.options.versioning;
         versioning.then(|| codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0))
-    }
-
-    /// What `get` hands back for a session read, remembered for `touchAfter`
-    /// and unchanged saves; a missing one is forgotten.
-    fn served(&self, key: &str, found: Option<codec::Decoded>, version: Option<f64>) -> Option<Found> {
-        let Some(found) = found else {
-            self.recent.forget(key);
-            return None;
-        };
-        if let (true, Some(expires)) = (self.tracks_recent(), found.expires) {
-            let kept = self.options.costs.skip_unchanged_writes.then(|| found.sess.clone());
-            self.recent.remember(key, kept, expires);
-        }
-        Some(Found {
-            expires: found.expires.map(|stored| self.layout().seconds(stored)),
-            sess: found.sess,
-            version,
-        })
-    }
-
-    /// The stored session, or None when missing or expired.
-    pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
-        let key = self.key(sid)?;
-        let wire = &self.ready().await?.wire;
-        let sess_attr = self.layout().sess_attr();
-        let body = self.get_body(&key);
-        let mut reply = wire.call(Target::GetItem, body).await?.done()?;
-        let output_item = reply.remove("Item").map(wire_json::read_item).transpose()?;
-        Stats::count(&self.stats.gets);
-        self.stats.read_units(wire::capacity_units(&reply));
-        let version = self.version_of(output_item.as_ref());
-        // Under acceptUnsealed a plain session is sealed in place once read.
-        let as_read = match (&output_item, &self.options.payload.encryption) {
-            (Some(item), Some(encryption)) if encryption.accept_unsealed => item.get(sess_attr).cloned(),
-            _ => None,
-        };
-        let found = match output_item {
-            Some(item) => self.decode(&key, item, codec::now_ms())?,
-            None if self.options.migrate_from.is_some() => self.migrate(wire, sid, &key).await?,
-            None => None,
-        };
-        if let (Some(found), Some(as_read)) = (&found, as_read) {
-            if found.unsealed {
-                self.reseal(wire, &key, &found.sess, as_read).await;
-            }
-        }
-        Ok(self.served(&key, found, version))
     }
 
     /// Writes a session served unsealed (under `acceptUnsealed`) back sealed,
@@ -116,78 +147,6 @@ impl Store {
                 .logger
                 .debug(format!("an unsealed session was not sealed yet: {}", err.message)),
         }
-    }
-
-    /// Saves the session. With `versioning`, `read_version` is the version
-    /// the caller read (0 or None: it read none) and the new version is
-    /// returned; a session changed since fails with ERR_SESSION_CONFLICT.
-    pub async fn set(
-        &self,
-        sid: &str,
-        sess: String,
-        times: CookieTimes,
-        read_version: Option<f64>,
-    ) -> StoreResult<Option<f64>> {
-        let now_ms = codec::now_ms();
-        let expires = self.expires_at(now_ms, times);
-        let key = self.key(sid)?;
-        let read_version = self.options.versioning.then(|| {
-            read_version
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .unwrap_or(0.0)
-                .floor()
-        });
-        if self.options.costs.skip_unchanged_writes {
-            if let Some(stored_expires) = self.recent.unchanged(&key, &sess) {
-                self.save_unchanged(key, stored_expires, expires, now_ms).await?;
-                return Ok(read_version);
-            }
-        }
-        let kept = self.options.costs.skip_unchanged_writes.then(|| sess.clone());
-        let mut item = codec::encode_item(&self.options, key.clone(), sess, expires)?;
-        let new_version = read_version.map(|read| read + 1.0);
-        if let Some(version) = new_version {
-            item.insert(VERSION_ATTR.to_string(), codec::number(version as i64));
-        }
-        let wire = &self.ready().await?.wire;
-        let new_user = self.user_to_register(&item, &key);
-        let put = self.put_session(wire, item, read_version, self.layout().now(now_ms));
-        let landed = match &new_user {
-            // Both land before the save is acknowledged, so a session whose
-            // save was acknowledged is always in the registry.
-            Some(user) => {
-                let index = self.user_index(wire);
-                let register = index.register(user, &key, (now_ms / 1000.0).floor() as i64);
-                tokio::try_join!(register, put)?.1
-            }
-            None => put.await?,
-        };
-        Stats::count(&self.stats.sets);
-        if !landed {
-            self.recent.forget(&key);
-            self.logger.debug(format!(
-                "a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"
-            ));
-            return Ok(read_version);
-        }
-        if self.tracks_recent() {
-            self.recent.remember(&key, kept, expires as f64);
-        }
-        if let Some(user) = new_user {
-            self.remember_registered(key.clone(), user.clone());
-            if let Some(max) = self.options.users.max_sessions {
-                self.limit_sessions(wire, &user, &key, max).await.map_err(|err| {
-                    StoreError::new(
-                        &err.code,
-                        format!(
-                            "the session was saved, but enforcing maxSessionsPerUser failed: {}",
-                            err.message
-                        ),
-                    )
-                })?;
-            }
-        }
-        Ok(new_version)
     }
 
     /// The PutItem of a save; false when a tombstone refused it (the session
@@ -236,48 +195,88 @@ impl Store {
             }
         }
     }
+}
 
-    /// Moves the expiry of a live session; returns the new expiry (epoch
-    /// seconds), or None when there is no live session to touch. Never
-    /// creates an item. Within `touchAfter` of the last refresh this process
-    /// saw, writes nothing and returns the stored expiry.
-    pub async fn touch(&self, sid: &str, times: CookieTimes) -> StoreResult<Option<i64>> {
-        let now_ms = codec::now_ms();
-        let expires = self.expires_at(now_ms, times);
-        let key = self.key(sid)?;
-        if let Some(stored) = self.recent.expires(&key) {
-            if within_touch_after(stored, expires, self.touch_after()) {
-                Stats::count(&self.stats.skipped_writes);
-                return Ok(Some(self.layout().seconds(stored).ceil() as i64));
+/// The session calls as they reach the table: every one is sent.
+impl SessionCalls for Store {
+    async fn read(&self, sid: &str, key: &str) -> StoreResult<Option<Read>> {
+        let wire = &self.ready().await?.wire;
+        let sess_attr = self.layout().sess_attr();
+        let mut reply = wire.call(Target::GetItem, self.get_body(key)).await?.done()?;
+        let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
+        Stats::count(&self.stats.gets);
+        self.stats.read_units(wire::capacity_units(&reply));
+        let version = self.version_of(item.as_ref());
+        // Under acceptUnsealed a plain session is sealed in place once read.
+        let as_read = match (&item, &self.options.payload.encryption) {
+            (Some(item), Some(encryption)) if encryption.accept_unsealed => item.get(sess_attr).cloned(),
+            _ => None,
+        };
+        let found = match item {
+            Some(item) => self.decode(key, item, codec::now_ms())?,
+            None if self.options.migrate_from.is_some() => self.migrate(wire, sid, key).await?,
+            None => None,
+        };
+        if let (Some(found), Some(as_read)) = (&found, as_read) {
+            if found.unsealed {
+                self.reseal(wire, key, &found.sess, as_read).await;
             }
         }
-        let touched = self.touch_key(&key, expires, now_ms).await?;
-        Ok(touched.map(|stored| self.layout().seconds(stored as f64).ceil() as i64))
+        Ok(found.map(|found| Read {
+            sess: found.sess,
+            expires: found.expires,
+            version,
+        }))
     }
 
-    /// A save whose content equals what is stored: a touch, or nothing within
-    /// `touchAfter`. A session destroyed meanwhile stays destroyed.
-    async fn save_unchanged(&self, key: String, stored_expires: f64, expires: i64, now_ms: f64) -> StoreResult<()> {
-        if within_touch_after(stored_expires, expires, self.touch_after()) {
-            Stats::count(&self.stats.skipped_writes);
-            return Ok(());
+    async fn write(&self, key: &str, sess: String, expires: i64, read_version: Option<f64>) -> StoreResult<Written> {
+        let now_ms = codec::now_ms();
+        let mut item = codec::encode_item(&self.options, key.to_string(), sess, expires)?;
+        let new_version = read_version.map(|read| read + 1.0);
+        if let Some(version) = new_version {
+            item.insert(VERSION_ATTR.to_string(), codec::number(version as i64));
         }
-        Stats::count(&self.stats.downgraded_sets);
-        if self.touch_key(&key, expires, now_ms).await?.is_none() {
-            self.logger.debug(format!(
-                "an unchanged save found no live session \"{key}\"; not recreating it"
-            ));
+        let wire = &self.ready().await?.wire;
+        let new_user = self.user_to_register(&item, key);
+        let put = self.put_session(wire, item, read_version, self.layout().now(now_ms));
+        let landed = match &new_user {
+            // Both land before the save is acknowledged, so a session whose
+            // save was acknowledged is always in the registry.
+            Some(user) => {
+                let index = self.user_index(wire);
+                let register = index.register(user, key, (now_ms / 1000.0).floor() as i64);
+                tokio::try_join!(register, put)?.1
+            }
+            None => put.await?,
+        };
+        Stats::count(&self.stats.sets);
+        if !landed {
+            return Ok(Written::Refused);
         }
-        Ok(())
+        if let Some(user) = new_user {
+            self.remember_registered(key.to_string(), user.clone());
+            if let Some(max) = self.options.users.max_sessions {
+                self.limit_sessions(wire, &user, key, max).await.map_err(|err| {
+                    StoreError::new(
+                        &err.code,
+                        format!(
+                            "the session was saved, but enforcing maxSessionsPerUser failed: {}",
+                            err.message
+                        ),
+                    )
+                })?;
+            }
+        }
+        Ok(Written::Saved(new_version))
     }
 
-    async fn touch_key(&self, key: &str, expires: i64, now_ms: f64) -> StoreResult<Option<i64>> {
+    async fn refresh(&self, key: &str, expires: i64) -> StoreResult<bool> {
         let wire = &self.ready().await?.wire;
         let layout = self.layout();
         let [(_, e), ttl @ ..] = &layout.expiry_attributes(expires)[..] else {
             return Err(StoreError::new(code::INTERNAL, "a layout without an expiry attribute"));
         };
-        let now = codec::number(layout.now(now_ms));
+        let now = codec::number(layout.now(codec::now_ms()));
         let mut names = vec![("#e", EXPIRES_ATTR), ("#s", layout.sess_attr())];
         let mut values = vec![(":e", e), (":now", &now)];
         if let [(_, t)] = ttl {
@@ -297,21 +296,15 @@ impl Store {
         match result? {
             Outcome::Done(reply) => {
                 self.stats.write_units(wire::capacity_units(&reply));
-                self.recent.refreshed(key, expires as f64);
-                Ok(Some(expires))
+                Ok(true)
             }
-            Outcome::ConditionFailed(_) => {
-                self.recent.forget(key);
-                Ok(None)
-            }
+            Outcome::ConditionFailed(_) => Ok(false),
         }
     }
 
-    pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
-        let key = self.key(sid)?;
-        self.recent.forget(&key);
+    async fn remove(&self, sid: &str, key: &str) -> StoreResult<()> {
         let wire = &self.ready().await?.wire;
-        let tombstone = codec::tombstone(self.layout(), &self.options.hash_key, key, codec::now_ms());
+        let tombstone = codec::tombstone(self.layout(), &self.options.hash_key, key.to_string(), codec::now_ms());
         let body = Body::new(&self.options.table, 0)
             .item(&tombstone)?
             // Only over an item: destroying a sid that was never saved (every

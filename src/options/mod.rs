@@ -1,50 +1,18 @@
 //! Store options: connect-dynamodb's names and defaults, validated up front so
 //! that a wrong option is a clear error at construction, never a failure later.
+//! Every option and its default is declared once, in `table.rs`.
+
+mod table;
 
 use serde_json::{Map, Value};
 
 pub use crate::breaker::BreakerOptions;
 use crate::error::{code, StoreError, StoreResult};
-use crate::payload::DEFAULT_MIN_BYTES;
 pub use crate::payload::{Encryption, PayloadOptions};
-
-/// Every option the native side reads. (`client` is handled by the JS shim.)
-pub const KNOWN_OPTIONS: &[&str] = &[
-    "table",
-    "hashKey",
-    "prefix",
-    "readCapacityUnits",
-    "writeCapacityUnits",
-    "reapInterval",
-    "specialKeys",
-    "skipThrowMissingSpecialKeys",
-    "initialized",
-    "AWSConfigJSON",
-    "AWSConfigPath",
-    "AWSRegion",
-    "userPath",
-    "rangeKey",
-    "userIndex",
-    "indexAnonymousSessions",
-    "maxSessionsPerUser",
-    "touchAfter",
-    "skipUnchangedWrites",
-    "ttl",
-    "consistentRead",
-    "billingMode",
-    "autoCreate",
-    "compress",
-    "maxRetries",
-    "timeout",
-    "circuitBreaker",
-    "encryption",
-    "hashIds",
-    "versioning",
-    "maxLockTime",
-    "lockVerificationProperty",
-    "format",
-    "migrateFrom",
-];
+#[cfg(test)]
+pub use table::ONE_DAY_MS;
+pub use table::OPTIONS;
+pub use table::{BREAKER_PROBE_INTERVAL_MS, CONNECT_TIMEOUT_MS, MAX_RETRIES, REGION, TIMEOUT_MS};
 
 /// Attributes the store itself writes; a special key may not reuse them.
 pub use crate::layout::{Layout, CONTENT_ATTR, EXPIRES_ATTR, SESS_ATTR, TTL_ATTR, TYPE_ATTR};
@@ -81,9 +49,6 @@ fn not_store_owned(option: &str, name: &str) -> StoreResult<()> {
         ),
     ))
 }
-pub const ONE_DAY_MS: f64 = 86_400_000.0;
-/// connect-dynamodb-session's default lifetime of a session without a cookie expiry.
-const FOURTEEN_DAYS_MS: f64 = 14.0 * ONE_DAY_MS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreOptions {
@@ -208,7 +173,7 @@ impl StoreOptions {
         read_file: impl Fn(&str) -> std::io::Result<String>,
     ) -> StoreResult<Self> {
         let o = Reader::new(options, "");
-        let hash_key = o.string("hashKey")?.unwrap_or("id").to_string();
+        let hash_key = o.string("hashKey")?.unwrap_or(table::HASH_KEY).to_string();
         if hash_key.is_empty() || hash_key.len() > 255 {
             return Err(StoreError::invalid_option("hashKey", "a string of 1 to 255 bytes"));
         }
@@ -220,8 +185,10 @@ impl StoreOptions {
         let options = StoreOptions {
             table: parse_table(o.string("table")?)?,
             prefix: match layout {
-                Layout::ConnectDynamoDB => o.string("prefix")?.unwrap_or("sess:").to_string(),
-                Layout::ConnectDynamoDBSession => o.string("prefix")?.unwrap_or("").to_string(),
+                Layout::ConnectDynamoDB => o.string("prefix")?.unwrap_or(table::PREFIX).to_string(),
+                Layout::ConnectDynamoDBSession => {
+                    o.string("prefix")?.unwrap_or(table::SESSION_LAYOUT_PREFIX).to_string()
+                }
             },
             read_capacity_units: o.capacity("readCapacityUnits")?,
             write_capacity_units: o.capacity("writeCapacityUnits")?,
@@ -331,11 +298,8 @@ fn check_layouts(options: &StoreOptions) -> StoreResult<()> {
 
 /// `maxRetries` and `timeout` at the top level win over AWSConfigJSON's.
 fn parse_resilience(o: &Reader, mut connection: ConnectionOptions) -> StoreResult<ConnectionOptions> {
-    if let Some(retries) = o.non_negative("maxRetries")? {
-        if retries.fract() != 0.0 || retries > 10.0 {
-            return Err(StoreError::invalid_option("maxRetries", "an integer from 0 to 10"));
-        }
-        connection.max_retries = Some(retries as u32);
+    if let Some(retries) = o.retries("maxRetries")? {
+        connection.max_retries = Some(retries);
     }
     connection.operation_timeout_ms = o.non_negative("timeout")?.map(|ms| ms as u64);
     Ok(connection)
@@ -343,7 +307,10 @@ fn parse_resilience(o: &Reader, mut connection: ConnectionOptions) -> StoreResul
 
 /// `circuitBreaker`: true (the default), false, or `{ failures, probeInterval }`.
 fn parse_breaker(o: &Reader) -> StoreResult<Option<BreakerOptions>> {
-    let defaults = BreakerOptions::default();
+    let defaults = BreakerOptions {
+        failures: table::BREAKER_FAILURES,
+        probe_interval: std::time::Duration::from_millis(table::BREAKER_PROBE_INTERVAL_MS),
+    };
     match o.get("circuitBreaker") {
         None | Some(Value::Bool(true)) => Ok(Some(defaults)),
         Some(Value::Bool(false)) => Ok(None),
@@ -388,7 +355,7 @@ fn parse_breaker(o: &Reader) -> StoreResult<Option<BreakerOptions>> {
 
 fn parse_lock(o: &Reader) -> StoreResult<LockOptions> {
     let max_lock_ms = match o.non_negative("maxLockTime")? {
-        None => 10_000.0,
+        None => table::MAX_LOCK_TIME_S * 1000.0,
         Some(s) if s > 0.0 && s <= 3600.0 => s * 1000.0,
         Some(_) => {
             return Err(StoreError::invalid_option(
@@ -398,7 +365,7 @@ fn parse_lock(o: &Reader) -> StoreResult<LockOptions> {
         }
     };
     let verification_property = match o.string("lockVerificationProperty")? {
-        None => "refresh_token".to_string(),
+        None => table::LOCK_VERIFICATION_PROPERTY.to_string(),
         Some(name) if !name.is_empty() => name.to_string(),
         Some(_) => {
             return Err(StoreError::invalid_option(
@@ -503,7 +470,7 @@ fn decode_key(text: &str) -> Option<[u8; 32]> {
 fn parse_compress(o: &Reader) -> StoreResult<Option<usize>> {
     match o.get("compress") {
         None | Some(Value::Bool(false)) => Ok(None),
-        Some(Value::Bool(true)) => Ok(Some(DEFAULT_MIN_BYTES)),
+        Some(Value::Bool(true)) => Ok(Some(table::COMPRESS_MIN_BYTES)),
         Some(Value::Object(settings)) => {
             let settings = Reader::new(settings, "compress");
             if let Some(unknown) = settings.map.keys().find(|k| k.as_str() != "minBytes") {
@@ -515,7 +482,7 @@ fn parse_compress(o: &Reader) -> StoreResult<Option<usize>> {
             Ok(Some(
                 settings
                     .non_negative("minBytes")?
-                    .map_or(DEFAULT_MIN_BYTES, |n| n as usize),
+                    .map_or(table::COMPRESS_MIN_BYTES, |n| n as usize),
             ))
         }
         Some(_) => Err(StoreError::invalid_option("compress", "a boolean or { minBytes }")),
@@ -534,8 +501,8 @@ fn parse_costs(o: &Reader, layout: Layout) -> StoreResult<CostOptions> {
         }
     };
     let ttl_ms = match o.non_negative("ttl")? {
-        None if layout == Layout::ConnectDynamoDBSession => FOURTEEN_DAYS_MS,
-        None => ONE_DAY_MS,
+        None if layout == Layout::ConnectDynamoDBSession => table::FOURTEEN_DAYS_MS,
+        None => table::ONE_DAY_MS,
         Some(ms) if ms > 0.0 => ms,
         Some(_) => {
             return Err(StoreError::invalid_option(
@@ -568,7 +535,7 @@ fn parse_users(o: &Reader, hash_key: &str, special_keys: &[SpecialKey]) -> Store
             segments
         }
     };
-    let attribute = o.string("rangeKey")?.unwrap_or("user").to_string();
+    let attribute = o.string("rangeKey")?.unwrap_or(table::RANGE_KEY).to_string();
     if attribute.is_empty() || attribute.len() > 255 || attribute == hash_key {
         return Err(StoreError::invalid_option(
             "rangeKey",
@@ -619,15 +586,15 @@ fn is_table_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-fn parse_table(table: Option<&str>) -> StoreResult<String> {
-    let table = table.unwrap_or("sessions");
-    if !is_table_name(table) {
+fn parse_table(name: Option<&str>) -> StoreResult<String> {
+    let name = name.unwrap_or(table::TABLE);
+    if !is_table_name(name) {
         return Err(StoreError::invalid_option(
             "table",
             "a DynamoDB table name (3 to 255 characters of a-z, A-Z, 0-9, '_', '-', '.')",
         ));
     }
-    Ok(table.to_string())
+    Ok(name.to_string())
 }
 
 fn parse_special_keys(value: Option<&Value>, hash_key: &str) -> StoreResult<Vec<SpecialKey>> {
@@ -674,11 +641,21 @@ fn parse_connection(
         Some(path) => Some(read_aws_config_file(path, read_file)?),
         None => None,
     };
-    let from_json = match options.get("AWSConfigJSON") {
+    let mut json = match options.get("AWSConfigJSON") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(aws_config_map(map, "AWSConfigJSON")?),
+        Some(Value::Object(map)) => Some(map.clone()),
         Some(_) => return Err(StoreError::invalid_option("AWSConfigJSON", "an object")),
     };
+    // connect-dynamodb-session's `region` and `endpoint` are AWSConfigJSON's.
+    for key in ["region", "endpoint"] {
+        let Some(value) = o.get(key) else { continue };
+        let json = json.get_or_insert_with(Map::new);
+        match json.get(key).filter(|given| !given.is_null()) {
+            Some(given) if given != value => return Err(same_thing_twice(key, &format!("AWSConfigJSON.{key}"))),
+            _ => json.insert(key.to_string(), value.clone()),
+        };
+    }
+    let from_json = json.map(|map| aws_config_map(&map, "AWSConfigJSON")).transpose()?;
     let region_option = o.string("AWSRegion")?.map(str::to_string);
     let mut merged = ConnectionOptions::default();
     for layer in [from_file, from_json].into_iter().flatten() {
@@ -754,11 +731,19 @@ fn aws_config_map(map: &Map<String, Value>, owner: &str) -> StoreResult<Connecti
         region: o.string("region")?.map(str::to_string),
         endpoint,
         credentials,
-        max_retries: o.non_negative("maxRetries")?.map(|n| n.min(100.0) as u32),
+        max_retries: o.retries("maxRetries")?,
         timeout_ms: http.non_negative("timeout")?.map(|n| n as u64),
         connect_timeout_ms: http.non_negative("connectTimeout")?.map(|n| n as u64),
         operation_timeout_ms: None,
     })
+}
+
+/// Two names of one option given different values.
+pub fn same_thing_twice(one: &str, other: &str) -> StoreError {
+    StoreError::new(
+        code::INVALID_OPTION,
+        format!("options \"{one}\" and \"{other}\" set the same thing to different values"),
+    )
 }
 
 /// Whether a credential string can go into a signed request: AWS keys and
@@ -852,11 +837,23 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A count of retries: an integer from 0 to the limit, wherever it is set.
+    fn retries(&self, key: &str) -> StoreResult<Option<u32>> {
+        match self.non_negative(key)? {
+            None => Ok(None),
+            Some(n) if n.fract() == 0.0 && n <= f64::from(table::MAX_RETRIES_LIMIT) => Ok(Some(n as u32)),
+            Some(_) => Err(StoreError::invalid_option(
+                &self.name(key),
+                &format!("an integer from 0 to {}", table::MAX_RETRIES_LIMIT),
+            )),
+        }
+    }
+
     /// Capacity units: a positive integer, or its decimal string (connect-dynamodb
     /// passed these through parseInt).
     fn capacity(&self, key: &str) -> StoreResult<i64> {
         let units = match self.get(key) {
-            None => return Ok(5),
+            None => return Ok(table::CAPACITY_UNITS),
             Some(Value::Number(n)) => n.as_i64(),
             Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
             Some(_) => None,
