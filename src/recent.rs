@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn touches_within_touch_after_send_nothing_and_a_missing_session_is_forgotten() {
         let fixture = Fixture::default();
-        let (calls, stats) = (&fixture.calls, &fixture.stats);
+        let calls = &fixture.calls;
         let sessions = fixture.layer(60.0, false);
         run(async {
             sessions.set("k", SESS.into(), 1000, None).await.unwrap();
