@@ -15,7 +15,7 @@ const { tlsCaOption } = require('./trust')
 const HEAD_END = Buffer.from('\r\n\r\n')
 /** An idle connection is closed after this long (DynamoDB's own limit is longer). */
 const IDLE_MS = 30_000
-const MAX_SOCKETS = 50
+const MAX_SOCKETS = 128
 
 /** A failed request: `timedOut` with an empty message means the attempt's limit ran out. */
 function lost(message, timedOut = false) {

@@ -27,7 +27,7 @@ use crate::uv::{self, Poll, Timer};
 const IDLE_MS: u64 = 30_000;
 /// Resolved addresses are used for this long before the name is looked up again.
 const ADDRESSES_MS: u64 = 60_000;
-pub const MAX_SOCKETS: usize = 50;
+pub const MAX_SOCKETS: usize = 128;
 /// What one read takes from a socket at most.
 const READ_CHUNK: usize = 16 * 1024;
 
