@@ -40,3 +40,16 @@ test('npm pack refuses to run before a build made the loader', async () => {
   expect(stderr).toMatch(/native\.js, native\.d\.ts, LICENSE missing; run "npm run build" first/)
   expect((await run(process.execPath, [path.join(root, 'scripts', 'check-pack.js')])).code).toBe(0)
 })
+
+// A linux-gnu build made here (npm run build links against glibc 2.17), unless made on purpose
+// against this machine's glibc (CONNECT_DYNAMODB_RS_HOST_TOOLCHAIN=1).
+const gnuBinary = fs.readdirSync(root).find((file) => file === `connect-dynamodb-rs.linux-${process.arch}-gnu.node`)
+const floorApplies = Boolean(gnuBinary) && process.env.CONNECT_DYNAMODB_RS_HOST_TOOLCHAIN !== '1'
+
+;(floorApplies ? test : test.skip)('the linux-gnu binary needs no glibc newer than 2.17 (README, Install)', () => {
+  const { glibcVersions, compare, FLOOR } = require('../scripts/glibc-floor')
+  const versions = glibcVersions(path.join(root, gnuBinary))
+  const newest = versions[versions.length - 1]
+  expect(versions.length).toBeGreaterThan(0)
+  expect({ newest, withinFloor: compare(newest, FLOOR) <= 0 }).toEqual({ newest, withinFloor: true })
+})

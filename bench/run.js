@@ -13,7 +13,7 @@ const path = require('node:path')
 const http = require('node:http')
 const { fork, execFile } = require('node:child_process')
 const { startDynamoDBLocal } = require('../support/dynamodb-local')
-const { createStore, call, STORES } = require('./stores')
+const { createStore, call, STORES, QUIET } = require('./stores')
 const { summarize, spreadOf, markdown, svgChart, scaleMarkdown } = require('./report')
 
 const QUICK = process.env.QUICK === '1'
@@ -80,7 +80,7 @@ async function coldStart(kind, env) {
 async function main() {
   const started = Date.now()
   const local = await startDynamoDBLocal()
-  const env = { ...process.env, BENCH_ENDPOINT: local.endpoint, BENCH_TABLE: TABLE, AWS_EC2_METADATA_DISABLED: 'true' }
+  const env = { ...process.env, ...QUIET, BENCH_ENDPOINT: local.endpoint, BENCH_TABLE: TABLE, AWS_EC2_METADATA_DISABLED: 'true' }
   const setup = createStore('rs', { endpoint: local.endpoint, table: TABLE })
   await call(setup, 'initialize')
   await call(setup, 'close')

