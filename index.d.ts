@@ -1,4 +1,5 @@
 import { SessionData, Store } from 'express-session'
+import type { IncomingMessage } from 'node:http'
 
 /**
  * connect-dynamodb's factory: pass express-session (or `{ session }`,
@@ -107,6 +108,10 @@ declare namespace connectDynamoDB {
     format?: 'connect-dynamodb' | 'connect-dynamodb-session'
     /** Also read sessions still stored in connect-dynamodb-session's layout, moving each to this store's layout when it is first read. */
     migrateFrom?: 'connect-dynamodb-session'
+    /** ms: a session ends this long after it was first saved, however active it is (off by default). */
+    absoluteTimeout?: number
+    /** Device fields to record with a session's first save (with the request express-session attaches, when there is one); they show in listSessionsForUser(). */
+    sessionMetadata?: (session: SessionData & Record<string, unknown>, req?: IncomingMessage) => Record<string, string | number | boolean | null | undefined>
     /** Hears every failed call (the caller still gets the error). */
     err?: (message: string, error: StoreError) => void
     /** Debug messages and warnings ("warn: ..."); without it, warnings go to console.warn. */
@@ -137,7 +142,15 @@ declare namespace connectDynamoDB {
   interface UserSession {
     sid: string
     expires: Date
+    /** When it was first saved, and last saved or touched by the store (where the store recorded them). */
+    createdAt?: Date
+    lastSeenAt?: Date
+    /** The device it was created from: userAgent, ip, and the sessionMetadata hook's fields. */
+    device?: Record<string, string>
   }
+
+  /** For express-session: a new id for the request's session, keeping its data; the old id stops working at once. */
+  function rotateSession(req: { session?: unknown; sessionID?: string; sessionStore?: unknown }, callback?: Callback<void>): Promise<void>
 
   type ErrorCode =
     | 'ERR_INVALID_OPTION'
@@ -233,6 +246,10 @@ declare namespace connectDynamoDB {
     destroyOtherSessionsForUser(user: string | number, keepSid: string, callback?: Callback<number>): Promise<number>
     /** Resolves how many sessions were destroyed. */
     destroyAllSessionsForUser(user: string | number, callback?: Callback<number>): Promise<number>
+    /** Ends one of the user's sessions; ERR_SESSION_NOT_FOUND unless it is a live session of that user. */
+    destroySessionForUser(user: string | number, sid: string, callback?: Callback<void>): Promise<void>
+    /** Moves a live session to a new id in one transaction, keeping its data; the old id becomes a tombstone. */
+    rotate(oldSid: string, newSid: string, callback?: Callback<void>): Promise<void>
     /** Takes the session's lease lock if no one holds it and its lockVerificationProperty still equals verificationValue; else ERR_SESSION_LOCKED. Resolves the lease's token. */
     lock(sid: string, verificationValue: unknown, callback?: Callback<string>): Promise<string>
     /** Releases the lease the token names (without one: the one lease this store took on the session). True if released, false if none of ours was there. */

@@ -40,6 +40,8 @@ function defineStore(Store) {
     #reaping
 
     #hooks
+    /** Whether saves carry the device's fields (the user index, or a `sessionMetadata` hook). */
+    #devices
     /** With `versioning`: session object -> the version its last save wrote (a request may save twice). */
     #versions
 
@@ -48,12 +50,14 @@ function defineStore(Store) {
       const { native, client, hooks } = normalizeOptions(options == null ? {} : options)
       const bridge = client === undefined ? undefined : clientBridge(client)
       try {
-        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m), ...this.#engine.hooks(NativeStore.ownSockets()))
+        const hooksOfEngine = this.#engine.hooks(NativeStore.ownSockets())
+        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m), ...hooksOfEngine, Boolean(hooks.sessionMetadata))
       } catch (err) {
         throw liftError(err)
       }
       this.#engine.attach(this.#native)
       this.#hooks = hooks
+      this.#devices = this.#native.devices
       if (this.#native.versioning) this.#versions = new WeakMap()
       this.#client = client
       this.#startReaper(this.#native.reapInterval)
@@ -86,14 +90,14 @@ function defineStore(Store) {
 
     set(sid, sess, cb) {
       if (this.#versions) return this.#settle(cb, 'set', () => this.#saveVersioned(checkSid(sid), sess))
-      return this.#run(cb, 'set', (id) => this.#native.set(id, checkSid(sid), serialize(sess), ...this.#times(sess)), nothing)
+      return this.#run(cb, 'set', (id) => this.#native.set(id, checkSid(sid), serialize(sess), ...this.#times(sess), undefined, this.#device(sess)), nothing)
     }
 
     /** A save that names the version it read, and remembers the one it wrote. */
     async #saveVersioned(sid, sess) {
       const json = serialize(withoutVersion(sess))
       const read = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
-      const args = [sid, json, ...this.#times(sess), read]
+      const args = [sid, json, ...this.#times(sess), read, this.#device(sess)]
       this.#versions.set(sess, await this.#engine.call((id) => this.#native.set(id, ...args)))
     }
 
@@ -179,9 +183,20 @@ function defineStore(Store) {
 
     /** The user's live sessions as `{ sid, expires: Date }`, soonest expiry first. */
     listSessionsForUser(user, cb) {
-      return this.#settle(cb, 'listSessionsForUser', () =>
-        this.#call('listSessionsForUser', checkUser(user)).then((sessions) => sessions.map(({ sid, expires }) => ({ sid, expires: new Date(expires * 1000) }))),
-      )
+      return this.#settle(cb, 'listSessionsForUser', () => this.#call('listSessionsForUser', checkUser(user)).then((sessions) => sessions.map(listedSession)))
+    }
+
+    /** Ends one of the user's sessions (a row of "Your devices"); ERR_SESSION_NOT_FOUND unless it is a live session of that user. */
+    destroySessionForUser(user, sid, cb) {
+      return this.#settle(cb, 'destroySessionForUser', () => this.#call('destroySessionForUser', checkUser(user), checkSid(sid)))
+    }
+
+    /**
+     * Moves the live session `oldSid` to `newSid` in one transaction, keeping its data, user, device
+     * and creation time; the old id becomes a tombstone at once. See rotateSession() for express-session.
+     */
+    rotate(oldSid, newSid, cb) {
+      return this.#settle(cb, 'rotate', () => this.#call('rotate', checkSid(oldSid), checkSid(newSid)))
     }
 
     /** Destroys every session of the user except `keepSid`; resolves how many were destroyed. */
@@ -258,6 +273,30 @@ function defineStore(Store) {
     /** A call of the native store on the engine (its first argument is the call's id). */
     #call(method, ...args) {
       return this.#engine.call((id) => this.#native[method](id, ...args))
+    }
+
+    /**
+     * The device fields a save records (the first save's are kept): the user agent and client
+     * address of the request express-session attaches to the session (non-enumerable `req`), and
+     * what the `sessionMetadata` hook adds. The core bounds them; undefined when not recorded.
+     */
+    #device(sess) {
+      if (!this.#devices) return undefined
+      const req = sess && sess.req
+      const fields = req ? { userAgent: wellFormed(req.headers && req.headers['user-agent']), ip: clientAddress(req) } : {}
+      const { sessionMetadata } = this.#hooks
+      if (sessionMetadata) {
+        const extra = sessionMetadata(sess, req)
+        if (extra === null || typeof extra !== 'object' || Array.isArray(extra)) {
+          throw storeError('ERR_INVALID_OPTION', 'sessionMetadata(session, req) must return an object of device fields')
+        }
+        for (const [name, value] of Object.entries(extra)) fields[wellFormed(name)] = wellFormed(value)
+      }
+      try {
+        return JSON.stringify(fields)
+      } catch (cause) {
+        throw Object.assign(storeError('ERR_INVALID_OPTION', `sessionMetadata fields cannot be stored: ${cause.message}`), { cause })
+      }
     }
 
     /** Cookie expiry, maxAge and (when `ttl` is a function) its answer, in ms. */
@@ -475,7 +514,7 @@ function normalizeOptions(options) {
     }
   }
   const hooks = {}
-  for (const name of ['err', 'log']) {
+  for (const name of ['err', 'log', 'sessionMetadata']) {
     if (shim[name] == null) continue
     if (typeof shim[name] !== 'function') throw storeError('ERR_INVALID_OPTION', `option "${name}" must be a function`)
     hooks[name] = shim[name]
@@ -502,6 +541,55 @@ function foundSession(json, expires, version) {
   // The item's expiry is the cookie's rounded up to the second: only a touch moves it further.
   if (Date.parse(cookie.expires) <= at - 1000) cookie.expires = new Date(at).toISOString()
   return session
+}
+
+/** A string with any lone surrogate replaced (JSON would carry it, and UTF-8 cannot); anything else as it is. */
+function wellFormed(value) {
+  return typeof value === 'string' && LONE_SURROGATE.test(value) ? value.toWellFormed() : value
+}
+
+/** The client address of a request: express's `req.ip` (which honours `trust proxy`), else the socket's. */
+function clientAddress(req) {
+  const address = req.ip || (req.socket && req.socket.remoteAddress)
+  return typeof address === 'string' ? address : undefined
+}
+
+/** A row of listSessionsForUser(): times as Dates, the device's fields when the store recorded them. */
+function listedSession({ sid, expires, createdAt, lastSeenAt, device }) {
+  const row = { sid, expires: new Date(expires * 1000) }
+  if (createdAt != null) row.createdAt = new Date(createdAt)
+  if (lastSeenAt != null) row.lastSeenAt = new Date(lastSeenAt)
+  if (device) row.device = device
+  return row
+}
+
+/**
+ * For express-session: gives the request's session a new id and keeps its data, as OWASP asks on
+ * login or a privilege change (express-session's own regenerate() throws the data away). The
+ * stored session moves in one transaction (`store.rotate`), so a request still holding the old id
+ * finds nothing and cannot write it back; express-session sends the new cookie with the response.
+ * A session never saved has nothing to move and simply gets its new id. On failure the request
+ * keeps its old session and the error goes to the callback or promise.
+ */
+function rotateSession(req, cb) {
+  return settle(cb, async () => {
+    const store = req && req.sessionStore
+    if (!store || typeof store.rotate !== 'function' || typeof store.generate !== 'function' || !req.session) {
+      throw invalidArgument('rotateSession(req) needs a request with an express-session session kept by this store')
+    }
+    const [oldId, old] = [req.sessionID, req.session]
+    const { cookie: _cookie, ...data } = old
+    store.generate(req)
+    Object.assign(req.session, data)
+    try {
+      await store.rotate(oldId, req.sessionID)
+    } catch (err) {
+      if (err.code === 'ERR_SESSION_NOT_FOUND') return
+      req.sessionID = oldId
+      req.session = old
+      throw err
+    }
+  })
 }
 
 /** What `touch` resolves: `{ expires }` as connect-dynamodb gives it, or null when no live session was there. */
@@ -556,4 +644,5 @@ function defaultStoreClass() {
 module.exports = connectDynamoDB
 module.exports.default = connectDynamoDB
 module.exports.VERSION_PROPERTY = VERSION_PROPERTY
+module.exports.rotateSession = rotateSession
 Object.defineProperty(module.exports, 'DynamoDBStore', { enumerable: true, get: defaultStoreClass })

@@ -328,3 +328,29 @@ describe("connect-dynamodb-session's option names", () => {
 })
 
 
+
+describe('device records', () => {
+  test('recording the device costs a first save at most 1 WCU more than the user index alone; a touch within touchAfter nothing', async () => {
+    const req = { headers: { 'user-agent': `Mozilla/5.0 (X11; Linux x86_64) ${'AppleWebKit/537.36 '.repeat(4)}` }, ip: '198.51.100.4' }
+    const data = { user: 'ivy', notes: 'x'.repeat(700) }
+    const writes = async (options, withRequest) => {
+      const store = newStore({ touchAfter: 60_000, ...options })
+      const sess = cookieSession(data, 3_600_000)
+      if (withRequest) Object.defineProperty(sess, 'req', { value: req })
+      const units = async (call) => {
+        const before = store.stats().consumedCapacity.writeUnits
+        await call()
+        return store.stats().consumedCapacity.writeUnits - before
+      }
+      const used = { first: await units(() => store.set('c1', sess)), within: await units(() => store.touch('c1', later(sess, 1000))) }
+      await store.close()
+      return used
+    }
+    // The user index alone: the registry entry and the index's own write come with it, device or not.
+    const indexed = await writes({ userPath: 'user' }, false)
+    const devices = await writes({ userPath: 'user', sessionMetadata: () => ({ deviceName: 'Phone' }) }, true)
+    expect(indexed.first).toBeGreaterThan(0)
+    expect(devices.first - indexed.first).toBeLessThanOrEqual(1)
+    expect(devices.within).toBe(0)
+  })
+})

@@ -10,6 +10,8 @@
 //    1 s, touchAfter 60 s given as 6 s) so the run takes seconds, not minutes;
 //    every rule involved compares whole seconds, so the scaling is exact.
 // 2. Compression: realistic sessions of 4 KB, 64 KB and 1 MB, plain and compressed.
+// 3. Devices: what recording a session's device and times (userPath,
+//    sessionMetadata) adds per save and per touch.
 //
 // QUICK=1 runs a short version (fewer browsers and pages).
 
@@ -211,7 +213,47 @@ async function compression(connection) {
   return rows
 }
 
-function report(traffics, packed) {
+/**
+ * Write units of a first save, a later save, a touch past touchAfter and one within it, for a
+ * session of about `bytes`, with the user index alone and with device fields recorded too.
+ */
+async function devices(connection) {
+  const req = { headers: { 'user-agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15' }, ip: '203.0.113.7' }
+  const rows = []
+  for (const bytes of [700, 1500]) {
+    const row = { bytes }
+    for (const [name, options] of [
+      ['plain', {}],
+      ['indexed', { userPath: 'user' }],
+      ['devices', { userPath: 'user', sessionMetadata: () => ({ deviceName: 'Work laptop' }) }],
+    ]) {
+      const store = new DynamoDBStore({ table: `costs-devices-${name}`, AWSConfigJSON: connection, touchAfter: 60_000, ...options })
+      await store.initialize()
+      const units = async (call) => {
+        const before = store.stats().consumedCapacity.writeUnits
+        await call()
+        return store.stats().consumedCapacity.writeUnits - before
+      }
+      const sess = { ...realisticSession(bytes, `${name}-${bytes}`), user: `u-${bytes}` }
+      if (name === 'devices') Object.defineProperty(sess, 'req', { value: req })
+      const sid = `devices-${name}-${bytes}-${Date.now()}`
+      row[name] = {
+        firstSave: await units(() => store.set(sid, sess)),
+        save: await units(() => store.set(sid, { ...sess, changed: true })),
+        touchWithin: await units(() => store.touch(sid, sess)),
+      }
+      const later = new DynamoDBStore({ table: `costs-devices-${name}`, AWSConfigJSON: connection, initialized: true, ...options })
+      const before = later.stats().consumedCapacity.writeUnits
+      await later.touch(sid, sess)
+      row[name].touch = later.stats().consumedCapacity.writeUnits - before
+      await Promise.all([store.close(), later.close()])
+    }
+    rows.push(row)
+  }
+  return rows
+}
+
+function report(traffics, packed, deviceRows) {
   const lines = [
     '# What sessions cost in DynamoDB capacity',
     '',
@@ -242,6 +284,22 @@ function report(traffics, packed) {
     lines.push(`| ${row.label} | ${row.json} | ${pair(row, 'wcu')} | ${pair(row, 'rcu')} | ${pair(row, 'p50')} | ${pair(row, 'cpuMs')} |`)
   }
   lines.push('', `Plain sessions over 400 KB are refused (\`${packed.find((r) => r.plain.refused)?.plain.refused || 'none'}\`): DynamoDB's item limit.`, '')
+  lines.push(
+    '## Devices (`userPath`, `sessionMetadata`)',
+    '',
+    'Write units of one session as DynamoDB reports them, for three stores: neither option (plain); `userPath` alone (the user',
+    'attribute, its index entry and registry, `createdAt`/`lastSeenAt`); `userPath` with a `sessionMetadata` hook and a request',
+    '(plus the device: a 130-byte Safari user agent, an address and a device name). A touch within `touchAfter` sends nothing; a',
+    'touch past it comes from another store process.',
+    '',
+    '| session JSON | first save | later save | touch past touchAfter | touch within touchAfter |',
+    '| ---: | --- | --- | --- | --- |'
+  )
+  const both = (row, key) => `${round(row.plain[key], 1)} / ${round(row.indexed[key], 1)} / ${round(row.devices[key], 1)}`
+  for (const row of deviceRows) {
+    lines.push(`| ~${row.bytes} B | ${both(row, 'firstSave')} | ${both(row, 'save')} | ${both(row, 'touch')} | ${both(row, 'touchWithin')} |`)
+  }
+  lines.push('')
   return lines.join('\n')
 }
 
@@ -254,7 +312,8 @@ async function main() {
       ['@fastify/session defaults (rolling, saveUninitialized)', await traffic('fastify', connection)],
     ]
     const packed = await compression(connection)
-    const markdown = report(traffics, packed)
+    const deviceRows = await devices(connection)
+    const markdown = report(traffics, packed, deviceRows)
     console.log(markdown)
     if (!QUICK) fs.writeFileSync(path.join(__dirname, 'results', 'costs.md'), markdown)
     for (const [, rows] of traffics) {

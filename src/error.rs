@@ -41,6 +41,7 @@ pub mod code {
     pub const SESSION_CONFLICT: &str = "ERR_SESSION_CONFLICT";
     pub const SESSION_LOCKED: &str = "ERR_SESSION_LOCKED";
     pub const SESSION_NOT_FOUND: &str = "ERR_SESSION_NOT_FOUND";
+    pub const SESSION_EXISTS: &str = "ERR_SESSION_EXISTS";
     pub const INTERNAL: &str = "ERR_INTERNAL";
 }
 

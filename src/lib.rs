@@ -34,6 +34,7 @@ mod wire_json;
 
 #[cfg(unix)]
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +52,7 @@ use crate::host::{Carrier, DoneArgs, Host, SendArgs};
 use crate::logger::{CoreMessage, Logger};
 use crate::options::{StoreOptions, OPTIONS};
 use crate::stats::Stats;
+use crate::store::devices::Device;
 use crate::store::users::UserArg;
 use crate::store::{Found, Store};
 use crate::transport::{JsTransport, Lost, Reply};
@@ -129,6 +131,11 @@ pub struct UserSessionInfo {
     pub sid: String,
     /// Epoch seconds.
     pub expires: i64,
+    /// Epoch ms: the first save, and the last save or touch the store wrote.
+    pub created_at: Option<f64>,
+    pub last_seen_at: Option<f64>,
+    /// The device it was created from (user agent, client address, the app's fields).
+    pub device: Option<HashMap<String, String>>,
 }
 
 /// What a call of the engine resolves with.
@@ -203,7 +210,8 @@ impl NativeStore {
     /// its own options and the AWS default chain. `done` and `wake` connect
     /// the engine to the shim (lib/engine.js); the requests travel on the
     /// core's own sockets, which trust `certificates()` for HTTPS, or, given
-    /// `send`, on the shim's (lib/transport.js).
+    /// `send`, on the shim's (lib/transport.js). `metadata_hook`: the app
+    /// passed `sessionMetadata`, so saves carry device fields.
     #[napi(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -216,12 +224,15 @@ impl NativeStore {
         wake: Function<u32, ()>,
         certificates: Option<Function<(), Vec<String>>>,
         send: Option<Function<SendArgs, ()>>,
+        metadata_hook: Option<bool>,
     ) -> Result<Self> {
         let raw = match options {
             Some(object) => read_options(&object)?,
             None => Map::new(),
         };
-        let options = StoreOptions::parse(&raw, |path| std::fs::read_to_string(path))?;
+        let mut options = StoreOptions::parse(&raw, |path| std::fs::read_to_string(path))?;
+        // The shim's `sessionMetadata` hook sends device fields with every save.
+        options.devices |= metadata_hook == Some(true);
         let js_client = match (client_config, client_credentials) {
             (Some(config), Some(credentials)) => Some(JsClient {
                 config: config.build_threadsafe_function().weak::<true>().build()?,
@@ -465,11 +476,23 @@ impl NativeStore {
         max_age: Option<f64>,
         ttl: Option<f64>,
         version: Option<f64>,
+        device: Option<String>,
     ) -> Result<()> {
         let times = cookie_times(cookie_expires, max_age, ttl);
         self.start(id, |store| async move {
-            store.set(&sid, sess, times, version).await.map(Answer::Number)
+            let device = match device {
+                Some(json) => Device::from_json(&json)?,
+                None => None,
+            };
+            store.set(&sid, sess, times, version, device).await.map(Answer::Number)
         })
+    }
+
+    /// Whether saves should carry the device's fields (the user index is on,
+    /// or the shim has a `sessionMetadata` hook).
+    #[napi(getter)]
+    pub fn devices(&self) -> bool {
+        self.store.options().devices
     }
 
     #[napi(getter)]
@@ -595,9 +618,34 @@ impl NativeStore {
             Ok(Answer::UserSessions(
                 sessions
                     .into_iter()
-                    .map(|(sid, expires)| UserSessionInfo { sid, expires })
+                    .map(|(sid, session)| UserSessionInfo {
+                        sid,
+                        expires: session.expires,
+                        created_at: session.created_ms,
+                        last_seen_at: session.seen_ms,
+                        device: (!session.device.is_empty()).then(|| session.device.into_iter().collect()),
+                    })
                     .collect(),
             ))
+        })
+    }
+
+    /// Ends the session `sid` if it is a live session of `user`.
+    #[napi]
+    pub fn destroy_session_for_user(&self, id: u32, user: Either<String, f64>, sid: String) -> Result<()> {
+        self.start(id, |store| async move {
+            store
+                .destroy_session_for_user(user_arg(user), &sid)
+                .await
+                .map(|()| Answer::Nothing)
+        })
+    }
+
+    /// Moves the session `old_sid` to `new_sid` in one transaction, leaving a tombstone behind.
+    #[napi]
+    pub fn rotate(&self, id: u32, old_sid: String, new_sid: String) -> Result<()> {
+        self.start(id, |store| async move {
+            store.rotate(&old_sid, &new_sid).await.map(|()| Answer::Nothing)
         })
     }
 

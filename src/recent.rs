@@ -46,11 +46,18 @@ pub enum Written {
     /// Its content was what this process last saw stored, but the session
     /// is gone (destroyed or expired since): it is not recreated.
     Gone,
+    /// The session outlived `absoluteTimeout`: nothing was written.
+    Ended,
+    /// A touch moved the expiry to this (stored unit).
+    Touched(i64),
 }
 
 /// The session calls the layer stands in front of, by table key (and sid,
 /// for the calls that also look under the sid in an older layout).
 pub trait SessionCalls {
+    /// What else a save carries to the table (the layer passes it on unread).
+    type Extra: Sync;
+
     fn read(&self, sid: &str, key: &str) -> impl Future<Output = StoreResult<Option<Read>>> + Send;
     /// `expires` in the layout's unit; `read_version` with `versioning`.
     fn write(
@@ -59,9 +66,11 @@ pub trait SessionCalls {
         sess: String,
         expires: i64,
         read_version: Option<f64>,
+        extra: &Self::Extra,
     ) -> impl Future<Output = StoreResult<Written>> + Send;
-    /// Moves a live session's expiry; false when there is no live session.
-    fn refresh(&self, key: &str, expires: i64) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Moves a live session's expiry; the expiry stored (at most `expires`),
+    /// or None when there is no live session.
+    fn refresh(&self, key: &str, expires: i64) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
     fn remove(&self, sid: &str, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
@@ -108,14 +117,21 @@ impl<S: SessionCalls + Sync> Remembering<'_, S> {
 
     /// A save whose content equals what is stored is a touch, or nothing
     /// within `touchAfter`; a session destroyed meanwhile stays destroyed.
-    pub async fn set(&self, key: &str, sess: String, expires: i64, read_version: Option<f64>) -> StoreResult<Written> {
+    pub async fn set(
+        &self,
+        key: &str,
+        sess: String,
+        expires: i64,
+        read_version: Option<f64>,
+        extra: &S::Extra,
+    ) -> StoreResult<Written> {
         if self.rules.keep_content {
             if let Some(stored) = self.memo.unchanged(key, &sess) {
                 if within_touch_after(stored, expires, self.rules.touch_after) {
                     Stats::count(&self.stats.skipped_writes);
                 } else {
                     Stats::count(&self.stats.downgraded_sets);
-                    if !self.refresh(key, expires).await? {
+                    if self.refresh(key, expires).await?.is_none() {
                         return Ok(Written::Gone);
                     }
                 }
@@ -123,11 +139,11 @@ impl<S: SessionCalls + Sync> Remembering<'_, S> {
             }
         }
         let kept = self.rules.keep_content.then(|| sess.clone());
-        let written = self.calls.write(key, sess, expires, read_version).await?;
+        let written = self.calls.write(key, sess, expires, read_version, extra).await?;
         match written {
             Written::Saved(_) if self.rules.remembers() => self.memo.remember(key, kept, expires as f64),
-            Written::Saved(_) | Written::Unchanged | Written::Gone => {}
-            Written::Refused => self.memo.forget(key),
+            Written::Saved(_) | Written::Unchanged | Written::Touched(_) => {}
+            Written::Refused | Written::Gone | Written::Ended => self.memo.forget(key),
         }
         Ok(written)
     }
@@ -142,15 +158,14 @@ impl<S: SessionCalls + Sync> Remembering<'_, S> {
                 return Ok(Some(stored));
             }
         }
-        Ok(self.refresh(key, expires).await?.then_some(expires as f64))
+        Ok(self.refresh(key, expires).await?.map(|stored| stored as f64))
     }
 
-    async fn refresh(&self, key: &str, expires: i64) -> StoreResult<bool> {
+    async fn refresh(&self, key: &str, expires: i64) -> StoreResult<Option<i64>> {
         let refreshed = self.calls.refresh(key, expires).await?;
-        if refreshed {
-            self.memo.refreshed(key, expires as f64);
-        } else {
-            self.memo.forget(key);
+        match refreshed {
+            Some(stored) => self.memo.refreshed(key, stored as f64),
+            None => self.memo.forget(key),
         }
         Ok(refreshed)
     }
@@ -203,7 +218,7 @@ impl RecentSessions {
         }
     }
 
-    fn forget(&self, key: &str) {
+    pub fn forget(&self, key: &str) {
         if let Ok(mut guard) = self.entries.lock() {
             let (entries, bytes) = &mut *guard;
             if let Some(old) = entries.remove(key) {
@@ -243,6 +258,8 @@ mod tests {
     }
 
     impl SessionCalls for Calls {
+        type Extra = ();
+
         async fn read(&self, _sid: &str, key: &str) -> StoreResult<Option<Read>> {
             self.reads.fetch_add(1, Ordering::SeqCst);
             Ok(self.stored.lock().unwrap().get(key).map(|(sess, expires)| Read {
@@ -252,16 +269,26 @@ mod tests {
             }))
         }
 
-        async fn write(&self, key: &str, sess: String, expires: i64, _read: Option<f64>) -> StoreResult<Written> {
+        async fn write(
+            &self,
+            key: &str,
+            sess: String,
+            expires: i64,
+            _read: Option<f64>,
+            _: &(),
+        ) -> StoreResult<Written> {
             self.writes.fetch_add(1, Ordering::SeqCst);
             self.stored.lock().unwrap().insert(key.into(), (sess, expires));
             Ok(Written::Saved(None))
         }
 
-        async fn refresh(&self, key: &str, expires: i64) -> StoreResult<bool> {
+        async fn refresh(&self, key: &str, expires: i64) -> StoreResult<Option<i64>> {
             self.refreshes.fetch_add(1, Ordering::SeqCst);
             let mut stored = self.stored.lock().unwrap();
-            Ok(stored.get_mut(key).map(|entry| entry.1 = expires).is_some())
+            Ok(stored.get_mut(key).map(|entry| {
+                entry.1 = expires;
+                expires
+            }))
         }
 
         async fn remove(&self, _sid: &str, key: &str) -> StoreResult<()> {
@@ -307,11 +334,14 @@ mod tests {
         let (calls, stats) = (&fixture.calls, &fixture.stats);
         let sessions = fixture.layer(60.0, true);
         run(async {
-            sessions.set("k", SESS.into(), 1000, None).await.unwrap();
+            sessions.set("k", SESS.into(), 1000, None, &()).await.unwrap();
             assert!(sessions.get("s", "k").await.unwrap().is_some());
             let same_but_cookie = r#"{"cookie":{"a":2},"n":1}"#.to_string();
             assert_eq!(
-                sessions.set("k", same_but_cookie.clone(), 1030, None).await.unwrap(),
+                sessions
+                    .set("k", same_but_cookie.clone(), 1030, None, &())
+                    .await
+                    .unwrap(),
                 Written::Unchanged
             );
             assert_eq!(
@@ -320,7 +350,7 @@ mod tests {
                 "within touchAfter: nothing sent"
             );
             assert_eq!(
-                sessions.set("k", same_but_cookie, 1100, None).await.unwrap(),
+                sessions.set("k", same_but_cookie, 1100, None, &()).await.unwrap(),
                 Written::Unchanged
             );
             assert_eq!(
@@ -331,7 +361,7 @@ mod tests {
             assert_eq!(calls.stored.lock().unwrap()["k"].1, 1100);
             let changed = r#"{"cookie":{},"n":2}"#.to_string();
             assert_eq!(
-                sessions.set("k", changed, 1100, None).await.unwrap(),
+                sessions.set("k", changed, 1100, None, &()).await.unwrap(),
                 Written::Saved(None)
             );
             assert_eq!(calls.writes.load(Ordering::SeqCst), 2);
@@ -348,7 +378,7 @@ mod tests {
         let calls = &fixture.calls;
         let sessions = fixture.layer(60.0, false);
         run(async {
-            sessions.set("k", SESS.into(), 1000, None).await.unwrap();
+            sessions.set("k", SESS.into(), 1000, None, &()).await.unwrap();
             assert_eq!(sessions.touch("k", 1030).await.unwrap(), Some(1000.0));
             assert_eq!(calls.refreshes.load(Ordering::SeqCst), 0);
             assert_eq!(sessions.touch("k", 1070).await.unwrap(), Some(1070.0));
@@ -371,7 +401,7 @@ mod tests {
             );
             assert_eq!(calls.refreshes.load(Ordering::SeqCst), 4);
             assert_eq!(
-                sessions.set("k", SESS.into(), 1000, None).await.unwrap(),
+                sessions.set("k", SESS.into(), 1000, None, &()).await.unwrap(),
                 Written::Saved(None)
             );
         });
@@ -383,9 +413,9 @@ mod tests {
         let (calls, stats) = (&fixture.calls, &fixture.stats);
         let sessions = fixture.layer(0.0, false);
         run(async {
-            sessions.set("k", SESS.into(), 1000, None).await.unwrap();
+            sessions.set("k", SESS.into(), 1000, None, &()).await.unwrap();
             sessions.get("s", "k").await.unwrap();
-            sessions.set("k", SESS.into(), 1000, None).await.unwrap();
+            sessions.set("k", SESS.into(), 1000, None, &()).await.unwrap();
             sessions.touch("k", 1000).await.unwrap();
         });
         assert_eq!(calls.writes.load(Ordering::SeqCst), 2);

@@ -51,6 +51,7 @@ pub enum Target {
     Query,
     BatchGetItem,
     BatchWriteItem,
+    TransactWriteItems,
 }
 
 impl Target {
@@ -65,6 +66,7 @@ impl Target {
             Target::Query => "DynamoDB_20120810.Query",
             Target::BatchGetItem => "DynamoDB_20120810.BatchGetItem",
             Target::BatchWriteItem => "DynamoDB_20120810.BatchWriteItem",
+            Target::TransactWriteItems => "DynamoDB_20120810.TransactWriteItems",
         }
     }
 }

@@ -46,6 +46,13 @@ impl Body {
         self
     }
 
+    /// A field whose value is JSON already built (a transaction's actions).
+    pub fn raw(mut self, name: &str, json: &[u8]) -> Self {
+        self.field(name);
+        self.0.extend_from_slice(json);
+        self
+    }
+
     /// `"RequestItems":{"<table>":<requests>}` of a batch, `requests` already JSON.
     pub fn request_items(mut self, table: &str, requests: &[u8]) -> Self {
         self.field("RequestItems");

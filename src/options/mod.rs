@@ -20,10 +20,12 @@ pub use crate::layout::{Layout, CONTENT_ATTR, EXPIRES_ATTR, SESS_ATTR, TTL_ATTR,
 pub const DESTROYED_ATTR: &str = "destroyed";
 /// With `versioning`: the count of content writes, checked by every save.
 pub const VERSION_ATTR: &str = "version";
+pub use crate::store::devices::DEVICE_ATTR;
+pub use crate::store::lifetime::{CREATED_ATTR, SEEN_ATTR};
 /// Every attribute name the store writes on its own items (sessions,
 /// tombstones, locks, user registries, either layout): no hashKey, rangeKey
 /// or special key may reuse one, or the store would overwrite it.
-const STORE_ATTRS: [&str; 10] = [
+const STORE_ATTRS: [&str; 13] = [
     SESS_ATTR,
     EXPIRES_ATTR,
     TYPE_ATTR,
@@ -34,6 +36,9 @@ const STORE_ATTRS: [&str; 10] = [
     crate::store::users::REGISTRY_SIDS_ATTR,
     CONTENT_ATTR,
     TTL_ATTR,
+    CREATED_ATTR,
+    SEEN_ATTR,
+    DEVICE_ATTR,
 ];
 
 /// Refuses an attribute name the store writes itself, naming the clash.
@@ -74,6 +79,12 @@ pub struct StoreOptions {
     pub lock: LockOptions,
     /// The item layout sessions are read and written in (`format`).
     pub layout: Layout,
+    /// `absoluteTimeout`: a session ends this long after it was first saved,
+    /// however often it is used (ms).
+    pub absolute_timeout_ms: Option<f64>,
+    /// Each session records the device it was created from: the user index
+    /// is on, or the shim has a `sessionMetadata` hook (it says so).
+    pub devices: bool,
     /// `migrateFrom`: also read sessions stored in this layout (under the
     /// bare sid), moving each to `layout` the first time it is read.
     pub migrate_from: Option<Layout>,
@@ -210,9 +221,27 @@ impl StoreOptions {
             },
             layout,
             migrate_from: parse_layout(&o, "migrateFrom")?,
+            absolute_timeout_ms: parse_absolute_timeout(&o)?,
+            devices: false,
+        };
+        let options = StoreOptions {
+            devices: options.users.enabled(),
+            ..options
         };
         check_layouts(&options)?;
         Ok(options)
+    }
+}
+
+/// `absoluteTimeout`: ms > 0, or off.
+fn parse_absolute_timeout(o: &Reader) -> StoreResult<Option<f64>> {
+    match o.get("absoluteTimeout") {
+        None | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|ms| ms >= 1.0 && ms.is_finite()) => Ok(n.as_f64()),
+        Some(_) => Err(StoreError::invalid_option(
+            "absoluteTimeout",
+            "a number of ms >= 1 (how long a session may live after it was first saved)",
+        )),
     }
 }
 

@@ -219,6 +219,16 @@ pub const OPTIONS: &[Spec] = &[
         DefaultValue::Text(FORMAT),
     ),
     core("migrateFrom", "\"connect-dynamodb-session\"", DefaultValue::Unset),
+    core(
+        "absoluteTimeout",
+        "a number of ms >= 1 (how long a session may live after it was first saved)",
+        DefaultValue::Unset,
+    ),
+    shim(
+        "sessionMetadata",
+        &[],
+        "a function (session, req) returning an object of device fields",
+    ),
 ];
 
 /// The option named `name` (or by one of its aliases).

@@ -5,8 +5,11 @@
 //! the same time), the breaker around every call, and the key of a sid.
 
 mod batch;
+pub(crate) mod devices;
+pub(crate) mod lifetime;
 pub(crate) mod locks;
 mod migrate;
+mod rotate;
 mod scans;
 mod sessions;
 pub(crate) mod users;
@@ -50,6 +53,10 @@ pub struct Store {
     closed: Arc<AtomicBool>,
     /// Session key -> (user, when this store registered it).
     registered: Mutex<HashMap<String, (String, Instant)>>,
+    /// With `absoluteTimeout`: session key -> its `createdAt` as last read,
+    /// so a save or touch can cap its expiry in one write (the condition
+    /// checks it; a wrong entry costs a second write, never a longer life).
+    created: Mutex<HashMap<String, f64>>,
     /// Lock key -> the owner tokens of this store's `lock()` calls not yet
     /// unlocked (more than one only when a lease outlived `maxLockTime`).
     held_locks: Mutex<HashMap<String, Vec<String>>>,
@@ -84,6 +91,7 @@ impl Store {
             table_ready: OnceCell::new(),
             closed: Arc::new(AtomicBool::new(false)),
             registered: Mutex::new(HashMap::new()),
+            created: Mutex::new(HashMap::new()),
             held_locks: Mutex::new(HashMap::new()),
             recent: RecentSessions::default(),
             stats: Arc::new(Stats::default()),

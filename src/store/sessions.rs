@@ -8,6 +8,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::devices::Device;
+use super::lifetime::{Write, CREATED_ATTR};
 use super::{Found, Store};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
@@ -47,12 +49,14 @@ impl Store {
     /// Saves the session. With `versioning`, `read_version` is the version
     /// the caller read (0 or None: it read none) and the new version is
     /// returned; a session changed since fails with ERR_SESSION_CONFLICT.
+    /// `device`: the fields of the device saving it (recorded by the first save).
     pub async fn set(
         &self,
         sid: &str,
         sess: String,
         times: CookieTimes,
         read_version: Option<f64>,
+        device: Option<Device>,
     ) -> StoreResult<Option<f64>> {
         let expires = self.expires_at(codec::now_ms(), times);
         let key = self.key(sid)?;
@@ -62,9 +66,15 @@ impl Store {
                 .unwrap_or(0.0)
                 .floor()
         });
-        match self.sessions().set(&key, sess, expires, read_version).await? {
+        match self.sessions().set(&key, sess, expires, read_version, &device).await? {
             Written::Saved(version) => Ok(version),
-            Written::Unchanged => Ok(read_version),
+            Written::Ended => {
+                self.logger.debug(format!(
+                    "a save of \"{key}\" came after the session's absoluteTimeout; nothing was written"
+                ));
+                Ok(read_version)
+            }
+            Written::Unchanged | Written::Touched(_) => Ok(read_version),
             Written::Gone => {
                 self.logger.debug(format!(
                     "an unchanged save found no live session \"{key}\"; not recreating it"
@@ -98,20 +108,19 @@ impl Store {
 
     /// The GetItem body of `get`.
     fn get_body(&self, key: &str) -> Vec<u8> {
-        let sess_attr = self.layout().sess_attr();
-        let (projection, names): (&str, &[(&str, &str)]) = if self.options.versioning {
-            (
-                "#s, #e, #v",
-                &[("#s", sess_attr), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)],
-            )
-        } else {
-            ("#s, #e", &[("#s", sess_attr), ("#e", EXPIRES_ATTR)])
-        };
+        let mut names = vec![("#s", self.layout().sess_attr()), ("#e", EXPIRES_ATTR)];
+        if self.options.versioning {
+            names.push(("#v", VERSION_ATTR));
+        }
+        if self.options.absolute_timeout_ms.is_some() {
+            names.push(("#c", CREATED_ATTR));
+        }
+        let projection: Vec<&str> = names.iter().map(|(placeholder, _)| *placeholder).collect();
         Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, key)
             .boolean("ConsistentRead", self.options.costs.consistent_read)
-            .string("ProjectionExpression", projection)
-            .names(names)
+            .string("ProjectionExpression", &projection.join(", "))
+            .names(&names)
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish()
     }
@@ -199,6 +208,8 @@ impl Store {
 
 /// The session calls as they reach the table: every one is sent.
 impl SessionCalls for Store {
+    type Extra = Option<Device>;
+
     async fn read(&self, sid: &str, key: &str) -> StoreResult<Option<Read>> {
         let wire = &self.ready().await?.wire;
         let sess_attr = self.layout().sess_attr();
@@ -212,8 +223,13 @@ impl SessionCalls for Store {
             (Some(item), Some(encryption)) if encryption.accept_unsealed => item.get(sess_attr).cloned(),
             _ => None,
         };
+        let now_ms = codec::now_ms();
+        if let Some(item) = &item {
+            self.note_created(key, item);
+        }
         let found = match item {
-            Some(item) => self.decode(key, item, codec::now_ms())?,
+            Some(item) if self.past_lifetime(&item, now_ms) => None,
+            Some(item) => self.decode(key, item, now_ms)?,
             None if self.options.migrate_from.is_some() => self.migrate(wire, sid, key).await?,
             None => None,
         };
@@ -229,7 +245,14 @@ impl SessionCalls for Store {
         }))
     }
 
-    async fn write(&self, key: &str, sess: String, expires: i64, read_version: Option<f64>) -> StoreResult<Written> {
+    async fn write(
+        &self,
+        key: &str,
+        sess: String,
+        expires: i64,
+        read_version: Option<f64>,
+        device: &Option<Device>,
+    ) -> StoreResult<Written> {
         let now_ms = codec::now_ms();
         let mut item = codec::encode_item(&self.options, key.to_string(), sess, expires)?;
         let new_version = read_version.map(|read| read + 1.0);
@@ -238,22 +261,38 @@ impl SessionCalls for Store {
         }
         let wire = &self.ready().await?.wire;
         let new_user = self.user_to_register(&item, key);
-        let put = self.put_session(wire, item, read_version, self.layout().now(now_ms));
-        let landed = match &new_user {
+        let save = async {
+            if self.tracks_lifetime() {
+                let write = Write {
+                    key,
+                    item: Some(item),
+                    expires,
+                    read_version,
+                    device: device.as_ref(),
+                };
+                return self.write_tracked(wire, write).await;
+            }
+            let landed = self
+                .put_session(wire, item, read_version, self.layout().now(now_ms))
+                .await?;
+            Ok(if landed {
+                Written::Saved(new_version)
+            } else {
+                Written::Refused
+            })
+        };
+        let written = match &new_user {
             // Both land before the save is acknowledged, so a session whose
             // save was acknowledged is always in the registry.
             Some(user) => {
                 let index = self.user_index(wire);
                 let register = index.register(user, key, (now_ms / 1000.0).floor() as i64);
-                tokio::try_join!(register, put)?.1
+                tokio::try_join!(register, save)?.1
             }
-            None => put.await?,
+            None => save.await?,
         };
         Stats::count(&self.stats.sets);
-        if !landed {
-            return Ok(Written::Refused);
-        }
-        if let Some(user) = new_user {
+        if let (Written::Saved(_), Some(user)) = (&written, new_user) {
             self.remember_registered(key.to_string(), user.clone());
             if let Some(max) = self.options.users.max_sessions {
                 self.limit_sessions(wire, &user, key, max).await.map_err(|err| {
@@ -267,11 +306,26 @@ impl SessionCalls for Store {
                 })?;
             }
         }
-        Ok(Written::Saved(new_version))
+        Ok(written)
     }
 
-    async fn refresh(&self, key: &str, expires: i64) -> StoreResult<bool> {
+    async fn refresh(&self, key: &str, expires: i64) -> StoreResult<Option<i64>> {
         let wire = &self.ready().await?.wire;
+        if self.tracks_lifetime() {
+            let write = Write {
+                key,
+                item: None,
+                expires,
+                read_version: None,
+                device: None,
+            };
+            let touched = self.write_tracked(wire, write).await;
+            Stats::count(&self.stats.touches);
+            return Ok(match touched? {
+                Written::Touched(stored) => Some(stored),
+                _ => None,
+            });
+        }
         let layout = self.layout();
         let [(_, e), ttl @ ..] = &layout.expiry_attributes(expires)[..] else {
             return Err(StoreError::new(code::INTERNAL, "a layout without an expiry attribute"));
@@ -296,9 +350,9 @@ impl SessionCalls for Store {
         match result? {
             Outcome::Done(reply) => {
                 self.stats.write_units(wire::capacity_units(&reply));
-                Ok(true)
+                Ok(Some(expires))
             }
-            Outcome::ConditionFailed(_) => Ok(false),
+            Outcome::ConditionFailed(_) => Ok(None),
         }
     }
 
@@ -328,7 +382,7 @@ impl SessionCalls for Store {
     }
 }
 
-fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
+pub(super) fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
     let Some(stored) = stored else {
         return StoreError::new(
             code::SESSION_CONFLICT,

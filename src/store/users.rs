@@ -17,6 +17,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use super::batch::Batch;
+use super::devices::{Device, DEVICE_ATTR};
+use super::lifetime::{CREATED_ATTR, SEEN_ATTR};
 use super::scans::{next_start, read_items};
 use super::{Store, MEMO_LIMIT};
 use crate::codec::{self, Item};
@@ -111,10 +113,15 @@ fn bucket_of(now_s: i64) -> i64 {
     now_s.div_euclid(REGISTRY_WINDOW_S)
 }
 
-/// A live session of a user: its table key and expiry (epoch seconds).
+/// A live session of a user: its table key, expiry (epoch seconds), and,
+/// where the store recorded them, when it began and was last seen (epoch ms)
+/// and the device it was created from.
 pub struct UserSession {
     pub key: String,
     pub expires: i64,
+    pub created_ms: Option<f64>,
+    pub seen_ms: Option<f64>,
+    pub device: Vec<(String, String)>,
 }
 
 /// The user operations over one table.
@@ -174,15 +181,14 @@ impl UserIndex<'_> {
         keys.retain(|key| codec::sid_of(prefix, key).is_some_and(|sid| !is_registry_sid(sid)));
         let attribute = self.options.users.attribute.as_str();
         let hash_key = self.options.hash_key.as_str();
-        let items = self
-            .batch()
-            .get_keys(keys.into_iter().collect(), &[hash_key, attribute, EXPIRES_ATTR])
-            .await?;
+        let attributes = [hash_key, attribute, EXPIRES_ATTR, CREATED_ATTR, SEEN_ATTR, DEVICE_ATTR];
+        let items = self.batch().get_keys(keys.into_iter().collect(), &attributes).await?;
         let now_ms = codec::now_ms();
+        let absolute = self.options.absolute_timeout_ms;
         let mut sessions: Vec<UserSession> = items
             .into_iter()
             .filter(|item| matches!(item.get(attribute), Some(AttributeValue::S(owner)) if owner == user))
-            .filter_map(|item| live_session(item, hash_key, now_ms))
+            .filter_map(|item| live_session(item, hash_key, now_ms, absolute))
             .collect();
         sessions.sort_by(|a, b| a.expires.cmp(&b.expires).then_with(|| a.key.cmp(&b.key)));
         Ok(sessions)
@@ -310,16 +316,17 @@ impl Store {
         table::ensure_user_index(client, &self.options, &self.logger).await
     }
 
-    /// The live sessions of a user as (sid, expiry in epoch seconds).
-    pub async fn sessions_for_user(&self, user: UserArg) -> StoreResult<Vec<(String, i64)>> {
+    /// The live sessions of a user, each with its sid.
+    pub async fn sessions_for_user(&self, user: UserArg) -> StoreResult<Vec<(String, UserSession)>> {
         let user = user_argument(user)?;
         self.refuse_with_hashed_ids("listSessionsForUser()")?;
         let wire = &self.ready().await?.wire;
         let sessions = self.user_index(wire).sessions(&user).await?;
         Ok(sessions
             .into_iter()
-            .filter_map(|UserSession { key, expires }| {
-                codec::sid_of(&self.options.prefix, &key).map(|sid| (sid.to_string(), expires))
+            .filter_map(|session| {
+                let sid = codec::sid_of(&self.options.prefix, &session.key)?.to_string();
+                Some((sid, session))
             })
             .collect())
     }
@@ -339,15 +346,21 @@ impl Store {
     }
 }
 
-fn live_session(mut item: Item, hash_key: &str, now_ms: f64) -> Option<UserSession> {
+/// A session item read back for a user's list, unless it has expired (or outlived `absolute`).
+fn live_session(mut item: Item, hash_key: &str, now_ms: f64, absolute: Option<f64>) -> Option<UserSession> {
     let expires = codec::read_number(item.get(EXPIRES_ATTR));
-    if codec::is_expired(expires, now_ms) {
+    let created_ms = codec::read_number(item.get(CREATED_ATTR));
+    let ended = matches!((created_ms, absolute), (Some(created), Some(absolute)) if created + absolute <= now_ms);
+    if codec::is_expired(expires, now_ms) || ended {
         return None;
     }
     match item.remove(hash_key) {
         Some(AttributeValue::S(key)) => Some(UserSession {
             key,
             expires: expires.map_or(i64::MAX, |e| e.ceil() as i64),
+            created_ms,
+            seen_ms: codec::read_number(item.get(SEEN_ATTR)),
+            device: Device::fields(item.get(DEVICE_ATTR)),
         }),
         _ => None,
     }
