@@ -12,6 +12,9 @@ const { storeError, liftError, invalidArgument } = require('./lib/errors')
 
 const classes = new WeakMap()
 
+/** The table tools the command line (cli.js) uses: a store's `[ADMIN]()`. Not for apps. */
+const ADMIN = Symbol('connect-dynamodb-rs admin')
+
 /** With `versioning`, the session property that carries the version read to the next save. */
 const VERSION_PROPERTY = '__sessionVersion'
 
@@ -268,6 +271,20 @@ function defineStore(Store) {
         this.#engine.close()
         if (this.#ownClient) this.#client.destroy()
       })
+    }
+
+    /** The calls the command line makes (cli.js): pages of the table, moves between layouts, deletes, probes. */
+    [ADMIN]() {
+      const call = (method, ...args) => this.#settle(undefined, method, () => this.#call(method, ...args))
+      return {
+        format: this.#native.format,
+        stats: () => this.#native.stats(),
+        scanPage: (start, limit, measure = false) => call('scanPage', start, limit, measure),
+        moveToLayout: (key, fromPrefix) => call('moveToLayout', key, fromPrefix),
+        deleteKeys: (keys) => call('deleteKeys', keys),
+        ttlSetting: () => call('ttlSetting'),
+        probePermissions: () => call('probePermissions'),
+      }
     }
 
     /** A call of the native store on the engine (its first argument is the call's id). */
@@ -645,4 +662,5 @@ module.exports = connectDynamoDB
 module.exports.default = connectDynamoDB
 module.exports.VERSION_PROPERTY = VERSION_PROPERTY
 module.exports.rotateSession = rotateSession
+Object.defineProperty(module.exports, 'ADMIN', { value: ADMIN })
 Object.defineProperty(module.exports, 'DynamoDBStore', { enumerable: true, get: defaultStoreClass })

@@ -76,6 +76,11 @@ impl std::fmt::Debug for Encryption {
 }
 
 /// The `sess` attribute for a session's JSON, stored under `table_key`.
+/// How many bytes `json` takes deflated as `compress` stores it (for estimates).
+pub fn deflated_size(json: &[u8]) -> usize {
+    miniz_oxide::deflate::compress_to_vec(json, DEFLATE_LEVEL).len() + 1
+}
+
 pub fn encode(options: &PayloadOptions, table_key: &str, json: String) -> StoreResult<AttributeValue> {
     if json.len() > MAX_SESSION_BYTES {
         return Err(StoreError::new(

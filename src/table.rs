@@ -78,6 +78,17 @@ async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> StoreResul
     Ok(())
 }
 
+/// The table's TTL status (ENABLED, ENABLING, DISABLED, DISABLING) and attribute.
+pub async fn ttl_setting(client: &Client, table: &str) -> StoreResult<(String, Option<String>)> {
+    let described = client.describe_time_to_live().table_name(table).send().await?;
+    let description = described.time_to_live_description;
+    let status = description
+        .as_ref()
+        .and_then(|d| d.time_to_live_status.as_ref())
+        .map_or("DISABLED".to_string(), |status| status.as_str().to_string());
+    Ok((status, description.and_then(|d| d.attribute_name)))
+}
+
 /// A warning, never a failure: the store works without TTL (expired items
 /// are never returned), they are only never deleted.
 async fn warn_about_ttl(client: &Client, table: &str, expected: &str, logger: &Logger) {

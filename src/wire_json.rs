@@ -64,6 +64,12 @@ impl Body {
         self
     }
 
+    pub fn number(mut self, name: &str, value: i64) -> Self {
+        self.field(name);
+        self.0.extend_from_slice(value.to_string().as_bytes());
+        self
+    }
+
     pub fn string(mut self, name: &str, value: &str) -> Self {
         self.field(name);
         push_str(&mut self.0, value);

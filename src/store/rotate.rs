@@ -76,7 +76,7 @@ impl Store {
     }
 
     /// Every attribute of an item, read strongly consistent.
-    async fn read_whole(&self, wire: &Wire, key: &str) -> StoreResult<Option<Item>> {
+    pub(super) async fn read_whole(&self, wire: &Wire, key: &str) -> StoreResult<Option<Item>> {
         let body = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, key)
             .boolean("ConsistentRead", true)
