@@ -66,7 +66,7 @@ async function migrate(flags, out) {
     out.result(result, (r) => [
       r.dryRun
         ? `Dry run: ${r.wouldMove} of ${r.scanned} items are sessions in connect-dynamodb-session's layout and would move; nothing was written.`
-        : `${r.done ? 'Done' : 'Interrupted'}: ${r.moved} sessions moved, ${r.skipped} left (expired, or changed meanwhile: run again), ${r.scanned} items scanned (counting from the first run).`,
+        : `${r.done ? 'Done' : 'Interrupted'}: ${r.moved} sessions moved, ${r.skipped} left (expired, or changed meanwhile: run again), ${r.scanned} items scanned${state.resumed ? ' (since the first, interrupted run)' : ''}.`,
       r.done ? null : `Run the same command again to resume (position kept in ${r.stateFile}).`,
     ].filter(Boolean))
     return done ? 0 : 130
@@ -91,7 +91,7 @@ function resume(file, store) {
     throw new CliError(`the state file ${file} is damaged: delete it to start over`)
   }
   if (state.table !== store.table) throw new CliError(`the state file ${file} belongs to table "${state.table}": pass --state for another file`)
-  return state
+  return { ...state, resumed: true }
 }
 
 function save(file, state) {
