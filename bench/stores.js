@@ -8,6 +8,7 @@ const STORES = {
   rs: 'connect-dynamodb-rs',
   cd: 'connect-dynamodb@3.0.5',
   js: 'hand-written JS store (node:http, SigV4, no SDK)',
+  memory: "express-session's MemoryStore (no I/O: the floor of the express runs)",
 }
 
 function createStore(kind, { endpoint, table }) {
@@ -26,6 +27,7 @@ function createStore(kind, { endpoint, table }) {
     const { JsStore } = require('./js-store')
     return new JsStore({ endpoint, table, accessKeyId: 'bench', secretAccessKey: 'bench' })
   }
+  if (kind === 'memory') return new session.MemoryStore()
   throw new Error(`unknown store ${kind}`)
 }
 

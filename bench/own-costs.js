@@ -1,0 +1,90 @@
+'use strict'
+
+// npm run bench:own: what the stores themselves cost, against a stand-in for
+// DynamoDB that answers at once from memory (bench/stub-dynamodb.js) instead
+// of DynamoDB Local, which shares the machine's two cores and whose writes
+// take a lock that a fast client's reads keep busy. The scenarios are those
+// of `npm run bench`: sequential calls on 1 KB sessions (CPU per call, with
+// the kernel's share apart), and 64 in flight (80% get, 15% touch, 5% set
+// over 1,000 sessions). Each store in its own process, warmed until its CPU
+// per call settles; rounds rotate which goes first. QUICK=1: a smoke run.
+
+const path = require('node:path')
+const { fork } = require('node:child_process')
+const { STORES, QUIET } = require('./stores')
+
+const QUICK = process.env.QUICK === '1'
+const ROUNDS = QUICK ? 1 : 5
+const KINDS = ['rs', 'cd', 'js']
+const WARM = QUICK ? { batch: 100, min: 200, max: 400 } : { batch: 200, min: 2000, max: 12000 }
+const CONCURRENT = { sessions: 1000, inFlight: 64, durationMs: QUICK ? 1000 : 5000, warm: WARM }
+const SEQUENTIAL = { sizes: [1024], count: QUICK ? 100 : 2000, warm: WARM }
+const OPS = ['get', 'set', 'touch', 'destroy']
+
+function child(file, args, env) {
+  return fork(path.join(__dirname, file), args, { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+}
+
+function inWorker(kind, scenario, params, env) {
+  return new Promise((resolve, reject) => {
+    const worker = child('worker.js', [kind, scenario], { ...env, BENCH_PARAMS: JSON.stringify(params) })
+    worker.on('message', (msg) => (msg.error ? reject(new Error(msg.error)) : msg.result && resolve(msg.result)))
+    worker.on('exit', (code) => code && reject(new Error(`${kind} worker exited (${code})`)))
+  })
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+async function main() {
+  const stub = child('stub-dynamodb.js', [], process.env)
+  try {
+    const { endpoint } = await new Promise((resolve) => stub.once('message', resolve))
+    const env = { ...process.env, ...QUIET, BENCH_ENDPOINT: endpoint, BENCH_TABLE: 'bench-sessions', AWS_EC2_METADATA_DISABLED: 'true' }
+    const results = Object.fromEntries(KINDS.map((kind) => [kind, []]))
+    const serial = Object.fromEntries(KINDS.map((kind) => [kind, []]))
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const kind of KINDS.map((_, i) => KINDS[(i + round) % KINDS.length])) {
+        process.stderr.write(`round ${round + 1}/${ROUNDS}: ${STORES[kind]}\n`)
+        serial[kind].push(await inWorker(kind, 'sequential', SEQUENTIAL, env))
+        results[kind].push(await inWorker(kind, 'concurrent', CONCURRENT, env))
+      }
+    }
+    const cpu = (kind, op) => median(serial[kind].map((r) => r[`${op} 1024`].cpuUs))
+    const range = (kind, op) => {
+      const values = serial[kind].map((r) => r[`${op} 1024`].cpuUs)
+      return `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`
+    }
+    const lines = [
+      `Against a DynamoDB stand-in that answers at once; medians of ${ROUNDS} round(s). CPU is the whole process, per call.`,
+      '',
+      '**Sequential**, 1 KB session',
+      '',
+      '| op | CPU µs rs | rs range | cd | js | × cd | × js |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...OPS.map(
+        (op) =>
+          `| ${op} | ${Math.round(cpu('rs', op))} | ${range('rs', op)} | ${Math.round(cpu('cd', op))} | ${Math.round(cpu('js', op))} | ${(cpu('rs', op) / cpu('cd', op)).toFixed(2)}× | ${(cpu('rs', op) / cpu('js', op)).toFixed(2)}× |`,
+      ),
+      '',
+      `**64 in flight** (80% get, 15% touch, 5% set over 1,000 sessions of 1 KB; ${CONCURRENT.durationMs} ms a round)`,
+      '',
+    ]
+    const pick = (kind, key) => median(results[kind].map((r) => r[key]))
+    lines.push('| store | ops/s | p50 ms | p99 ms | CPU µs per op | p99 × cd | ops/s × cd |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for (const kind of KINDS) {
+      const p99 = pick(kind, 'p99')
+      const ops = pick(kind, 'opsPerSec')
+      lines.push(
+        `| ${kind} | ${Math.round(ops)} | ${pick(kind, 'p50').toFixed(2)} | ${p99.toFixed(2)} | ${Math.round(pick(kind, 'cpuUs'))} | ${(p99 / pick('cd', 'p99')).toFixed(2)}× | ${(ops / pick('cd', 'opsPerSec')).toFixed(2)}× |`,
+      )
+    }
+    console.log(lines.join('\n'))
+  } finally {
+    stub.kill()
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
