@@ -40,6 +40,9 @@ describe('"Your devices"', () => {
     const html = (await laptop.get('/devices').set('User-Agent', 'Laptop/1.0').expect(200)).text
     expect(html).toContain('Phone/2.0')
     expect(html).toContain(`/devices/${there.handle}/sign-out`)
+    const sids = (await store.listSessionsForUser('u-ann')).map((s) => s.sid)
+    expect(sids.length).toBeGreaterThanOrEqual(2)
+    for (const sid of sids) expect(html).not.toContain(sid)
 
     await laptop.post(`/devices/${there.handle}/sign-out`).set('Accept', 'application/json').expect(200)
     await phone.get('/me').expect(401)

@@ -532,7 +532,9 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads what has arrived into `received`; true when the peer closed.
+    /// Reads what has arrived into `received`; true when the peer closed. A
+    /// read that does not fill the buffer is all there is for now: the poll
+    /// (level-triggered) calls again for more, so no read is spent on EAGAIN.
     fn receive(&mut self) -> Result<bool, String> {
         if let Some(tls) = &mut self.tls {
             let ended = tls.read_from(&self.socket, &mut self.scratch, &mut self.received)?;
@@ -542,7 +544,12 @@ impl Conn {
         loop {
             match (&self.socket).read(&mut self.scratch) {
                 Ok(0) => return Ok(true),
-                Ok(n) => self.received.extend_from_slice(&self.scratch[..n]),
+                Ok(n) => {
+                    self.received.extend_from_slice(&self.scratch[..n]);
+                    if n < self.scratch.len() {
+                        return Ok(false);
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.to_string()),
