@@ -87,6 +87,13 @@ function markdown(s, meta) {
     [['rps', 'requests/s'], ['p50', 'p50 ms'], ['p99', 'p99 ms'], ['cpuUs', 'server CPU µs per request']],
     (x) => x.express,
   )
+  if (s.memory) {
+    const m = s.memory.express
+    lines.push(
+      '',
+      `Its floor, the same app on express-session's MemoryStore (no I/O): ${fmt(m.rps)} requests/s, ${fmt(m.cpuUs)} µs server CPU per request (${ratio(m.cpuUs, cd.express.cpuUs)} of cd's, ${ratio(m.cpuUs, rs.express.cpuUs)} of rs's).`,
+    )
+  }
   table('**Cold start** (process start to first completed get, table exists)', [['ms', 'ms']], (x) => x.cold)
   lines.push('', '**Targets**', '', '| target | measured | limit | met |', '| --- | ---: | ---: | :---: |')
   for (const [label, r, limit, higher] of targets(s)) {

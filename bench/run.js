@@ -108,6 +108,9 @@ async function main() {
           cold: await coldStart(kind, env),
         }
       }
+      // The floor of the express table: the same app on express-session's MemoryStore.
+      process.stderr.write(`round ${r + 1}/${CONFIG.rounds}: ${STORES.memory}\n`)
+      round.memory = { express: await expressRun('memory', env) }
       rounds.push(round)
     }
     if (!only || only === 'scale') {
