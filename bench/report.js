@@ -43,6 +43,13 @@ function targets(s) {
     rows.push([`CPU per ${op}, 200 B and 1 KB (worst), vs cd`, worst(cd, op), 0.12, false])
     rows.push([`CPU per ${op}, 200 B and 1 KB (worst), vs js`, worst(js, op), 0.35, false])
   }
+  const big = (op, json) => {
+    const key = `${op} 65536`
+    if (!rs.sequential[key] || !rs.sequential.json) return []
+    const net = (x) => x.sequential[key].cpuUs - x.sequential.json[65536][json]
+    return [[`CPU per ${op}, 64 KB, net of ${json === 'parseUs' ? 'JSON.parse' : 'JSON.stringify'}, vs cd`, net(rs) / net(cd), 0.2, false]]
+  }
+  rows.push(...big('get', 'parseUs'), ...big('set', 'stringifyUs'))
   rows.push(['64 in flight: p99 vs cd', rs.concurrent.p99 / cd.concurrent.p99, 0.7, false])
   rows.push(['64 in flight: throughput vs cd', rs.concurrent.opsPerSec / cd.concurrent.opsPerSec, 4, true])
   rows.push(['express requests/s vs cd', rs.express.rps / cd.express.rps, 3, true])
@@ -103,7 +110,10 @@ function markdown(s, meta) {
   lines.push('', scaleMarkdown(s.scale))
   const cpu1k = rs.sequential['get 1024'].cpuUs
   const cpu64k = rs.sequential['get 65536'].cpuUs
-  lines.push('', `CPU of a 64 KB get vs a 1 KB get (rs): ${(cpu64k / cpu1k).toFixed(2)}×.`, '')
+  lines.push('', `CPU of a 64 KB get vs a 1 KB get (rs): ${(cpu64k / cpu1k).toFixed(2)}×.`)
+  const json = rs.sequential.json && rs.sequential.json[65536]
+  if (json) lines.push('', `The JSON every store must do for a 64 KB session (express-session hands over objects): JSON.parse ${fmt(json.parseUs, 0)} µs, JSON.stringify ${fmt(json.stringifyUs, 0)} µs (rs's process).`)
+  lines.push('')
   return lines.join('\n')
 }
 

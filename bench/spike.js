@@ -5,7 +5,8 @@
 // its CPU per call settles, rounds alternating between contenders:
 //
 //   rs      this store: the engine (the Rust core builds, signs and reads each
-//           call in turns on Node's thread; Node's sockets carry the bytes)
+//           call in turns on Node's thread, on its own sockets polled by libuv;
+//           CONNECT_DYNAMODB_RS_TRANSPORT=node puts it on Node's sockets)
 //   js      the hand-written JS store (bench/js-store.js) on node:http
 //   js-net  the same JS store on a minimal HTTP/1.1 reader (bench/raw-http.js)
 //   cd      connect-dynamodb 3.0.5 (AWS SDK v3)
