@@ -7,8 +7,11 @@
 // of `npm run bench`: sequential calls on 1 KB sessions (CPU per call, and
 // the kernel's share of it), and 64 in flight (80% get, 15% touch, 5% set
 // over 1,000 sessions). Each store in its own process, warmed until its CPU
-// per call settles; rounds rotate which goes first. QUICK=1: a smoke run.
+// per call settles; rounds rotate which goes first. Prints its tables and
+// writes bench/results/own.md. QUICK=1: a smoke run that writes nothing.
 
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const { STORES, QUIET } = require('./stores')
@@ -56,7 +59,8 @@ async function main() {
       return `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`
     }
     const lines = [
-      `Against a DynamoDB stand-in that answers at once; medians of ${ROUNDS} round(s). CPU is the whole process, per call.`,
+      `\`${QUICK ? 'QUICK=1 ' : ''}npm run bench:own\`: against a DynamoDB stand-in that answers at once (bench/stub-dynamodb.js); medians of ${ROUNDS} round(s), each store warmed until its CPU per call settled. CPU is the whole process, per call; the kernel's share is its system time.`,
+      `Machine: ${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}. rs = connect-dynamodb-rs, cd = connect-dynamodb 3.0.5, js = the hand-written JS store (bench/js-store.js).`,
       '',
       '**Sequential**, 1 KB session',
       '',
@@ -79,7 +83,9 @@ async function main() {
         `| ${kind} | ${Math.round(ops)} | ${pick(kind, 'p50').toFixed(2)} | ${p99.toFixed(2)} | ${Math.round(pick(kind, 'cpuUs'))} | ${(p99 / pick('cd', 'p99')).toFixed(2)}× | ${(ops / pick('cd', 'opsPerSec')).toFixed(2)}× |`,
       )
     }
-    console.log(lines.join('\n'))
+    const report = `${lines.join('\n')}\n`
+    process.stdout.write(report)
+    if (!QUICK) fs.writeFileSync(path.join(__dirname, 'results', 'own.md'), report)
   } finally {
     stub.kill()
   }
