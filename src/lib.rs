@@ -52,6 +52,7 @@ use crate::host::{Carrier, DoneArgs, Host, SendArgs};
 use crate::logger::{CoreMessage, Logger};
 use crate::options::{StoreOptions, OPTIONS};
 use crate::stats::Stats;
+use crate::store::admin::{Probe, ScanPage};
 use crate::store::devices::Device;
 use crate::store::users::UserArg;
 use crate::store::{Found, Store};
@@ -138,40 +139,6 @@ pub struct UserSessionInfo {
     pub device: Option<HashMap<String, String>>,
 }
 
-/// One item of `scanPage()`, as the store reads it.
-#[napi(object)]
-pub struct ScannedItem {
-    pub key: String,
-    /// live, expired, destroyed, lock, registry, damaged, other-format, foreign.
-    pub kind: String,
-    pub bytes: u32,
-    pub user: Option<String>,
-    /// Epoch seconds.
-    pub expires: Option<f64>,
-    pub detail: Option<String>,
-    /// When measured: a live session's JSON bytes, plain and deflated.
-    pub json_bytes: Option<u32>,
-    pub deflated_bytes: Option<u32>,
-}
-
-/// A page of the table for the command line.
-#[napi(object)]
-pub struct ScanPageInfo {
-    pub items: Vec<ScannedItem>,
-    /// Where the next page starts (pass it back), null after the last.
-    pub next: Option<String>,
-    pub read_units: f64,
-}
-
-/// One probed permission.
-#[napi(object)]
-pub struct ProbeInfo {
-    pub action: String,
-    /// allowed, denied, or error.
-    pub outcome: String,
-    pub message: Option<String>,
-}
-
 /// The table's TTL setting.
 #[napi(object)]
 pub struct TtlInfo {
@@ -191,8 +158,8 @@ pub enum Answer {
     Texts(Vec<String>),
     Sessions(Vec<StoredSession>),
     UserSessions(Vec<UserSessionInfo>),
-    ScanPage(ScanPageInfo),
-    Probes(Vec<ProbeInfo>),
+    ScanPage(ScanPage),
+    Probes(Vec<Probe>),
     Ttl(TtlInfo),
 }
 
@@ -224,8 +191,8 @@ impl ToNapiValue for Answer {
             Answer::Texts(texts) => Vec::<String>::to_napi_value(env, texts),
             Answer::Sessions(sessions) => Vec::<StoredSession>::to_napi_value(env, sessions),
             Answer::UserSessions(sessions) => Vec::<UserSessionInfo>::to_napi_value(env, sessions),
-            Answer::ScanPage(page) => ScanPageInfo::to_napi_value(env, page),
-            Answer::Probes(probes) => Vec::<ProbeInfo>::to_napi_value(env, probes),
+            Answer::ScanPage(page) => ScanPage::to_napi_value(env, page),
+            Answer::Probes(probes) => Vec::<Probe>::to_napi_value(env, probes),
             Answer::Ttl(ttl) => TtlInfo::to_napi_value(env, ttl),
         }
     }
@@ -692,25 +659,7 @@ impl NativeStore {
     #[napi]
     pub fn scan_page(&self, id: u32, start: Option<String>, limit: u32, measure: bool) -> Result<()> {
         self.start(id, |store| async move {
-            let page = store.scan_page(start, limit, measure).await?;
-            Ok(Answer::ScanPage(ScanPageInfo {
-                items: page
-                    .items
-                    .into_iter()
-                    .map(|item| ScannedItem {
-                        key: item.key,
-                        kind: item.kind.to_string(),
-                        bytes: item.bytes,
-                        user: item.user,
-                        expires: item.expires,
-                        detail: item.detail,
-                        json_bytes: item.json_bytes,
-                        deflated_bytes: item.deflated_bytes,
-                    })
-                    .collect(),
-                next: page.next,
-                read_units: page.read_units,
-            }))
+            Ok(Answer::ScanPage(store.scan_page(start, limit, measure).await?))
         })
     }
 
@@ -743,17 +692,7 @@ impl NativeStore {
     #[napi]
     pub fn probe_permissions(&self, id: u32) -> Result<()> {
         self.start(id, |store| async move {
-            let probes = store.probe_permissions().await?;
-            Ok(Answer::Probes(
-                probes
-                    .into_iter()
-                    .map(|probe| ProbeInfo {
-                        action: probe.action.to_string(),
-                        outcome: probe.outcome.to_string(),
-                        message: probe.message,
-                    })
-                    .collect(),
-            ))
+            Ok(Answer::Probes(store.probe_permissions().await?))
         })
     }
 

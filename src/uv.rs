@@ -125,13 +125,7 @@ impl Poll {
 
     /// Whether the handle keeps Node's loop (and so the process) alive.
     pub fn keep_alive(&self, keep: bool) {
-        unsafe {
-            if keep {
-                uv_ref(self.0)
-            } else {
-                uv_unref(self.0)
-            }
-        }
+        keep_alive(self.0, keep)
     }
 }
 
@@ -140,6 +134,17 @@ impl Drop for Poll {
         unsafe {
             uv_poll_stop(self.0);
             uv_close(self.0, free_poll);
+        }
+    }
+}
+
+/// Whether a handle keeps Node's loop (and so the process) alive.
+fn keep_alive(handle: *mut uv_handle_t, keep: bool) {
+    unsafe {
+        if keep {
+            uv_ref(handle)
+        } else {
+            uv_unref(handle)
         }
     }
 }
@@ -167,13 +172,7 @@ impl Timer {
     }
 
     pub fn keep_alive(&self, keep: bool) {
-        unsafe {
-            if keep {
-                uv_ref(self.0)
-            } else {
-                uv_unref(self.0)
-            }
-        }
+        keep_alive(self.0, keep)
     }
 }
 

@@ -5,6 +5,7 @@
 //! permissions the store's calls need.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use napi_derive::napi;
 use serde_json::Value;
 
 use super::devices::DEVICE_ATTR;
@@ -19,11 +20,12 @@ use crate::table;
 use crate::wire::{self, Outcome, Target};
 use crate::wire_json::{self, Body};
 
-/// One item of a scan, as the store sees it.
+/// One item of a scan, as the store sees it (and as `scanPage()` hands it to JS).
+#[napi(object)]
 pub struct Scanned {
     pub key: String,
     /// live, expired, destroyed, lock, registry, damaged, other-format, foreign.
-    pub kind: &'static str,
+    pub kind: String,
     /// DynamoDB's size of the item (names and values).
     pub bytes: u32,
     pub user: Option<String>,
@@ -36,7 +38,9 @@ pub struct Scanned {
     pub deflated_bytes: Option<u32>,
 }
 
-/// A page of a scan, and where the next one starts (DynamoDB's key, as JSON).
+/// A page of a scan, and where the next one starts (DynamoDB's key, as JSON;
+/// pass it back for the next page, null after the last).
+#[napi(object)]
 pub struct ScanPage {
     pub items: Vec<Scanned>,
     pub next: Option<String>,
@@ -44,10 +48,11 @@ pub struct ScanPage {
 }
 
 /// What a probe of one action found.
+#[napi(object)]
 pub struct Probe {
-    pub action: &'static str,
+    pub action: String,
     /// allowed, denied, or error.
-    pub outcome: &'static str,
+    pub outcome: String,
     pub message: Option<String>,
 }
 
@@ -87,9 +92,9 @@ impl Store {
             Some(AttributeValue::S(user)) if self.options.users.enabled() => Some(user.clone()),
             _ => None,
         };
-        let scanned = |key: String, kind, expires, detail| Scanned {
+        let scanned = |key: String, kind: &str, expires, detail| Scanned {
             key,
-            kind,
+            kind: kind.to_string(),
             bytes,
             user: user.clone(),
             expires,
@@ -181,17 +186,8 @@ impl Store {
                 item.insert(name.to_string(), value.clone());
             }
         }
-        let put = Body::new(&self.options.table, codec::item_size(&item))
-            .item(&item)?
-            .string("ConditionExpression", "attribute_not_exists(#k)")
-            .names(&[("#k", &self.options.hash_key)])
-            .string("ReturnConsumedCapacity", "TOTAL")
-            .finish();
-        match wire.call(Target::PutItem, put).await? {
-            Outcome::Done(reply) => self.stats.write_units(wire::capacity_units(&reply)),
-            // Already there (moved by a read, or saved since): the newer item stays, the old one goes.
-            Outcome::ConditionFailed(_) => {}
-        }
+        // Already there (moved by a read, or saved since): the newer item stays, the old one goes.
+        self.put_if_absent(wire, &item).await?;
         let delete = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, key)
             .string("ConditionExpression", "#s = :s")
@@ -289,8 +285,8 @@ impl Store {
                 Err(err) => ("error", Some(format!("[{}] {}", err.code, err.message))),
             };
             found.push(Probe {
-                action,
-                outcome,
+                action: action.to_string(),
+                outcome: outcome.to_string(),
                 message,
             });
         }
@@ -300,8 +296,8 @@ impl Store {
             Err(err) => ("error", Some(format!("[{}] {}", err.code, err.message))),
         };
         found.push(Probe {
-            action: "dynamodb:DescribeTimeToLive",
-            outcome: ttl.0,
+            action: "dynamodb:DescribeTimeToLive".to_string(),
+            outcome: ttl.0.to_string(),
             message: ttl.1,
         });
         Ok(found)

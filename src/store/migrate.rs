@@ -2,7 +2,7 @@
 //! sid) are read there when missing under their key, and moved on first read.
 
 use super::Store;
-use crate::codec;
+use crate::codec::{self, Item};
 use crate::error::StoreResult;
 use crate::options::EXPIRES_ATTR;
 use crate::payload::PayloadOptions;
@@ -60,18 +60,28 @@ impl Store {
 
     async fn move_session(&self, wire: &Wire, sid: &str, key: &str, sess: String, expires: i64) -> StoreResult<()> {
         let item = codec::encode_item(&self.options, key.to_string(), sess, expires)?;
-        let body = Body::new(&self.options.table, codec::item_size(&item))
-            .item(&item)?
+        if !self.put_if_absent(wire, &item).await? {
+            // A save got there first: it is the newer session; the old item stays until it expires.
+            return Ok(());
+        }
+        self.delete_old(wire, sid).await
+    }
+
+    /// Writes `item` unless its key is taken; whether it was written.
+    pub(super) async fn put_if_absent(&self, wire: &Wire, item: &Item) -> StoreResult<bool> {
+        let body = Body::new(&self.options.table, codec::item_size(item))
+            .item(item)?
             .string("ConditionExpression", "attribute_not_exists(#k)")
             .names(&[("#k", &self.options.hash_key)])
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         match wire.call(Target::PutItem, body).await? {
-            Outcome::Done(reply) => self.stats.write_units(wire::capacity_units(&reply)),
-            // A save got there first: it is the newer session; the old item stays until it expires.
-            Outcome::ConditionFailed(_) => return Ok(()),
+            Outcome::Done(reply) => {
+                self.stats.write_units(wire::capacity_units(&reply));
+                Ok(true)
+            }
+            Outcome::ConditionFailed(_) => Ok(false),
         }
-        self.delete_old(wire, sid).await
     }
 
     /// Deletes a session's item in the `migrateFrom` layout (under its bare sid).

@@ -4,7 +4,7 @@
 //! on first use, the table made sure of once however many calls arrive at
 //! the same time), the breaker around every call, and the key of a sid.
 
-mod admin;
+pub(crate) mod admin;
 mod batch;
 pub(crate) mod devices;
 pub(crate) mod lifetime;
