@@ -66,7 +66,10 @@ function runChild(env) {
         const count = await store.length()
         await store.destroy('a')
         const after = await store.get('a')
-        console.log(JSON.stringify({ ok: true, n: got && got.n, touched: touched !== null, count, after }))
+        // A reply far larger than one TLS record (and than rustls's plaintext buffer).
+        await store.set('big', { ...sess, pad: require('node:crypto').randomBytes(150000).toString('base64') })
+        const big = await store.get('big')
+        console.log(JSON.stringify({ ok: true, n: got && got.n, touched: touched !== null, count, after, big: big && big.pad.length }))
       } catch (err) {
         console.log(JSON.stringify({ ok: false, code: err.code, message: err.message, ms: Date.now() - started }))
       } finally {
@@ -101,7 +104,7 @@ afterAll(() => {
 
 test.each(['NODE_EXTRA_CA_CERTS', 'AWS_CA_BUNDLE'])('a CA named in %s is trusted on both paths', async (variable) => {
   const result = await runChild({ [variable]: ca })
-  expect(result).toEqual({ ok: true, n: 1, touched: true, count: 1, after: null })
+  expect(result).toEqual({ ok: true, n: 1, touched: true, count: 1, after: null, big: 200000 })
 }, 40_000)
 
 test('an unknown CA is a fast ERR_NETWORK that names the TLS failure', async () => {

@@ -126,8 +126,11 @@ impl Host {
         if let Some(log) = &self.log {
             let held = self.logger.take_held();
             if !held.is_empty() {
-                let log = log.borrow_back(&env)?;
-                held.into_iter().for_each(|message| note(log.call(message)));
+                // Messages that cannot be handed over are dropped; the calls below still end.
+                match log.borrow_back(&env) {
+                    Ok(log) => held.into_iter().for_each(|message| note(log.call(message))),
+                    Err(err) => note(Err(err)),
+                }
             }
         }
         if !finished.is_empty() {
@@ -202,20 +205,21 @@ impl Host {
             return false;
         }
         let mut delivered: Vec<Delivery> = Vec::new();
-        if let Ok(mut pool) = pool.try_borrow_mut() {
-            if pool.is_none() {
-                match self.open_pool(certificates) {
-                    Ok(opened) => *pool = Some(opened),
-                    Err(why) => {
-                        let lost = |id| (id, Err(Lost::Network(why.clone())));
-                        delivered.extend(outgoing.iter().map(|request| lost(request.id)));
-                    }
-                }
+        let mut pool = match pool.try_borrow_mut() {
+            Ok(pool) => pool,
+            // Not reachable (the pool is never borrowed across a turn), but a
+            // request taken from the outbox must end its call, never vanish.
+            Err(_) => return self.lose(outgoing.iter().map(|r| r.id), "the store's sockets are busy"),
+        };
+        if pool.is_none() {
+            match self.open_pool(certificates) {
+                Ok(opened) => *pool = Some(opened),
+                Err(why) => return self.lose(outgoing.iter().map(|r| r.id), &why),
             }
-            if let Some(pool) = pool.as_mut() {
-                for request in outgoing {
-                    delivered.extend(pool.send(request));
-                }
+        }
+        if let Some(pool) = pool.as_mut() {
+            for request in outgoing {
+                delivered.extend(pool.send(request));
             }
         }
         let any = !delivered.is_empty();
@@ -245,6 +249,12 @@ impl Host {
         let event_loop = event_loop(self.env)?;
         let events: Weak<dyn Events> = self.me.clone();
         Pool::new(event_loop, target, events)
+    }
+
+    /// Ends the calls of these requests with a network loss; true (some were).
+    fn lose(&self, ids: impl Iterator<Item = u32>, why: &str) -> bool {
+        self.deliver(ids.map(|id| (id, Err(Lost::Network(why.to_string())))).collect());
+        true
     }
 
     fn deliver(&self, delivered: Vec<Delivery>) {

@@ -65,9 +65,11 @@ struct Request {
     deadline: Option<u64>,
 }
 
+/// Fields drop in order: the poll handle stops before its socket closes
+/// (libuv must not watch a closed descriptor), and its link goes last.
 struct Conn {
-    socket: Socket,
     poll: Poll,
+    socket: Socket,
     _link: Box<Link>,
     /// Loop time the connection must be up by, while connecting.
     connecting_until: Option<u64>,
@@ -261,8 +263,8 @@ impl Pool {
         };
         let now = self.now();
         let conn = Conn {
-            socket,
             poll,
+            socket,
             _link: link,
             connecting_until: (!connected).then_some(now + self.target.connect_timeout_ms),
             tls,
@@ -303,15 +305,21 @@ impl Pool {
             return Some((request.id, Err(Lost::Network("the connection went away".into()))));
         };
         conn.received.clear();
-        match &mut conn.tls {
-            Some(tls) => tls.queue(&request.bytes),
-            None => conn.unsent.extend_from_slice(&request.bytes),
-        }
+        let mut request = request;
+        // An idle connection has sent everything before: the bytes move, uncopied.
+        let bytes = std::mem::take(&mut request.bytes);
+        let queued = match &mut conn.tls {
+            Some(tls) => tls.queue(&bytes),
+            None => {
+                conn.unsent = bytes;
+                Ok(())
+            }
+        };
         conn.request = Some(request);
         conn.poll.keep_alive(true);
         let written = match conn.connecting_until {
-            Some(_) => Ok(()),
-            None => conn.flush(),
+            Some(_) => queued,
+            None => queued.and_then(|()| conn.flush()),
         };
         match written.and_then(|()| self.watch(at)) {
             Ok(()) => None,

@@ -38,15 +38,16 @@ pub struct Tls(ClientConnection);
 impl Tls {
     pub fn new(config: Arc<ClientConfig>, host: &str) -> Result<Self, String> {
         let name = ServerName::try_from(host.to_string()).map_err(|e| format!("TLS server name {host}: {e}"))?;
-        ClientConnection::new(config, name)
-            .map(Tls)
-            .map_err(|e| format!("TLS: {e}"))
+        let mut connection = ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
+        // A request is queued whole (an item can be 400 KB) and leaves as
+        // the socket takes it; rustls's default limit (64 KB) would cut it.
+        connection.set_buffer_limit(None);
+        Ok(Tls(connection))
     }
 
     /// Plaintext to send; it goes out (encrypted) once the handshake is done.
-    pub fn queue(&mut self, plaintext: &[u8]) {
-        // The writer buffers without limit until the handshake completes.
-        let _ = self.0.writer().write_all(plaintext);
+    pub fn queue(&mut self, plaintext: &[u8]) -> Result<(), String> {
+        self.0.writer().write_all(plaintext).map_err(|e| format!("TLS: {e}"))
     }
 
     pub fn wants_write(&self) -> bool {
@@ -67,28 +68,33 @@ impl Tls {
     }
 
     /// Reads the records that arrived and appends their plaintext to `out`;
-    /// true when the peer closed.
+    /// true when the peer closed. The plaintext is taken after every read:
+    /// rustls holds at most 16 KB of it and refuses to read on when full.
     pub fn read_from(&mut self, socket: &Socket, scratch: &mut [u8], out: &mut Vec<u8>) -> Result<bool, String> {
-        let mut ended = false;
         loop {
-            match self.0.read_tls(&mut Io(socket)) {
-                Ok(0) => {
-                    ended = true;
-                    break;
-                }
+            let socket_closed = match self.0.read_tls(&mut Io(socket)) {
+                Ok(0) => true,
                 Ok(_) => {
                     self.0.process_new_packets().map_err(|e| format!("TLS: {e}"))?;
+                    false
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return self.take_plaintext(scratch, out),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.to_string()),
+            };
+            if self.take_plaintext(scratch, out)? || socket_closed {
+                return Ok(true);
             }
         }
+    }
+
+    /// Moves the decrypted bytes to `out`; true when the peer closed the session.
+    fn take_plaintext(&mut self, scratch: &mut [u8], out: &mut Vec<u8>) -> Result<bool, String> {
         loop {
             match self.0.reader().read(scratch) {
                 Ok(0) => return Ok(true),
                 Ok(n) => out.extend_from_slice(&scratch[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(ended),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(true),
                 Err(e) => return Err(e.to_string()),
             }
