@@ -543,6 +543,9 @@ function normalizeOptions(options) {
   return { native, client: shim.client == null ? undefined : shim.client, hooks }
 }
 
+/** The last time a Date can hold, in ms (ECMAScript's limit). */
+const MAX_DATE_MS = 8.64e15
+
 /**
  * The session `get` resolves, from its JSON, its expiry (epoch s) and, with `versioning`, the
  * version read. Touches move only the item's `expires`, so the stored cookie's expiry is brought
@@ -556,7 +559,8 @@ function foundSession(json, expires, version) {
   if (expires == null || !cookie || typeof cookie !== 'object' || cookie.expires == null) return session
   const at = expires * 1000
   // The item's expiry is the cookie's rounded up to the second: only a touch moves it further.
-  if (Date.parse(cookie.expires) <= at - 1000) cookie.expires = new Date(at).toISOString()
+  // One past the last date a Date can hold (a damaged item) leaves the cookie as it is.
+  if (at <= MAX_DATE_MS && Date.parse(cookie.expires) <= at - 1000) cookie.expires = new Date(at).toISOString()
   return session
 }
 

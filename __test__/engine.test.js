@@ -11,6 +11,7 @@ const http = require('node:http')
 const { execFile } = require('node:child_process')
 const path = require('node:path')
 const { Pool, readHead } = require('../lib/transport')
+const { Engine } = require('../lib/engine')
 const { DynamoDBStore, newStore, cookieSession, connection, uniqueTable } = require('./helpers')
 
 const root = path.join(__dirname, '..')
@@ -125,6 +126,20 @@ function itemReply(n) {
 
 const CARRIERS = NativeStore.ownSockets() ? ['sockets', 'node'] : ['node']
 
+describe("the engine's promise", () => {
+  test('a shape that throws rejects the promise (nothing is left pending, nothing thrown at the core)', async () => {
+    const engine = new Engine()
+    const [done] = engine.hooks(false)
+    const started = engine.call(
+      (id) => setImmediate(() => done(id, null, null, 'value')),
+      () => {
+        throw new RangeError('Invalid time value')
+      },
+    )
+    await expect(started).rejects.toThrow('Invalid time value')
+  })
+})
+
 describe.each(CARRIERS)('the engine, on %s', (carrier) => {
   const store = storeOn(carrier, {})
   afterAll(() => store.close())
@@ -213,6 +228,19 @@ describe.each(CARRIERS)('the engine, on %s', (carrier) => {
       })
       const err = await storeFor(carrier, s).get('x').catch((e) => e)
       expect(err).toMatchObject({ code: 'ValidationException', name: 'ValidationException', message: 'One or more parameter values were invalid' })
+    })
+
+    test('an item whose expiry is past the last date a Date holds is read, by promise and by callback', async () => {
+      const sess = JSON.stringify({ cookie: { expires: '2030-01-01T00:00:00.000Z' }, n: 7 })
+      const s = await listen((req, res) => {
+        req.resume()
+        req.on('end', () => res.end(JSON.stringify({ Item: { id: { S: 'sess:x' }, expires: { N: '9000000000000' }, sess: { S: sess } } })))
+      })
+      const store = storeFor(carrier, s)
+      expect(await store.get('x')).toEqual({ cookie: { expires: '2030-01-01T00:00:00.000Z' }, n: 7 })
+      const viaCallback = await new Promise((resolve) => store.get('x', (err, found) => resolve({ err, found })))
+      expect(viaCallback).toEqual({ err: null, found: { cookie: { expires: '2030-01-01T00:00:00.000Z' }, n: 7 } })
+      store.close()
     })
 
     test('a chunked reply and one that ends with the connection arrive whole', async () => {

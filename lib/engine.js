@@ -50,12 +50,16 @@ class Engine {
     }
   }
 
-  /** The same as a promise of `shape(value, expires, version)` (of the value without a shape). */
+  /** The same as a promise of `shape(value, expires, version)` (of the value without a shape); a shape that throws rejects it. */
   call(start, shape) {
     return new Promise((resolve, reject) =>
       this.start(start, (err, value, expires, version) => {
-        if (err) reject(err)
-        else resolve(shape ? shape(value, expires, version) : value)
+        if (err) return reject(err)
+        try {
+          resolve(shape ? shape(value, expires, version) : value)
+        } catch (thrown) {
+          reject(thrown)
+        }
       }),
     )
   }
