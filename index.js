@@ -54,7 +54,10 @@ function defineStore(Store) {
       const bridge = client === undefined ? undefined : clientBridge(client)
       try {
         const hooksOfEngine = this.#engine.hooks(NativeStore.ownSockets())
-        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, (m) => this.#log(m), ...hooksOfEngine, Boolean(hooks.sessionMetadata))
+        // The core holds this log function: through a WeakRef, so that it never keeps the store alive.
+        const me = new WeakRef(this)
+        const log = (m) => me.deref()?.#log(m)
+        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, log, ...hooksOfEngine, Boolean(hooks.sessionMetadata))
       } catch (err) {
         throw liftError(err)
       }
@@ -268,7 +271,6 @@ function defineStore(Store) {
       return settle(cb, async () => {
         await this.#stopReaper()
         this.#native.close()
-        this.#engine.close()
         if (this.#ownClient) this.#client.destroy()
       })
     }

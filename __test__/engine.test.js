@@ -2,109 +2,24 @@
 
 // The engine: calls run in turns on Node's thread, and their requests travel
 // on the core's own sockets (watched by Node's event loop) or, where those
-// cannot run, on the shim's keep-alive pool (lib/transport.js). These tests
-// hold both carriers to what the old thread-based path gave: many calls at
-// once, calls made from inside a callback, a process that exits when its work
-// is done, and replies in every shape an HTTP server may send.
+// cannot run, on Node's sockets (lib/sockets.js) feeding the same HTTP client
+// in the core. These tests hold both carriers to what the old thread-based
+// path gave: many calls at once, calls made from inside a callback, a process
+// that exits when its work is done, and replies in every shape an HTTP server
+// may send. (Hostile servers, stalls and lifecycles: network.test.js.)
 
 const http = require('node:http')
 const { execFile } = require('node:child_process')
 const path = require('node:path')
-const { Pool, readHead } = require('../lib/transport')
 const { Engine } = require('../lib/engine')
-const { DynamoDBStore, newStore, cookieSession, connection, uniqueTable } = require('./helpers')
+const { cookieSession, connection, uniqueTable, storeOn, CARRIERS } = require('./helpers')
 
 const root = path.join(__dirname, '..')
-const { NativeStore } = require('../lib/binding').loadBinding()
 
 /** A server on loopback answering each request with `answer(req, res)`. */
 function server(answer) {
   const s = http.createServer(answer)
   return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s)))
-}
-
-const request = (pool, timeoutMs = 0) =>
-  new Promise((resolve) => pool.request(Buffer.from('POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n'), timeoutMs, (err, res) => resolve({ err, res })))
-
-const poolFor = (s, connectTimeoutMs = 1000) => new Pool({ https: false, host: '127.0.0.1', port: s.address().port, connectTimeoutMs })
-
-describe('the transport', () => {
-  test('reads the status, Date, x-amzn-ErrorType and a body by Content-Length', async () => {
-    const s = await server((req, res) => {
-      req.resume()
-      req.on('end', () => {
-        res.writeHead(400, { 'x-amzn-ErrorType': 'ThrottlingException:http://internal', 'Content-Length': 2 })
-        res.end('{}')
-      })
-    })
-    const pool = poolFor(s)
-    const { err, res } = await request(pool)
-    expect(err).toBeNull()
-    expect(res.status).toBe(400)
-    expect(res.errorType).toBe('ThrottlingException:http://internal')
-    expect(res.date).toMatch(/GMT$/)
-    expect(res.body.toString()).toBe('{}')
-    pool.close()
-    s.close()
-  })
-
-  test('a chunked body and one that ends with the connection arrive whole', async () => {
-    const s = await server((req, res) => {
-      req.resume()
-      res.write('{"a":')
-      setTimeout(() => res.end('1}'), 20)
-    })
-    const pool = poolFor(s)
-    const { res } = await request(pool)
-    expect(res.body.toString()).toBe('{"a":1}')
-    pool.close()
-    s.close()
-    expect(readHead('HTTP/1.0 200 OK\r\nDate: x')).toMatchObject({ status: 200, close: true, date: 'x' })
-    expect(readHead('SSH-2.0')).toBeNull()
-  })
-
-  test('a reply cut off mid-body is a network failure, a stalled one a timeout, neither a hang', async () => {
-    const s = await server((req, res) => {
-      req.resume()
-      if (req.url === '/') {
-        res.writeHead(200, { 'Content-Length': 100 })
-        res.write('{"partial":')
-        setTimeout(() => res.socket.destroy(), 20)
-      }
-    })
-    const pool = poolFor(s)
-    const cut = await request(pool)
-    expect(cut.err).toEqual({ message: expect.stringMatching(/closed|reset|hang up/i), timedOut: false })
-    s.removeAllListeners('request')
-    s.on('request', () => {}) // never answers
-    const stalled = await request(pool, 100)
-    expect(stalled.err).toEqual({ message: '', timedOut: true })
-    pool.close()
-    s.closeAllConnections()
-    s.close()
-  })
-
-  test('a refused connection fails at once with the reason', async () => {
-    const s = await server(() => {})
-    const port = s.address().port
-    await new Promise((resolve) => s.close(resolve))
-    const pool = new Pool({ https: false, host: '127.0.0.1', port, connectTimeoutMs: 1000 })
-    const { err } = await request(pool)
-    expect(err.message).toMatch(/ECONNREFUSED/)
-    expect(err.timedOut).toBe(false)
-  })
-})
-
-/** A store on the carrier `carrier` ('sockets': the core's own; 'node': lib/transport.js). */
-function storeOn(carrier, options) {
-  const before = process.env.CONNECT_DYNAMODB_RS_TRANSPORT
-  if (carrier === 'node') process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'node'
-  try {
-    return options.table ? new DynamoDBStore(options) : newStore(options)
-  } finally {
-    if (before === undefined) delete process.env.CONNECT_DYNAMODB_RS_TRANSPORT
-    else process.env.CONNECT_DYNAMODB_RS_TRANSPORT = before
-  }
 }
 
 /** A store talking to the server `s` (which plays DynamoDB), failing fast. */
@@ -124,7 +39,6 @@ function itemReply(n) {
   return JSON.stringify({ Item: { id: { S: 'sess:x' }, expires: { N: String(Math.floor(Date.now() / 1000) + 60) }, sess: { S: sess } } })
 }
 
-const CARRIERS = NativeStore.ownSockets() ? ['sockets', 'node'] : ['node']
 
 describe("the engine's promise", () => {
   test('a shape that throws rejects the promise (nothing is left pending, nothing thrown at the core)', async () => {

@@ -71,6 +71,21 @@ function viaCallback(invoke) {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000)
 
+/** The carriers this build has: 'sockets' (the core's own) where it can own them, and 'node' (Node's). */
+const CARRIERS = require('../lib/binding').loadBinding().NativeStore.ownSockets() ? ['sockets', 'node'] : ['node']
+
+/** A store on the carrier `carrier` ('sockets' or 'node'); with no `table`, on a new table of DynamoDB Local. */
+function storeOn(carrier, options) {
+  const before = process.env.CONNECT_DYNAMODB_RS_TRANSPORT
+  if (carrier === 'node') process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'node'
+  try {
+    return options.table ? new DynamoDBStore(options) : newStore(options)
+  } finally {
+    if (before === undefined) delete process.env.CONNECT_DYNAMODB_RS_TRANSPORT
+    else process.env.CONNECT_DYNAMODB_RS_TRANSPORT = before
+  }
+}
+
 module.exports = {
   session,
   connectDynamoDB,
@@ -87,4 +102,6 @@ module.exports = {
   cookieSession,
   viaCallback,
   nowSeconds,
+  CARRIERS,
+  storeOn,
 }

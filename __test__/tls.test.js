@@ -5,31 +5,18 @@
 // Local. The store trusts it when NODE_EXTRA_CA_CERTS or AWS_CA_BUNDLE names
 // it (on both paths: the hand-built one and the SDK's), and fails fast with
 // ERR_NETWORK naming the TLS failure when nothing does.
-const { execFileSync, execFile } = require('node:child_process')
+const { execFile } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
 const https = require('node:https')
-const os = require('node:os')
 const path = require('node:path')
 const { endpoint, uniqueTable } = require('./helpers')
+const { makeCertificates } = require('./fixtures/certificates')
 
 const root = path.join(__dirname, '..')
 let dir
 let front
 let frontUrl
-
-function makeCertificates() {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-tls-'))
-  const file = (name) => path.join(dir, name)
-  const openssl = (...args) => execFileSync('openssl', args, { stdio: 'pipe' })
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=connect-dynamodb-rs test CA',
-    '-keyout', file('ca.key'), '-out', file('ca.pem'), '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign')
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr'))
-  fs.writeFileSync(file('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
-    '-days', '2', '-extfile', file('server.ext'), '-out', file('server.pem'))
-  return { ca: file('ca.pem'), key: fs.readFileSync(file('server.key')), cert: fs.readFileSync(file('server.pem')) }
-}
 
 /** Passes every HTTPS request on to DynamoDB Local over plain HTTP. */
 function startFront({ key, cert }) {
@@ -93,6 +80,7 @@ function runChild(env) {
 let ca
 beforeAll(async () => {
   const made = makeCertificates()
+  dir = made.dir
   ca = made.ca
   front = await startFront(made)
   frontUrl = `https://localhost:${front.address().port}`

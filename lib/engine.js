@@ -4,35 +4,51 @@
 // started with a number; the core runs it in turns on this thread and reports
 // its end (`done`). Its DynamoDB requests travel on the core's own sockets,
 // watched by Node's event loop; where the core cannot own sockets (or with
-// CONNECT_DYNAMODB_RS_TRANSPORT=node) they travel on lib/transport.js instead:
-// the core asks for each to be sent (`send`), and the reply goes back with
-// `reply`/`lost`. A wake from one of the core's threads (credentials, the
-// SDK's calls, a retry's backoff) comes as `wake` and is answered with `poll`.
+// CONNECT_DYNAMODB_RS_TRANSPORT=node) they travel on Node's sockets
+// (lib/sockets.js), which hand their bytes to the same HTTP client in the core.
+// A wake from one of the core's threads (credentials, the SDK's calls, a
+// retry's backoff, a name lookup) comes as `wake` and is answered with `poll`.
+//
+// The functions the core holds reach the engine only through a WeakRef: a
+// store nobody references any more is collected (and its sockets closed),
+// while one with calls pending is kept alive until they end.
 
 const { storeError } = require('./errors')
 const { trustedCertificates } = require('./trust')
+const { NodeSockets } = require('./sockets')
 
 const MAX_ID = 0xffffffff
 
+/** Engines with calls pending: alive until their calls end, whoever else lets go of them. */
+const busy = new Set()
+
+/** Node's sockets of an engine nobody references any more are closed (the core's own close with it). */
+const forgotten = new FinalizationRegistry((sockets) => sockets.destroy())
+
 class Engine {
   #native
-  #pool
   /** Call id -> its settle function. */
   #calls = new Map()
   #last = 0
   /** How many of this engine's calls into the core are on the stack: a call settled during one waits for the next tick. */
   #inside = 0
 
-  /** The functions NativeStore's constructor takes after the log: done, wake, certificates, send. */
+  #sockets
+
+  /** The functions NativeStore's constructor takes after the log: done, wake, certificates, sockets. */
   hooks(ownSockets) {
-    const done = (id, code, message, value, expires, version) => this.#done(id, code, message, value, expires, version)
-    const wake = (id) => this.#within(() => this.#native.poll(id))
+    const me = new WeakRef(this)
+    const done = (id, code, message, value, expires, version) => me.deref()?.#done(id, code, message, value, expires, version)
+    const wake = (id) => me.deref()?.#poll(id)
     if (ownSockets && process.env.CONNECT_DYNAMODB_RS_TRANSPORT !== 'node') return [done, wake, trustedCertificates, undefined]
-    return [done, wake, undefined, (id, bytes, timeoutMs) => this.#send(id, bytes, timeoutMs)]
+    this.#sockets = new NodeSockets()
+    forgotten.register(this, this.#sockets)
+    return [done, wake, undefined, this.#sockets.hooks()]
   }
 
   attach(native) {
     this.#native = native
+    if (this.#sockets) this.#sockets.attach(native)
   }
 
   /**
@@ -42,10 +58,11 @@ class Engine {
   start(start, settle) {
     const id = this.#nextId()
     this.#calls.set(id, settle)
+    busy.add(this)
     try {
       this.#within(() => start(id))
     } catch (err) {
-      this.#calls.delete(id)
+      this.#forget(id)
       process.nextTick(settle, err)
     }
   }
@@ -64,32 +81,19 @@ class Engine {
     )
   }
 
-  close() {
-    if (this.#pool) this.#pool.close()
-  }
-
   #nextId() {
     do this.#last = this.#last === MAX_ID ? 1 : this.#last + 1
     while (this.#calls.has(this.#last))
     return this.#last
   }
 
-  #send(id, bytes, timeoutMs) {
-    if (!this.#pool) {
-      const { Pool } = require('./transport')
-      this.#pool = new Pool(this.#native.endpoint)
-    }
-    this.#pool.request(bytes, timeoutMs, (err, response) => {
-      this.#within(() => {
-        try {
-          if (err) this.#native.lost(id, err.timedOut, err.message)
-          else this.#native.reply(id, response.status, response.date, response.errorType, response.body)
-        } catch (thrown) {
-          // Never leave the call waiting: hand it the failure instead.
-          this.#native.lost(id, false, `the reply could not be read: ${thrown.message}`)
-        }
-      })
-    })
+  #forget(id) {
+    this.#calls.delete(id)
+    if (this.#calls.size === 0) busy.delete(this)
+  }
+
+  #poll(id) {
+    this.#within(() => this.#native.poll(id))
   }
 
   /** Runs `fn`, a call into the core from JavaScript: calls it settles settle on a later tick. */
@@ -105,7 +109,7 @@ class Engine {
   #done(id, code, message, value, expires, version) {
     const settle = this.#calls.get(id)
     if (!settle) return
-    this.#calls.delete(id)
+    this.#forget(id)
     const err = code == null ? null : storeError(code, message)
     if (this.#inside > 0) process.nextTick(settle, err, value, expires, version)
     else settle(err, value, expires, version)

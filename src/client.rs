@@ -153,15 +153,18 @@ impl Intercept for CountRetries {
     }
 }
 
-/// HTTPS over rustls with ring, trusting what `trust.rs` trusts; keep-alive
-/// connection pooling is the client's default.
+/// HTTPS over rustls with ring, trusting what `trust.rs` trusts. Its calls
+/// are rare (table setup, credentials), so it keeps no idle connection: a
+/// store's connections are all its own pool's, and close() closes them all.
 fn https_client() -> SharedHttpClient {
     let trust = crate::trust::EXTRA_CA_PEMS
         .iter()
         .fold(tls::TrustStore::default(), |trust, pem| {
             trust.with_pem_certificate(pem.clone())
         });
-    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
+    let builder = aws_smithy_http_client::Builder::new()
+        .pool_max_idle_per_host(0)
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));
     match tls::TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => builder.tls_context(context).build_https(),
         Err(_) => builder.build_https(),

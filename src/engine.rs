@@ -66,6 +66,24 @@ impl Wake for CallWaker {
     }
 }
 
+/// Marks a turn as running on this thread until dropped, even by an unwind.
+struct InTurn<'a>(&'a Shared);
+
+impl<'a> InTurn<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        TURNS.with(|turns| turns.set(turns.get() + 1));
+        shared.turning.store(true, Ordering::Release);
+        InTurn(shared)
+    }
+}
+
+impl Drop for InTurn<'_> {
+    fn drop(&mut self) {
+        self.0.turning.store(false, Ordering::Release);
+        TURNS.with(|turns| turns.set(turns.get().saturating_sub(1)));
+    }
+}
+
 impl<T> Engine<T> {
     /// `remote(id)` must lead to `turn(|| engine.wake(id))` on this thread.
     pub fn new(remote: impl Fn(u32) + Send + Sync + 'static) -> Self {
@@ -107,8 +125,7 @@ impl<T> Engine<T> {
     /// (it carries the requests the calls queued) and the turn goes on while
     /// it says calls may be ready again. Returns the calls that finished.
     pub fn turn(&self, first: impl FnOnce(), mut between: impl FnMut() -> bool) -> Vec<(u32, StoreResult<T>)> {
-        TURNS.with(|turns| turns.set(turns.get() + 1));
-        self.shared.turning.store(true, Ordering::Release);
+        let _turn = InTurn::enter(&self.shared);
         first();
         let mut finished = Vec::new();
         loop {
@@ -121,8 +138,6 @@ impl<T> Engine<T> {
                 break;
             }
         }
-        self.shared.turning.store(false, Ordering::Release);
-        TURNS.with(|turns| turns.set(turns.get() - 1));
         finished
     }
 

@@ -1,41 +1,43 @@
-//! The engine's host on Node's thread: it runs the engine's turns, carries
-//! the requests a turn queued, and hands what the turn produced to
-//! JavaScript (the calls that ended, the core's messages).
+//! The engine's host on Node's thread: it runs the engine's turns, hands the
+//! requests a turn queued to the network (`net/`), and hands what the turn
+//! produced to JavaScript (the calls that ended, the core's messages).
 //!
-//! A turn starts from JavaScript (a call starts, a wake is answered) or from
-//! libuv, when one of the store's sockets is readable or a time limit runs
-//! out. A turn started by libuv runs inside a callback scope, as Node's own
-//! stream callbacks do: promises settled in it resolve, `process.nextTick`
-//! callbacks run, and an exception thrown by the app's callback is an
-//! uncaught exception, exactly as on a Node socket.
+//! A turn starts from JavaScript (a call starts, a wake is answered, Node's
+//! sockets report) or from libuv, when one of the core's own sockets is
+//! ready or a time limit runs out. A turn started by libuv runs inside a
+//! callback scope, as Node's own stream callbacks do: promises settled in it
+//! resolve, `process.nextTick` callbacks run, and an exception thrown by the
+//! app's callback is an uncaught exception, exactly as on a Node socket.
+//!
+//! Nothing from the network may unwind into libuv or N-API: every use of the
+//! network is guarded, and a panic in it fails every request the network
+//! held with ERR_INTERNAL and starts a fresh one for the next request.
 
-#[cfg(unix)]
-use std::cell::RefCell;
-#[cfg(unix)]
-use std::ffi::c_int;
-#[cfg(unix)]
-use std::net::SocketAddr;
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{within_runtime_if_available, Buffer, FnArgs, FunctionRef, JsError};
-use napi::threadsafe_function::ThreadsafeFunction;
+use napi::bindgen_prelude::{within_runtime_if_available, FnArgs, FunctionRef, JsError};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Result, Status};
 
 use crate::engine::Engine;
 use crate::logger::{CoreMessage, Logger};
-#[cfg(unix)]
-use crate::sockets::{self, Delivery, Events, Pool};
+use crate::net::node_carrier::{self, NodeCarrier};
+use crate::net::pool::Settings;
+use crate::net::{Carrier, Delivery, Io, Lost, Net};
 use crate::store::Store;
-use crate::transport::{JsTransport, Lost};
+use crate::transport::JsTransport;
 use crate::Answer;
-#[cfg(unix)]
-use crate::{tls, uv};
 
-/// `send(requestId, bytes, timeoutMs)`: Node's sockets carry a request (lib/transport.js).
-pub type SendArgs = FnArgs<(u32, Buffer, f64)>;
-pub type SendFn = FunctionRef<SendArgs, ()>;
+/// Connections per store at most, whichever carrier.
+pub const MAX_SOCKETS: usize = 128;
+/// An idle connection is closed after this long (DynamoDB's own limit is longer).
+const IDLE_MS: u64 = 30_000;
+
 /// `done(callId, errorCode, errorMessage, value, expires, version)`: a call
 /// of the engine finished (the last two only for a session read).
 pub type DoneArgs = FnArgs<(u32, Option<String>, Option<String>, Answer, Option<f64>, Option<f64>)>;
@@ -45,24 +47,25 @@ pub type WakeFn = ThreadsafeFunction<u32, (), u32, Status, false, true>;
 /// `trustedCertificates()`: the PEM certificates Node trusts, for HTTPS on the core's sockets.
 pub type CertificatesFn = FunctionRef<(), Vec<String>>;
 
-/// Who carries the bytes of a request.
-pub enum Carrier {
-    /// The core's own sockets, watched by libuv (`sockets.rs`).
+/// Which carrier moves the store's bytes (chosen once, by the shim).
+pub enum Carriers {
+    /// The core's own sockets, watched by libuv (`net/uv_carrier.rs`).
     #[cfg(unix)]
-    Sockets {
-        /// Opened by the first request (the endpoint is known by then).
-        pool: Box<RefCell<Option<Pool>>>,
-        certificates: CertificatesFn,
-    },
-    /// Node's sockets (`lib/transport.js`), where the core's cannot run.
-    Node(SendFn),
+    Own(CertificatesFn),
+    /// Node's sockets (`net/node_carrier.rs`, `lib/sockets.js`).
+    Node(Rc<node_carrier::Hooks>),
 }
 
 pub struct Host {
     env: sys::napi_env,
     engine: Engine<Answer>,
     outbox: Arc<JsTransport>,
-    carrier: Carrier,
+    carriers: Carriers,
+    /// Opened by the first request (the endpoint is known by then).
+    net: RefCell<Option<Net>>,
+    /// A lookup off the loop finished: the next turn tells the network.
+    looked_up: Arc<AtomicBool>,
+    closing: Cell<bool>,
     store: Arc<Store>,
     done: DoneFn,
     log: Option<FunctionRef<CoreMessage, ()>>,
@@ -75,7 +78,7 @@ pub struct Host {
 pub struct Parts {
     pub engine: Engine<Answer>,
     pub outbox: Arc<JsTransport>,
-    pub carrier: Carrier,
+    pub carriers: Carriers,
     pub store: Arc<Store>,
     pub done: DoneFn,
     pub log: Option<FunctionRef<CoreMessage, ()>>,
@@ -90,7 +93,10 @@ impl Host {
             env: env.raw(),
             engine: parts.engine,
             outbox: parts.outbox,
-            carrier: parts.carrier,
+            carriers: parts.carriers,
+            net: RefCell::new(None),
+            looked_up: Arc::new(AtomicBool::new(false)),
+            closing: Cell::new(false),
             store: parts.store,
             done: parts.done,
             log: parts.log,
@@ -112,6 +118,19 @@ impl Host {
     /// of the others: every call still ends, and the first error is returned
     /// once all are handed over.
     pub fn turn(&self, first: impl FnOnce()) -> Result<()> {
+        match catch_unwind(AssertUnwindSafe(|| self.run_turn(first))) {
+            Ok(result) => result,
+            Err(_) => {
+                self.poisoned();
+                Err(napi::Error::new(
+                    Status::GenericFailure,
+                    "the store failed unexpectedly",
+                ))
+            }
+        }
+    }
+
+    fn run_turn(&self, first: impl FnOnce()) -> Result<()> {
         let env = Env::from_raw(self.env);
         let finished = within_runtime_if_available(|| self.engine.turn(first, || self.carry()));
         let mut first_error = self.keep_alive(&env).err();
@@ -120,9 +139,6 @@ impl Host {
                 first_error.get_or_insert(err);
             }
         };
-        if let Carrier::Node(send) = &self.carrier {
-            note(self.send_on_node(&env, send));
-        }
         if let Some(log) = &self.log {
             let held = self.logger.take_held();
             if !held.is_empty() {
@@ -146,25 +162,28 @@ impl Host {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// The JavaScript carrier: every queued request goes to `send`. One that
-    /// cannot be handed over fails its call at once instead of leaving it waiting.
-    fn send_on_node(&self, env: &Env, send: &SendFn) -> Result<()> {
-        let outgoing = self.outbox.take_outgoing();
-        if outgoing.is_empty() {
-            return Ok(());
+    /// An event of the network's I/O, in a turn (Node's sockets report this way).
+    pub fn on_io(&self, io: Io<'_>) -> Result<()> {
+        self.turn(|| {
+            self.use_net(false, |net| net.io(io));
+        })
+    }
+
+    /// No connection is kept any more: the requests the network has finish
+    /// (retries too), then every connection closes.
+    pub fn close(&self) -> Result<()> {
+        self.closing.set(true);
+        self.turn(|| {
+            self.use_net(false, Net::close);
+        })
+    }
+
+    /// The environment is ending (a worker stops): the network goes now,
+    /// closing every handle it holds.
+    pub fn teardown(&self) {
+        if let Ok(mut net) = self.net.try_borrow_mut() {
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(net.take())));
         }
-        let send = send.borrow_back(env)?;
-        let mut first_error = None;
-        for request in outgoing {
-            let id = request.id;
-            let sent = send.call(FnArgs::from((id, Buffer::from(request.bytes), request.timeout_ms)));
-            if let Err(err) = sent {
-                let why = format!("the request could not be handed to the transport: {}", err.reason);
-                self.outbox.deliver(id, Err(Lost::Network(why)));
-                first_error.get_or_insert(err);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
     }
 
     /// While calls are pending, a wake from another thread must keep Node alive.
@@ -180,56 +199,136 @@ impl Host {
         }
     }
 
-    /// Hands the queued requests to the core's sockets, inside the turn; true
-    /// when some failed at once (their calls are ready again).
-    #[cfg(not(unix))]
+    /// Between the engine's polls, once the calls have judged the replies
+    /// they got: closes the idle connections if a reply was for something
+    /// else, hands free connections to waiting requests, and the queued
+    /// requests (and a finished lookup) to the network; true when some calls
+    /// got their answer at once.
     fn carry(&self) -> bool {
-        false
+        let distrusted = self.outbox.take_distrust();
+        let outgoing = self.outbox.take_outgoing();
+        let looked_up = self.looked_up.swap(false, Ordering::AcqRel);
+        let waiting = self
+            .net
+            .try_borrow()
+            .is_ok_and(|net| net.as_ref().is_some_and(Net::has_waiting));
+        if outgoing.is_empty() && !looked_up && !distrusted && !waiting {
+            return false;
+        }
+        self.use_net(!outgoing.is_empty(), |net| {
+            let mut delivered = if distrusted { net.drop_idle() } else { Vec::new() };
+            if looked_up {
+                delivered.extend(net.io(Io::Wake));
+            }
+            delivered.extend(net.dispatch());
+            for request in outgoing {
+                let timeout_ms = if request.timeout_ms > 0.0 {
+                    request.timeout_ms as u64
+                } else {
+                    0
+                };
+                delivered.extend(net.send(request.id, request.bytes, timeout_ms, request.max_reply));
+            }
+            delivered
+        })
     }
 
-    /// Closes the core's idle sockets (there are none here).
-    #[cfg(not(unix))]
-    pub fn close(&self) {}
-}
-
-#[cfg(unix)]
-impl Host {
-    /// Hands the queued requests to the core's sockets, inside the turn; true
-    /// when some failed at once (their calls are ready again).
-    fn carry(&self) -> bool {
-        let Carrier::Sockets { pool, certificates } = &self.carrier else {
-            return false;
-        };
-        let outgoing = self.outbox.take_outgoing();
-        if outgoing.is_empty() {
-            return false;
-        }
-        let mut delivered: Vec<Delivery> = Vec::new();
-        let mut pool = match pool.try_borrow_mut() {
-            Ok(pool) => pool,
-            // Not reachable (the pool is never borrowed across a turn), but a
-            // request taken from the outbox must end its call, never vanish.
-            Err(_) => return self.lose(outgoing.iter().map(|r| r.id), "the store's sockets are busy"),
-        };
-        if pool.is_none() {
-            match self.open_pool(certificates) {
-                Ok(opened) => *pool = Some(opened),
-                Err(why) => return self.lose(outgoing.iter().map(|r| r.id), &why),
+    /// Runs `work` on the network (opened first when `open` and there is
+    /// none) and hands its deliveries to their calls; true when there were
+    /// any. A panic in it fails every request the network held, and the
+    /// network is dropped.
+    fn use_net(&self, open: bool, work: impl FnOnce(&mut Net) -> Vec<Delivery>) -> bool {
+        let delivered = match self.net.try_borrow_mut() {
+            Ok(mut slot) => {
+                if slot.is_none() && open {
+                    match self.open_net() {
+                        // A retry after close() still goes out, on a network that keeps nothing open.
+                        Ok(mut net) => {
+                            if self.closing.get() {
+                                net.close();
+                            }
+                            *slot = Some(net)
+                        }
+                        Err(why) => {
+                            self.outbox.fail_all(&Lost::network(why).unsent());
+                            return true;
+                        }
+                    }
+                }
+                let Some(net) = slot.as_mut() else {
+                    return false;
+                };
+                match catch_unwind(AssertUnwindSafe(|| work(net))) {
+                    Ok(delivered) => {
+                        if self.closing.get() && net.is_empty() {
+                            let _ = catch_unwind(AssertUnwindSafe(|| drop(slot.take())));
+                        }
+                        delivered
+                    }
+                    Err(_) => {
+                        let _ = catch_unwind(AssertUnwindSafe(|| {
+                            if let Some(mut net) = slot.take() {
+                                net.abandon();
+                            }
+                        }));
+                        self.poisoned();
+                        return true;
+                    }
+                }
             }
-        }
-        if let Some(pool) = pool.as_mut() {
-            for request in outgoing {
-                delivered.extend(pool.send(request));
+            // The network is in use further up this stack: a carrier called
+            // back into the core, which it must never do.
+            Err(_) => {
+                self.poisoned();
+                return true;
             }
-        }
+        };
         let any = !delivered.is_empty();
-        self.deliver(delivered);
+        for (id, answer) in delivered {
+            self.outbox.deliver(id, answer);
+        }
         any
     }
 
-    fn open_pool(&self, certificates: &CertificatesFn) -> std::result::Result<Pool, String> {
+    fn poisoned(&self) {
+        self.logger
+            .warn("the store's network failed unexpectedly; its requests fail with ERR_INTERNAL");
+        self.outbox
+            .fail_all(&Lost::internal("the store's network failed unexpectedly"));
+    }
+
+    fn open_net(&self) -> std::result::Result<Net, String> {
         let wire = self.store.wire().ok_or("the store is not connected yet")?;
         let endpoint = wire.endpoint();
+        let connect_ms = u64::try_from(wire.limits().connect.as_millis()).unwrap_or(u64::MAX);
+        let settings = Settings {
+            max_conns: MAX_SOCKETS,
+            idle_ms: IDLE_MS,
+            connect_ms,
+            label: format!("{}:{}", endpoint.host, endpoint.port),
+        };
+        let carrier: Box<dyn Carrier> = match &self.carriers {
+            #[cfg(unix)]
+            Carriers::Own(certificates) => Box::new(self.own_carrier(certificates, endpoint)?),
+            Carriers::Node(hooks) => Box::new(NodeCarrier::new(
+                self.env,
+                hooks.clone(),
+                endpoint.host.clone(),
+                endpoint.port,
+                endpoint.https,
+            )),
+        };
+        Ok(Net::new(settings, carrier))
+    }
+
+    #[cfg(unix)]
+    fn own_carrier(
+        &self,
+        certificates: &CertificatesFn,
+        endpoint: &crate::wire::Endpoint,
+    ) -> std::result::Result<crate::net::uv_carrier::UvCarrier, String> {
+        use crate::net::uv_carrier::{Events, Target, UvCarrier};
+        use crate::net::{tls, uv};
         let tls = if endpoint.https {
             let env = Env::from_raw(self.env);
             let pems = certificates
@@ -240,84 +339,42 @@ impl Host {
         } else {
             None
         };
-        let target = sockets::Target {
+        let target = Target {
             host: endpoint.host.clone(),
             port: endpoint.port,
-            connect_timeout_ms: wire.limits().connect.as_millis() as u64,
             tls,
         };
-        let event_loop = event_loop(self.env)?;
-        let events: Weak<dyn Events> = self.me.clone();
-        Pool::new(event_loop, target, events)
-    }
-
-    /// Ends the calls of these requests with a network loss; true (some were).
-    fn lose(&self, ids: impl Iterator<Item = u32>, why: &str) -> bool {
-        self.deliver(ids.map(|id| (id, Err(Lost::Network(why.to_string())))).collect());
-        true
-    }
-
-    fn deliver(&self, delivered: Vec<Delivery>) {
-        for (id, reply) in delivered {
-            self.outbox.deliver(id, reply);
+        let mut event_loop = ptr::null_mut();
+        let status = unsafe { sys::napi_get_uv_event_loop(self.env, &mut event_loop) };
+        if status != sys::Status::napi_ok || event_loop.is_null() {
+            return Err("Node's event loop is not available to the store".into());
         }
-    }
-
-    /// Closes the core's idle sockets; requests still waiting fail.
-    pub fn close(&self) {
-        let Carrier::Sockets { pool, .. } = &self.carrier else {
-            return;
-        };
-        let delivered = match pool.try_borrow_mut() {
-            Ok(mut pool) => pool.as_mut().map(Pool::close).unwrap_or_default(),
-            Err(_) => return,
-        };
-        if !delivered.is_empty() {
-            let _ = self.turn(|| self.deliver(delivered));
-        }
-    }
-
-    /// A turn for a libuv event, in a callback scope. An error a JS function
-    /// threw goes to Node as an uncaught exception, as it would from a socket's callback.
-    fn on_loop_event(&self, event: impl FnOnce(&mut Pool) -> Vec<Delivery>) {
-        let Carrier::Sockets { pool, .. } = &self.carrier else {
-            return;
-        };
-        self.scope.run(self.env, || {
-            self.turn(|| {
-                let delivered = match pool.try_borrow_mut() {
-                    Ok(mut pool) => pool.as_mut().map(event).unwrap_or_default(),
-                    Err(_) => Vec::new(),
-                };
-                self.deliver(delivered);
-            })
+        let me = self.me.clone();
+        let handles = uv::Handles::new(self.env, move || {
+            if let Some(host) = me.upgrade() {
+                host.teardown();
+            }
         });
+        let (looked_up, wake) = (self.looked_up.clone(), self.wake.clone());
+        let wake = Arc::new(move || {
+            looked_up.store(true, Ordering::Release);
+            if let Ok(wake) = wake.lock() {
+                wake.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+        let events: Weak<dyn Events> = self.me.clone();
+        UvCarrier::new(event_loop as *mut uv::uv_loop_t, target, events, handles, wake)
     }
 }
 
+/// libuv's events, each a turn in a callback scope. An error a JS function
+/// threw goes to Node as an uncaught exception, as it would from a socket's
+/// callback; nothing unwinds into libuv.
 #[cfg(unix)]
-impl Events for Host {
-    fn socket(&self, conn: usize, status: c_int, events: c_int) {
-        self.on_loop_event(|pool| pool.on_socket(conn, status, events));
+impl crate::net::uv_carrier::Events for Host {
+    fn io(&self, io: Io<'_>) {
+        let _ = catch_unwind(AssertUnwindSafe(|| self.scope.run(self.env, || self.on_io(io))));
     }
-
-    fn timer(&self) {
-        self.on_loop_event(Pool::on_timer);
-    }
-
-    fn resolved(&self, addresses: std::result::Result<Vec<SocketAddr>, String>) {
-        self.on_loop_event(|pool| pool.on_resolved(addresses));
-    }
-}
-
-#[cfg(unix)]
-fn event_loop(env: sys::napi_env) -> std::result::Result<*mut uv::uv_loop_t, String> {
-    let mut event_loop = ptr::null_mut();
-    let status = unsafe { sys::napi_get_uv_event_loop(env, &mut event_loop) };
-    if status != sys::Status::napi_ok || event_loop.is_null() {
-        return Err("Node's event loop is not available to the store".into());
-    }
-    Ok(event_loop as *mut uv::uv_loop_t)
 }
 
 /// An async context for the turns libuv starts (async_hooks see them as
@@ -365,6 +422,7 @@ impl CallbackScope {
 
     /// Runs `turn` as Node runs a callback from libuv: in a handle scope and
     /// a callback scope, whose end runs the microtasks and ticks it queued.
+    #[cfg_attr(not(unix), allow(dead_code))]
     fn run(&self, env: sys::napi_env, turn: impl FnOnce() -> Result<()>) {
         unsafe {
             let mut handles = ptr::null_mut();

@@ -11,34 +11,26 @@ mod engine;
 mod error;
 mod expiry;
 mod host;
-mod http;
 mod layout;
 mod logger;
+mod net;
 mod options;
 mod payload;
 mod recent;
 mod sigv4;
-#[cfg(unix)]
-mod sockets;
 mod stats;
 mod store;
 mod table;
-#[cfg(unix)]
-mod tls;
 mod transport;
 mod trust;
-#[cfg(unix)]
-mod uv;
 mod wire;
 mod wire_json;
 
-#[cfg(unix)]
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{Buffer, Either, Function, JsObjectValue, Object, Promise, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{BufferSlice, Either, Function, JsObjectValue, Object, Promise, ToNapiValue, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env, Result, ValueType};
 use napi_derive::napi;
@@ -48,15 +40,17 @@ use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::engine::Engine;
 use crate::error::{code, StoreError, StoreResult};
 use crate::expiry::CookieTimes;
-use crate::host::{Carrier, DoneArgs, Host, SendArgs};
+use crate::host::{Carriers, DoneArgs, Host};
 use crate::logger::{CoreMessage, Logger};
+use crate::net::node_carrier;
+use crate::net::Io;
 use crate::options::{StoreOptions, OPTIONS};
 use crate::stats::Stats;
 use crate::store::admin::{Probe, ScanPage};
 use crate::store::devices::Device;
 use crate::store::users::UserArg;
 use crate::store::{Found, Store};
-use crate::transport::{JsTransport, Lost, Reply};
+use crate::transport::JsTransport;
 
 /// Whether the core carries requests on its own sockets here (libuv poll handles on a Unix socket).
 const OWN_SOCKETS: bool = cfg!(unix);
@@ -198,15 +192,6 @@ impl ToNapiValue for Answer {
     }
 }
 
-/// Where the transport connects, once the store knows (after its first call).
-#[napi(object)]
-pub struct TransportEndpoint {
-    pub https: bool,
-    pub host: String,
-    pub port: u32,
-    pub connect_timeout_ms: f64,
-}
-
 /// The native half of `DynamoDBStore`. Sessions cross as JSON strings.
 /// Every call runs on the engine (see engine.rs and host.rs): it takes the
 /// caller's call id and finishes through `done`.
@@ -214,7 +199,6 @@ pub struct TransportEndpoint {
 pub struct NativeStore {
     store: Arc<Store>,
     host: Rc<Host>,
-    transport: Arc<JsTransport>,
 }
 
 #[napi]
@@ -224,8 +208,9 @@ impl NativeStore {
     /// its own options and the AWS default chain. `done` and `wake` connect
     /// the engine to the shim (lib/engine.js); the requests travel on the
     /// core's own sockets, which trust `certificates()` for HTTPS, or, given
-    /// `send`, on the shim's (lib/transport.js). `metadata_hook`: the app
-    /// passed `sessionMetadata`, so saves carry device fields.
+    /// `sockets` (`{ open, write, close, arm }`), on Node's (lib/sockets.js).
+    /// `metadata_hook`: the app passed `sessionMetadata`, so saves carry
+    /// device fields.
     #[napi(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -237,14 +222,16 @@ impl NativeStore {
         done: Function<DoneArgs, ()>,
         wake: Function<u32, ()>,
         certificates: Option<Function<(), Vec<String>>>,
-        send: Option<Function<SendArgs, ()>>,
+        sockets: Option<Object>,
         metadata_hook: Option<bool>,
     ) -> Result<Self> {
         let raw = match options {
             Some(object) => read_options(&object)?,
             None => Map::new(),
         };
-        let mut options = StoreOptions::parse(&raw, |path| std::fs::read_to_string(path))?;
+        // A bug in the option rules fails the constructor, never the process.
+        let parsed = std::panic::catch_unwind(|| StoreOptions::parse(&raw, |path| std::fs::read_to_string(path)));
+        let mut options = parsed.map_err(|_| StoreError::new(code::INTERNAL, "the options could not be read"))??;
         // The shim's `sessionMetadata` hook sends device fields with every save.
         options.devices |= metadata_hook == Some(true);
         let js_client = match (client_config, client_credentials) {
@@ -274,15 +261,18 @@ impl NativeStore {
         // A request queued by a tokio task: id 0 asks JavaScript for a turn that sends it.
         let flush = remote.clone();
         transport.set_notify(Arc::new(move || flush(0)));
-        let carrier = match (send, certificates) {
-            (Some(send), _) => Carrier::Node(send.create_ref()?),
+        let carriers = match (sockets, certificates) {
+            (Some(sockets), _) => Carriers::Node(Rc::new(node_carrier::Hooks {
+                open: hook(&sockets, "open")?,
+                write: hook(&sockets, "write")?,
+                close: hook(&sockets, "close")?,
+                close_all: hook(&sockets, "closeAll")?,
+                arm: hook(&sockets, "arm")?,
+            })),
             #[cfg(unix)]
-            (None, Some(certificates)) => Carrier::Sockets {
-                pool: Box::new(RefCell::new(None)),
-                certificates: certificates.create_ref()?,
-            },
+            (None, Some(certificates)) => Carriers::Own(certificates.create_ref()?),
             _ => {
-                let why = "no transport: pass send, or certificates where the store's own sockets run";
+                let why = "no carrier: pass sockets, or certificates where the store's own sockets run";
                 return Err(StoreError::new(code::INTERNAL, why).into());
             }
         };
@@ -297,7 +287,7 @@ impl NativeStore {
             host::Parts {
                 engine: Engine::new(remote),
                 outbox: transport.clone(),
-                carrier,
+                carriers,
                 store: store.clone(),
                 done: done.create_ref()?,
                 log,
@@ -305,7 +295,7 @@ impl NativeStore {
                 wake,
             },
         )?;
-        Ok(NativeStore { store, host, transport })
+        Ok(NativeStore { store, host })
     }
 
     /// Starts call `id` (the caller's number) on the store, under its breaker.
@@ -319,35 +309,35 @@ impl NativeStore {
         self.host.turn(|| engine.start(id, call))
     }
 
-    /// The reply to request `request_id`, as the shim's transport read it.
+    /// Node's sockets (lib/sockets.js): connection `conn` is up.
     #[napi]
-    pub fn reply(
-        &self,
-        request_id: u32,
-        status: u32,
-        date: Option<String>,
-        error_type: Option<String>,
-        body: Buffer,
-    ) -> Result<()> {
-        let reply = Reply {
-            status: u16::try_from(status).unwrap_or(0),
-            date,
-            error_type,
-            body: body.to_vec(),
-        };
-        self.host.turn(|| self.transport.deliver(request_id, Ok(reply)))
+    pub fn connected(&self, conn: u32) -> Result<()> {
+        self.host.on_io(Io::Connected(conn as usize))
     }
 
-    /// Request `request_id` got no reply: it timed out (`why` empty: the
-    /// attempt's limit; else what timed out) or its connection failed.
+    /// Node's sockets: bytes arrived on `conn`; `sent_all`: all written to it has left.
     #[napi]
-    pub fn lost(&self, request_id: u32, timed_out: bool, why: String) -> Result<()> {
-        let lost = if timed_out {
-            Lost::Timeout(why)
-        } else {
-            Lost::Network(why)
-        };
-        self.host.turn(|| self.transport.deliver(request_id, Err(lost)))
+    pub fn data(&self, conn: u32, bytes: BufferSlice, sent_all: bool) -> Result<()> {
+        self.host.on_io(Io::Data {
+            conn: conn as usize,
+            bytes: &bytes,
+            sent_all,
+        })
+    }
+
+    /// Node's sockets: `conn` closed, by the peer (`why` null) or failing.
+    #[napi]
+    pub fn closed(&self, conn: u32, why: Option<String>) -> Result<()> {
+        self.host.on_io(Io::Closed {
+            conn: conn as usize,
+            why,
+        })
+    }
+
+    /// Node's sockets: the time the network asked for (`arm`) has come.
+    #[napi]
+    pub fn timer(&self) -> Result<()> {
+        self.host.on_io(Io::Timer)
     }
 
     /// Answers `wake(call_id)`: polls that call (0: only sends what is queued).
@@ -376,19 +366,6 @@ impl NativeStore {
     #[napi]
     pub fn own_sockets() -> bool {
         OWN_SOCKETS
-    }
-
-    /// Where the transport connects; null until the store has connected.
-    #[napi(getter)]
-    pub fn endpoint(&self) -> Option<TransportEndpoint> {
-        let wire = self.store.wire()?;
-        let endpoint = wire.endpoint();
-        Some(TransportEndpoint {
-            https: endpoint.https,
-            host: endpoint.host.clone(),
-            port: u32::from(endpoint.port),
-            connect_timeout_ms: wire.limits().connect.as_millis() as f64,
-        })
     }
 
     /// The validated `reapInterval` (ms); the shim runs the timer.
@@ -720,12 +697,22 @@ impl NativeStore {
         })
     }
 
-    /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish.
+    /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish, then
+    /// every connection closes.
     #[napi]
-    pub fn close(&self) {
+    pub fn close(&self) -> Result<()> {
         self.store.close();
-        self.host.close();
+        self.host.close()
     }
+}
+
+/// The function `name` of the sockets object, held for the carrier.
+fn hook<Args: napi::bindgen_prelude::JsValuesTupleIntoVec>(
+    object: &Object,
+    name: &str,
+) -> Result<napi::bindgen_prelude::FunctionRef<Args, ()>> {
+    let function: Function<Args, ()> = object.get_named_property(name)?;
+    function.create_ref()
 }
 
 fn cookie_times(expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: Option<f64>) -> CookieTimes {

@@ -1,10 +1,8 @@
-//! How the bytes of a DynamoDB call reach DynamoDB. The core builds and signs
-//! each request and reads each reply (`wire.rs`); a transport only carries
-//! bytes. The store's transport is Node's own sockets (`lib/transport.js`):
-//! the request is queued here, the engine hands it to JavaScript at the end
-//! of its turn, and JavaScript brings the reply back with `deliver`. No
-//! thread is involved, so a session call costs no cross-thread wake-up and
-//! TLS is Node's, with Node's CA settings.
+//! Where a DynamoDB call's request waits for the network. The core builds
+//! and signs each request and reads each reply's meaning (`wire.rs`); the
+//! request is queued here, the host hands it to the network (`net/`) within
+//! the engine's turn, and the network's answer comes back with `deliver`.
+//! No thread is involved, so a session call costs no cross-thread wake-up.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,50 +14,41 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-/// The parts of an HTTP reply the core reads.
-#[derive(Debug, Default)]
-pub struct Reply {
-    pub status: u16,
-    /// The `Date` header: DynamoDB's clock, to correct a skewed one.
-    pub date: Option<String>,
-    /// The `x-amzn-ErrorType` header.
-    pub error_type: Option<String>,
-    pub body: Vec<u8>,
-}
-
-/// Why a request got no reply.
-#[derive(Debug, PartialEq)]
-pub enum Lost {
-    /// The attempt's time ran out (connecting or waiting for the answer).
-    Timeout(String),
-    /// The connection failed or closed before a whole reply arrived.
-    Network(String),
-}
+pub use crate::net::{Lost, Reply};
 
 pub type Exchange = Pin<Box<dyn Future<Output = Result<Reply, Lost>> + Send>>;
 
 /// Carries one signed HTTP/1.1 request and brings back its reply, within
-/// `timeout` when one is given.
+/// `timeout` when one is given, with a body of at most `max_reply` bytes.
 pub trait Transport: Send + Sync {
-    fn send(&self, request: Vec<u8>, timeout: Option<Duration>) -> Exchange;
+    fn send(&self, request: Vec<u8>, timeout: Option<Duration>, max_reply: u64) -> Exchange;
+
+    /// A reply did not answer what was asked (another item's key): a
+    /// connection is out of step, so no idle connection is used again.
+    fn distrust(&self) {}
 }
 
-/// A request waiting for JavaScript to send it.
+/// A request waiting for the network to send it.
 pub struct Outgoing {
     pub id: u32,
     pub bytes: Vec<u8>,
     /// 0 when the attempt has no time limit.
     pub timeout_ms: f64,
+    /// The largest reply body DynamoDB can send for it.
+    pub max_reply: u64,
 }
 
-/// The transport whose sockets live in JavaScript.
+/// The requests of one store, between the calls that make them and the network.
 #[derive(Default)]
 pub struct JsTransport {
     next_id: AtomicU32,
     outbox: Mutex<Vec<Outgoing>>,
     waiting: Mutex<HashMap<u32, oneshot::Sender<Result<Reply, Lost>>>>,
+    /// Set when a reply answered something else: the next turn closes every
+    /// idle connection.
+    distrusted: std::sync::atomic::AtomicBool,
     /// Called when a request is queued outside the engine's turn (from a
-    /// tokio task), so that JavaScript comes to take it.
+    /// tokio task), so that a turn comes to take it.
     notify: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
 
@@ -70,7 +59,7 @@ impl JsTransport {
         }
     }
 
-    /// The requests queued since the last call, for JavaScript to send.
+    /// The requests queued since the last call, for the network to send.
     pub fn take_outgoing(&self) -> Vec<Outgoing> {
         self.outbox
             .lock()
@@ -86,6 +75,23 @@ impl JsTransport {
         }
     }
 
+    /// Whether a reply answered something else since the last call.
+    pub fn take_distrust(&self) -> bool {
+        self.distrusted.swap(false, Ordering::AcqRel)
+    }
+
+    /// Every request still waiting gets `lost` (the network failed as a whole).
+    pub fn fail_all(&self, lost: &Lost) {
+        self.take_outgoing();
+        let waiters: Vec<_> = match self.waiting.lock() {
+            Ok(mut waiting) => waiting.drain().map(|(_, waiter)| waiter).collect(),
+            Err(_) => Vec::new(),
+        };
+        for waiter in waiters {
+            let _ = waiter.send(Err(lost.clone()));
+        }
+    }
+
     fn forget(&self, id: u32) {
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.remove(&id);
@@ -94,16 +100,28 @@ impl JsTransport {
 }
 
 impl Transport for Arc<JsTransport> {
-    fn send(&self, bytes: Vec<u8>, timeout: Option<Duration>) -> Exchange {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    fn send(&self, bytes: Vec<u8>, timeout: Option<Duration>, max_reply: u64) -> Exchange {
         let (sender, receiver) = oneshot::channel();
+        let mut id = 0;
         if let Ok(mut waiting) = self.waiting.lock() {
+            // Ids wrap after 2^32 requests: never one still waiting.
+            loop {
+                id = self.next_id.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+                if id != 0 && !waiting.contains_key(&id) {
+                    break;
+                }
+            }
             waiting.insert(id, sender);
         }
         let timeout_ms = timeout.map_or(0.0, |limit| limit.as_millis().max(1) as f64);
         let was_empty = match self.outbox.lock() {
             Ok(mut outbox) => {
-                outbox.push(Outgoing { id, bytes, timeout_ms });
+                outbox.push(Outgoing {
+                    id,
+                    bytes,
+                    timeout_ms,
+                    max_reply,
+                });
                 outbox.len() == 1
             }
             Err(_) => false,
@@ -118,6 +136,10 @@ impl Transport for Arc<JsTransport> {
             receiver,
             transport: self.clone(),
         })
+    }
+
+    fn distrust(&self) {
+        self.distrusted.store(true, Ordering::Release);
     }
 }
 
@@ -134,7 +156,7 @@ impl Future for Pending {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.receiver)
             .poll(cx)
-            .map(|answer| answer.unwrap_or_else(|_| Err(Lost::Network("the store's transport went away".into()))))
+            .map(|answer| answer.unwrap_or_else(|_| Err(Lost::network("the store's network went away"))))
     }
 }
 
@@ -158,7 +180,11 @@ mod tests {
     #[test]
     fn a_request_waits_in_the_outbox_until_its_reply_is_delivered() {
         let transport = Arc::new(JsTransport::default());
-        let exchange = transport.send(b"POST / HTTP/1.1\r\n\r\n".to_vec(), Some(Duration::from_millis(250)));
+        let exchange = transport.send(
+            b"POST / HTTP/1.1\r\n\r\n".to_vec(),
+            Some(Duration::from_millis(250)),
+            1024,
+        );
         let outgoing = transport.take_outgoing();
         assert_eq!(outgoing.len(), 1);
         assert_eq!(outgoing[0].timeout_ms, 250.0);
@@ -178,9 +204,9 @@ mod tests {
     #[test]
     fn a_late_reply_for_a_request_given_up_is_dropped() {
         let transport = Arc::new(JsTransport::default());
-        drop(transport.send(Vec::new(), None));
+        drop(transport.send(Vec::new(), None, 1024));
         let id = transport.take_outgoing()[0].id;
         assert!(transport.waiting.lock().unwrap().is_empty());
-        transport.deliver(id, Err(Lost::Timeout("late".into())));
+        transport.deliver(id, Err(Lost::timeout("late")));
     }
 }

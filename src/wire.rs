@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::credentials::CachedCredentials;
 use crate::error::{code, StoreError, StoreResult};
+use crate::net::LostKind;
 use crate::sigv4;
 use crate::stats::Stats;
 use crate::transport::{Lost, Reply, Transport};
@@ -55,6 +56,24 @@ pub enum Target {
 }
 
 impl Target {
+    /// The largest reply body DynamoDB sends for this call: an item is at
+    /// most 400 KB (as JSON, binary in base64, well under 1 MB), a page of a
+    /// query or scan 1 MB of items, a batch 16 MB. A larger reply is not
+    /// DynamoDB talking, and is refused before it is held in memory.
+    pub fn max_reply(self) -> u64 {
+        const MB: u64 = 1024 * 1024;
+        match self {
+            Target::GetItem
+            | Target::PutItem
+            | Target::UpdateItem
+            | Target::DeleteItem
+            | Target::DescribeTable
+            | Target::TransactWriteItems => MB,
+            Target::Scan | Target::Query => 4 * MB,
+            Target::BatchGetItem | Target::BatchWriteItem => 32 * MB,
+        }
+    }
+
     fn header(self) -> &'static str {
         match self {
             Target::GetItem => "DynamoDB_20120810.GetItem",
@@ -75,7 +94,20 @@ impl Target {
 /// expects, not an error: its body holds the old item when one was asked for.
 pub enum Outcome {
     Done(Map<String, Value>),
-    ConditionFailed(Map<String, Value>),
+    ConditionFailed(Failed),
+}
+
+/// A failed condition.
+pub struct Failed {
+    /// The reply's body: `Item` holds the item as it was, when
+    /// `ReturnValuesOnConditionCheckFailure` asked for it.
+    pub body: Map<String, Value>,
+    /// An earlier attempt of this call may have been applied (it timed out,
+    /// or its connection failed, after the request left): the condition may
+    /// have failed on this call's own write. A conditional write checks the
+    /// item for its own mark (its version, its owner token) before it
+    /// reports a conflict.
+    pub maybe_ours: bool,
 }
 
 impl Outcome {
@@ -150,10 +182,12 @@ pub struct Wire {
     signing_keys: sigv4::KeyCache,
 }
 
-/// One attempt's failure, and whether another attempt may succeed.
+/// One attempt's failure, whether another attempt may succeed, and whether
+/// this one may have been applied all the same.
 struct Failure {
     error: StoreError,
     retryable: bool,
+    maybe_applied: bool,
 }
 
 impl Failure {
@@ -161,11 +195,16 @@ impl Failure {
         Failure {
             error,
             retryable: false,
+            maybe_applied: false,
         }
     }
 
     fn transient(error: StoreError) -> Self {
-        Failure { error, retryable: true }
+        Failure {
+            error,
+            retryable: true,
+            maybe_applied: false,
+        }
     }
 }
 
@@ -192,6 +231,15 @@ impl Wire {
         })
     }
 
+    /// A reply answered another item than the one asked for: see `Transport::distrust`.
+    pub fn distrust(&self) -> StoreError {
+        self.transport.distrust();
+        StoreError::new(
+            code::INVALID_RESPONSE,
+            "DynamoDB's reply was for another item than the one asked for (a connection out of step); nothing was served",
+        )
+    }
+
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -205,12 +253,20 @@ impl Wire {
     pub async fn call(&self, target: Target, body: Vec<u8>) -> StoreResult<Outcome> {
         let started = Instant::now();
         let mut retries = 0;
+        let mut maybe_applied = false;
         loop {
             let (limit, whole_call) = self.attempt_limit(started)?;
             let failure = match self.attempt(target, &body, limit, whole_call).await {
+                Ok(Outcome::ConditionFailed(failed)) => {
+                    return Ok(Outcome::ConditionFailed(Failed {
+                        maybe_ours: failed.maybe_ours || maybe_applied,
+                        ..failed
+                    }))
+                }
                 Ok(outcome) => return Ok(outcome),
                 Err(failure) => failure,
             };
+            maybe_applied |= failure.maybe_applied;
             if !failure.retryable || retries >= self.limits.max_retries {
                 return Err(failure.error);
             }
@@ -265,11 +321,16 @@ impl Wire {
     ) -> Result<Outcome, Failure> {
         let credentials = self.credentials.credentials().await.map_err(Failure::fatal)?;
         let request = self.request(&credentials, target, body);
-        let reply = match self.transport.send(request, limit).await {
+        let reply = match self.transport.send(request, limit, target.max_reply()).await {
             Ok(reply) => reply,
             Err(lost) => return Err(self.lost(lost, limit, whole_call)),
         };
         let mut outcome = read_reply(&reply);
+        // The request went out twice within this attempt (its first
+        // connection closed before answering): the first may have landed.
+        if let (Ok(Outcome::ConditionFailed(failed)), true) = (&mut outcome, reply.resent) {
+            failed.maybe_ours = true;
+        }
         if let Err(failure) = &mut outcome {
             let known = self.clock_skew_ms.load(Ordering::Relaxed);
             if let Some(skew) = new_clock_skew(&failure.error.code, reply.date.as_deref(), SystemTime::now(), known) {
@@ -280,23 +341,28 @@ impl Wire {
         outcome
     }
 
-    /// A request without a reply: a timeout of the call is final, of an attempt worth another.
+    /// A request without a reply: a timeout of the call is final, of an
+    /// attempt worth another; one that may have reached DynamoDB may also
+    /// have been applied.
     fn lost(&self, lost: Lost, limit: Option<Duration>, whole_call: bool) -> Failure {
-        match lost {
-            Lost::Timeout(why) if why.is_empty() => match (whole_call, self.limits.total, limit) {
+        let reach =
+            |code: &str| Failure::transient(StoreError::new(code, format!("could not reach DynamoDB: {}", lost.why)));
+        let mut failure = match lost.kind {
+            LostKind::Timeout if lost.why.is_empty() => match (whole_call, self.limits.total, limit) {
                 (true, Some(total), _) => Failure::fatal(timed_out("the call", total)),
                 (_, _, Some(limit)) => Failure::transient(timed_out("an attempt", limit)),
                 _ => Failure::transient(StoreError::new(code::TIMEOUT, "DynamoDB did not answer in time")),
             },
-            Lost::Timeout(why) => Failure::transient(StoreError::new(
-                code::TIMEOUT,
-                format!("could not reach DynamoDB: {why}"),
+            LostKind::Timeout => reach(code::TIMEOUT),
+            LostKind::Network => reach(code::NETWORK),
+            LostKind::Invalid => Failure::transient(StoreError::new(
+                code::INVALID_RESPONSE,
+                format!("DynamoDB's reply could not be read: {}", lost.why),
             )),
-            Lost::Network(why) => Failure::transient(StoreError::new(
-                code::NETWORK,
-                format!("could not reach DynamoDB: {why}"),
-            )),
-        }
+            LostKind::Internal => Failure::fatal(StoreError::new(code::INTERNAL, lost.why.clone())),
+        };
+        failure.maybe_applied = lost.sent;
+        failure
     }
 
     /// Now, by DynamoDB's clock as far as this store knows it.
@@ -331,24 +397,18 @@ impl Wire {
             },
             &self.signing_keys,
         );
-        let token = credentials
-            .session_token()
-            .map(|token| format!("x-amz-security-token: {token}\r\n"))
-            .unwrap_or_default();
-        let head = format!(
-            "POST {} HTTP/1.1\r\nhost: {}\r\nuser-agent: {USER_AGENT}\r\ncontent-type: {CONTENT_TYPE}\r\n\
-             x-amz-target: {}\r\nx-amz-date: {}\r\n{token}authorization: {}\r\ncontent-length: {}\r\n\r\n",
-            endpoint.path,
-            endpoint.authority,
-            target.header(),
-            signature.amz_date,
-            signature.authorization,
-            body.len()
-        );
-        let mut bytes = Vec::with_capacity(head.len() + body.len());
-        bytes.extend_from_slice(head.as_bytes());
-        bytes.extend_from_slice(body);
-        bytes
+        let mut headers = vec![
+            ("host", endpoint.authority.as_str()),
+            ("user-agent", USER_AGENT),
+            ("content-type", CONTENT_TYPE),
+            ("x-amz-target", target.header()),
+            ("x-amz-date", signature.amz_date.as_str()),
+        ];
+        if let Some(token) = credentials.session_token() {
+            headers.push(("x-amz-security-token", token));
+        }
+        headers.push(("authorization", signature.authorization.as_str()));
+        crate::net::http::request(&endpoint.path, &headers, body)
     }
 }
 
@@ -371,11 +431,12 @@ fn read_reply(reply: &Reply) -> Result<Outcome, Failure> {
     let empty = Map::new();
     let fields = body.as_ref().unwrap_or(&empty);
     let server_fault = (500..600).contains(&status);
+    // An error type that names nothing (empty, or only separators) is no error type.
     let error_type = reply
         .error_type
         .as_deref()
-        .or_else(|| fields.get("__type").and_then(Value::as_str))
-        .map(exception_name);
+        .and_then(named_exception)
+        .or_else(|| fields.get("__type").and_then(Value::as_str).and_then(named_exception));
     let Some(name) = error_type else {
         let error = StoreError::new(
             code::INVALID_RESPONSE,
@@ -384,17 +445,24 @@ fn read_reply(reply: &Reply) -> Result<Outcome, Failure> {
         return Err(Failure {
             error,
             retryable: server_fault,
+            maybe_applied: server_fault,
         });
     };
     if name == CONDITION_FAILED {
-        return Ok(Outcome::ConditionFailed(body.unwrap_or_default()));
+        return Ok(Outcome::ConditionFailed(Failed {
+            body: body.unwrap_or_default(),
+            maybe_ours: false,
+        }));
     }
     let message = ["message", "Message"]
         .iter()
         .find_map(|field| fields.get(*field).and_then(Value::as_str))
         .unwrap_or("DynamoDB returned an error");
+    // A throttled request was refused whole; a fault on DynamoDB's side may
+    // come after the write was done.
     Err(Failure {
         retryable: server_fault || is_retryable(name),
+        maybe_applied: server_fault,
         error: StoreError::new(name, message),
     })
 }
@@ -425,7 +493,12 @@ fn new_clock_skew(code: &str, date: Option<&str>, now: SystemTime, known_ms: i64
 /// `:…` suffix, as some services add) to `ResourceNotFoundException`.
 fn exception_name(error_type: &str) -> &str {
     let name = error_type.rsplit('#').next().unwrap_or(error_type);
-    name.split(':').next().unwrap_or(name)
+    name.split(':').next().unwrap_or(name).trim()
+}
+
+/// The exception an error type names, if it names one.
+fn named_exception(error_type: &str) -> Option<&str> {
+    Some(exception_name(error_type)).filter(|name| !name.is_empty())
 }
 
 /// Throttling and transient errors, as the SDKs' standard retry mode lists them.
@@ -583,7 +656,7 @@ mod tests {
             400,
             r#"{"__type":"x#ConditionalCheckFailedException","Item":{"id":{"S":"a"}}}"#,
         ) {
-            Ok(Outcome::ConditionFailed(body)) => assert!(body.contains_key("Item")),
+            Ok(Outcome::ConditionFailed(failed)) => assert!(failed.body.contains_key("Item") && !failed.maybe_ours),
             _ => panic!("expected ConditionFailed"),
         }
     }
@@ -619,6 +692,22 @@ mod tests {
             let delay = backoff(&limits, retry);
             let ceiling = Duration::from_millis(25 * 2u64.saturating_pow(retry - 1)).min(Duration::from_millis(500));
             assert!(delay <= ceiling, "retry {retry}: {delay:?} > {ceiling:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_type_that_names_nothing_is_none() {
+        for header in ["", "#", ":::#", " "] {
+            let failure = match read_reply(&Reply {
+                status: 400,
+                error_type: Some(header.into()),
+                body: br#"{"message":"m"}"#.to_vec(),
+                ..Reply::default()
+            }) {
+                Err(failure) => failure,
+                Ok(_) => panic!("expected a failure"),
+            };
+            assert_eq!(failure.error.code, code::INVALID_RESPONSE, "{header:?}");
         }
     }
 

@@ -53,11 +53,16 @@ impl Batch<'_> {
 
     /// Reads the items with these keys, strongly consistent, with only the
     /// attributes named in `attributes`. Missing items are simply absent.
+    /// Each item read back holds its key, which must be one asked for.
     pub async fn get_keys(&self, keys: Vec<String>, attributes: &[&str]) -> StoreResult<Vec<Item>> {
+        let mut attributes = attributes.to_vec();
+        if !attributes.contains(&self.hash_key) {
+            attributes.push(self.hash_key);
+        }
         let placeholders: Vec<String> = (0..attributes.len()).map(|i| format!("#a{i}")).collect();
         let names: Map<String, Value> = placeholders
             .iter()
-            .zip(attributes)
+            .zip(&attributes)
             .map(|(placeholder, name)| (placeholder.clone(), Value::from(*name)))
             .collect();
         let mut items = Vec::with_capacity(keys.len());
@@ -84,7 +89,13 @@ impl Batch<'_> {
                     _ => Vec::new(),
                 };
                 for item in found {
-                    items.push(wire_json::read_item(item)?);
+                    let item = wire_json::read_item(item)?;
+                    let asked = matches!(item.get(self.hash_key),
+                        Some(aws_sdk_dynamodb::types::AttributeValue::S(key)) if chunk.contains(key));
+                    if !asked {
+                        return Err(self.wire.distrust());
+                    }
+                    items.push(item);
                 }
             }
         }
@@ -195,7 +206,7 @@ mod tests {
     }
 
     impl Transport for Arc<Scripted> {
-        fn send(&self, request: Vec<u8>, _timeout: Option<Duration>) -> Exchange {
+        fn send(&self, request: Vec<u8>, _timeout: Option<Duration>, _max_reply: u64) -> Exchange {
             let at = request.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |at| at + 4);
             if let Ok(body) = serde_json::from_slice(&request[at..]) {
                 self.sent.lock().unwrap().push(body);

@@ -15,7 +15,7 @@ use super::users::user_argument;
 use super::{users::UserArg, Store};
 use crate::codec;
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::EXPIRES_ATTR;
+use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR};
 use crate::wire::{self, Outcome, Target};
 use crate::wire_json::Body;
 
@@ -126,11 +126,23 @@ impl Store {
                 (":u", &AttributeValue::S(user)),
                 (":now", &codec::number(self.layout().now(now_ms))),
             ])?
+            .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         match wire.call(Target::PutItem, body).await? {
             Outcome::Done(reply) => {
                 self.stats.write_units(wire::capacity_units(&reply));
+                self.recent.forget(&key);
+                Ok(())
+            }
+            // An earlier attempt ended it after all: the tombstone is there.
+            Outcome::ConditionFailed(failed)
+                if failed.maybe_ours
+                    && failed
+                        .body
+                        .get("Item")
+                        .is_some_and(|item| item.get(DESTROYED_ATTR).is_some()) =>
+            {
                 self.recent.forget(&key);
                 Ok(())
             }

@@ -13,6 +13,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::devices::{Device, DEVICE_ATTR};
+use super::sessions::holds_save;
 use super::Store;
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
@@ -94,7 +95,16 @@ impl Store {
                 Ok(written(&write, expires))
             }
             Outcome::ConditionFailed(mut failed) => {
-                let old = failed.remove("Item").map(wire_json::read_item).transpose()?;
+                let old = failed.body.remove("Item").map(wire_json::read_item).transpose()?;
+                let ours = |old: &Item| {
+                    write
+                        .item
+                        .as_ref()
+                        .is_some_and(|item| holds_save(self.layout(), old, item))
+                };
+                if failed.maybe_ours && old.as_ref().is_some_and(ours) {
+                    return Ok(written(&write, expires));
+                }
                 self.after_condition(wire, write, old, created, now_ms).await
             }
         }

@@ -61,6 +61,11 @@ pub fn held_by(item: &Item, token: &str, now_ms: f64) -> bool {
     owner && codec::read_number(item.get(UNTIL_ATTR)).is_some_and(|until| until > now_ms)
 }
 
+/// The owner token of the lock item a failed condition returned.
+fn old_owner(failed: &crate::wire::Failed) -> Option<&str> {
+    failed.body.get("Item")?.get(OWNER_ATTR)?.get("S")?.as_str()
+}
+
 /// Whether the stored session still holds the value the caller read: if not,
 /// another request has already rotated it.
 pub fn verify(session_json: &str, property: &str, expected_json: &str) -> StoreResult<()> {
@@ -101,10 +106,13 @@ impl Store {
             .string("ConditionExpression", "attribute_not_exists(#k) OR #u <= :now")
             .names(&[("#k", &self.options.hash_key), ("#u", UNTIL_ATTR)])
             .values(&[(":now", &codec::number(now_ms.floor() as i64))])?
+            .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         match wire.call(Target::PutItem, body).await? {
             Outcome::Done(reply) => self.stats.write_units(wire::capacity_units(&reply)),
+            // An earlier attempt that took the lease after all: it is ours.
+            Outcome::ConditionFailed(failed) if failed.maybe_ours && old_owner(&failed) == Some(owner.as_str()) => {}
             Outcome::ConditionFailed(_) => {
                 return Err(StoreError::new(
                     code::SESSION_LOCKED,
@@ -142,13 +150,17 @@ impl Store {
         let body = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, key)
             .boolean("ConsistentRead", true)
-            .string("ProjectionExpression", "#a, #b")
-            .names(&[("#a", names[0]), ("#b", names[1])])
+            .string("ProjectionExpression", "#a, #b, #k")
+            .names(&[("#a", names[0]), ("#b", names[1]), ("#k", &self.options.hash_key)])
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
         self.stats.read_units(wire::capacity_units(&reply));
-        reply.remove("Item").map(wire_json::read_item).transpose()
+        let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
+        if let Some(item) = &item {
+            self.same_key(wire, item, key)?;
+        }
+        Ok(item)
     }
 
     async fn read_for_lock(&self, wire: &Wire, key: &str, now_ms: f64) -> StoreResult<String> {
@@ -227,6 +239,7 @@ impl Store {
             .string("ConditionExpression", "#o = :o")
             .names(&[("#o", OWNER_ATTR)])
             .values(&[(":o", &AttributeValue::S(owner.to_string()))])?
+            .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         match wire.call(Target::DeleteItem, body).await? {
@@ -234,6 +247,8 @@ impl Store {
                 self.stats.write_units(wire::capacity_units(&reply));
                 Ok(true)
             }
+            // An earlier attempt deleted it after all.
+            Outcome::ConditionFailed(failed) if failed.maybe_ours && !failed.body.contains_key("Item") => Ok(true),
             // The lease ran out and someone else took it: nothing of ours to release.
             Outcome::ConditionFailed(_) => Ok(false),
         }

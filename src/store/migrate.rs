@@ -21,8 +21,12 @@ impl Store {
         let body = Body::new(&self.options.table, sid.len())
             .key(&self.options.hash_key, sid)
             .boolean("ConsistentRead", self.options.costs.consistent_read)
-            .string("ProjectionExpression", "#s, #e")
-            .names(&[("#s", old.sess_attr()), ("#e", EXPIRES_ATTR)])
+            .string("ProjectionExpression", "#s, #e, #k")
+            .names(&[
+                ("#s", old.sess_attr()),
+                ("#e", EXPIRES_ATTR),
+                ("#k", &self.options.hash_key),
+            ])
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
@@ -30,6 +34,7 @@ impl Store {
         let Some(item) = reply.remove("Item").map(wire_json::read_item).transpose()? else {
             return Ok(None);
         };
+        self.same_key(wire, &item, sid)?;
         let now_ms = codec::now_ms();
         // The old layout stores plain JSON.
         let Some(codec::Decoded {

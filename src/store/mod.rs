@@ -219,6 +219,16 @@ impl Store {
         }
     }
 
+    /// That a read item is the one asked for: a connection out of step (a
+    /// broken proxy, a desync) could hand this call another's reply, and a
+    /// session read must never serve another user's session.
+    fn same_key(&self, wire: &Wire, item: &Item, key: &str) -> StoreResult<()> {
+        match item.get(&self.options.hash_key) {
+            Some(AttributeValue::S(read)) if read == key => Ok(()),
+            _ => Err(wire.distrust()),
+        }
+    }
+
     /// all(), ids() and listSessionsForUser() return sids, which a table of
     /// hashed ids does not hold.
     fn refuse_with_hashed_ids(&self, method: &str) -> StoreResult<()> {

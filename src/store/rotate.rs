@@ -84,7 +84,11 @@ impl Store {
             .finish();
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
         self.stats.read_units(wire::capacity_units(&reply));
-        reply.remove("Item").map(wire_json::read_item).transpose()
+        let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
+        if let Some(item) = &item {
+            self.same_key(wire, item, key)?;
+        }
+        Ok(item)
     }
 
     /// The transaction: the new item where there is none, the tombstone over
@@ -111,8 +115,13 @@ impl Store {
         actions.extend_from_slice(b"},{\"Put\":");
         actions.extend_from_slice(&put_tombstone);
         actions.extend_from_slice(b"}]");
+        // Every attempt of this call carries one token: DynamoDB applies the
+        // transaction once, and an attempt that lands after an earlier one did
+        // (a timeout, a lost connection) succeeds instead of being refused.
+        let token = super::locks::new_owner_token()?;
         Ok(Body::untitled()
             .raw("TransactItems", &actions)
+            .string("ClientRequestToken", &token)
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish())
     }

@@ -108,7 +108,12 @@ impl Store {
 
     /// The GetItem body of `get`.
     fn get_body(&self, key: &str) -> Vec<u8> {
-        let mut names = vec![("#s", self.layout().sess_attr()), ("#e", EXPIRES_ATTR)];
+        let hash_key = self.options.hash_key.as_str();
+        let mut names = vec![
+            ("#s", self.layout().sess_attr()),
+            ("#e", EXPIRES_ATTR),
+            ("#k", hash_key),
+        ];
         if self.options.versioning {
             names.push(("#v", VERSION_ATTR));
         }
@@ -195,7 +200,10 @@ impl Store {
                 Ok(true)
             }
             Outcome::ConditionFailed(mut failed) => {
-                let old = failed.remove("Item").map(wire_json::read_item).transpose()?;
+                let old = failed.body.remove("Item").map(wire_json::read_item).transpose()?;
+                if failed.maybe_ours && old.as_ref().is_some_and(|old| holds_save(self.layout(), old, &item)) {
+                    return Ok(true);
+                }
                 let destroyed = old.as_ref().is_some_and(|old| old.contains_key(DESTROYED_ATTR));
                 match read_version {
                     Some(read) if !destroyed => Err(conflict(read, old.as_ref())),
@@ -215,6 +223,9 @@ impl SessionCalls for Store {
         let sess_attr = self.layout().sess_attr();
         let mut reply = wire.call(Target::GetItem, self.get_body(key)).await?.done()?;
         let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
+        if let Some(item) = &item {
+            self.same_key(wire, item, key)?;
+        }
         Stats::count(&self.stats.gets);
         self.stats.read_units(wire::capacity_units(&reply));
         let version = self.version_of(item.as_ref());
@@ -380,6 +391,16 @@ impl SessionCalls for Store {
         }
         Ok(())
     }
+}
+
+/// Whether a stored item is this versioned save: after an attempt that may
+/// have been applied, a failed condition is checked against it, so a save is
+/// never reported as conflicting with itself.
+pub(super) fn holds_save(layout: crate::layout::Layout, stored: &Item, saved: &Item) -> bool {
+    let sess = layout.sess_attr();
+    stored.get(VERSION_ATTR).is_some()
+        && stored.get(VERSION_ATTR) == saved.get(VERSION_ATTR)
+        && stored.get(sess) == saved.get(sess)
 }
 
 pub(super) fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
