@@ -18,7 +18,8 @@ const { STORES, QUIET } = require('./stores')
 
 const QUICK = process.env.QUICK === '1'
 const ROUNDS = QUICK ? 1 : 5
-const KINDS = ['rs', 'cd', 'js']
+// BENCH_BASELINE=<dir of a copy of this package>: that build runs beside this one, on both carriers.
+const KINDS = ['rs', 'rs-node', ...(process.env.BENCH_BASELINE ? ['base', 'base-node'] : []), 'cd', 'js']
 const WARM = QUICK ? { batch: 100, min: 200, max: 400 } : { batch: 200, min: 2000, max: 12000 }
 const CONCURRENT = { sessions: 1000, inFlight: 64, durationMs: QUICK ? 1000 : 5000, warm: WARM }
 const SEQUENTIAL = { sizes: [1024], count: QUICK ? 100 : 2000, warm: WARM }
@@ -60,15 +61,17 @@ async function main() {
     }
     const lines = [
       `\`${QUICK ? 'QUICK=1 ' : ''}npm run bench:own\`: against a DynamoDB stand-in that answers at once (bench/stub-dynamodb.js); medians of ${ROUNDS} round(s), each store warmed until its CPU per call settled. CPU is the whole process, per call; the kernel's share is its system time.`,
-      `Machine: ${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}. rs = connect-dynamodb-rs, cd = connect-dynamodb 3.0.5, js = the hand-written JS store (bench/js-store.js).`,
+      `Machine: ${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}. rs = connect-dynamodb-rs on its own sockets, rs-node = the same on Node's sockets${process.env.BENCH_BASELINE ? ', base/base-node = the baseline build (BENCH_BASELINE) on each' : ''}, cd = connect-dynamodb 3.0.5, js = the hand-written JS store (bench/js-store.js).`,
       '',
       '**Sequential**, 1 KB session',
       '',
-      '| op | CPU µs rs | rs range | cd | js | × cd | × js | of it in the kernel: rs | cd | js |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...OPS.map(
-        (op) =>
-          `| ${op} | ${Math.round(cpu('rs', op))} | ${range('rs', op)} | ${Math.round(cpu('cd', op))} | ${Math.round(cpu('js', op))} | ${(cpu('rs', op) / cpu('cd', op)).toFixed(2)}× | ${(cpu('rs', op) / cpu('js', op)).toFixed(2)}× | ${KINDS.map((k) => Math.round(kernel(k, op))).join(' | ')} |`,
+      '| op | store | CPU µs | range | × cd | × js | of it in the kernel |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+      ...OPS.flatMap((op) =>
+        KINDS.map(
+          (kind) =>
+            `| ${op} | ${kind} | ${Math.round(cpu(kind, op))} | ${range(kind, op)} | ${(cpu(kind, op) / cpu('cd', op)).toFixed(2)}× | ${(cpu(kind, op) / cpu('js', op)).toFixed(2)}× | ${Math.round(kernel(kind, op))} |`,
+        ),
       ),
       '',
       `**64 in flight** (80% get, 15% touch, 5% set over 1,000 sessions of 1 KB; ${CONCURRENT.durationMs} ms a round)`,

@@ -6,6 +6,9 @@
 
 const STORES = {
   rs: 'connect-dynamodb-rs',
+  'rs-node': "connect-dynamodb-rs on Node's sockets (the carrier of Windows, Bun and Deno)",
+  base: 'another build of connect-dynamodb-rs (BENCH_BASELINE), on its own sockets',
+  'base-node': "another build of connect-dynamodb-rs (BENCH_BASELINE), on Node's sockets",
   cd: 'connect-dynamodb@3.0.5',
   js: 'hand-written JS store (node:http, SigV4, no SDK)',
   memory: "express-session's MemoryStore (no I/O: the floor of the express runs)",
@@ -13,8 +16,10 @@ const STORES = {
 
 function createStore(kind, { endpoint, table }) {
   const session = require('express-session')
-  if (kind === 'rs') {
-    const DynamoDBStore = require('..')(session)
+  if (['rs', 'rs-node', 'base', 'base-node'].includes(kind)) {
+    if (kind.endsWith('-node')) process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'node'
+    // BENCH_BASELINE: the directory of a copy of this package as it was (say, before a change).
+    const DynamoDBStore = require(kind.startsWith('base') ? process.env.BENCH_BASELINE : '..')(session)
     return new DynamoDBStore({ table, AWSConfigJSON: { endpoint, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' } })
   }
   if (kind === 'cd') {
