@@ -331,7 +331,7 @@ function defineStore(Store) {
     }
 
     /**
-     * One call on the engine, `start(id)`, whose outcome is `shape(value, expires, version)`.
+     * One call on the engine, `start(id)`, whose outcome is `shape(value, end, version, exact)`.
      * With a callback it goes straight to it (the engine never settles before the call has
      * returned); either way the returned promise settles too, as settle() describes.
      */
@@ -339,11 +339,11 @@ function defineStore(Store) {
       if (typeof cb !== 'function') return this.#settle(undefined, op, () => this.#engine.call(start, shape))
       let resolve
       const promise = new Promise((r) => (resolve = r))
-      this.#engine.start(start, (err, value, expires, version) => {
+      this.#engine.start(start, (err, value, end, version, exact) => {
         let result
         if (!err) {
           try {
-            result = shape(value, expires, version)
+            result = shape(value, end, version, exact)
           } catch (thrown) {
             err = thrown
           }
@@ -549,20 +549,22 @@ function normalizeOptions(options) {
 const MAX_DATE_MS = 8.64e15
 
 /**
- * The session `get` resolves, from its JSON, its expiry (epoch s) and, with `versioning`, the
- * version read. Touches move only the item's `expires`, so the stored cookie's expiry is brought
- * up to it here (@fastify/session checks it); the rest of the expiry rule is src/expiry.rs.
+ * The session `get` resolves, from its JSON, when it ends (`end`, epoch ms) and, with `versioning`,
+ * the version read. A touch moves only the item's end, so the stored cookie's expiry is brought to
+ * it here (express-session and @fastify/session read it): to the millisecond where the item knows
+ * its end (`exact`), else (an item of connect-dynamodb's, whose `expires` is its cookie's rounded
+ * up to the second) only when the item's end is a whole second past the cookie's. One past the last
+ * date a Date can hold (a damaged item) leaves the cookie as it is. The rest of the expiry rule is
+ * src/expiry.rs.
  */
-function foundSession(json, expires, version) {
+function foundSession(json, end, version, exact) {
   const session = parseSession(json)
   if (!session) return session
   if (version != null) session[VERSION_PROPERTY] = version
   const cookie = session.cookie
-  if (expires == null || !cookie || typeof cookie !== 'object' || cookie.expires == null) return session
-  const at = expires * 1000
-  // The item's expiry is the cookie's rounded up to the second: only a touch moves it further.
-  // One past the last date a Date can hold (a damaged item) leaves the cookie as it is.
-  if (at <= MAX_DATE_MS && Date.parse(cookie.expires) <= at - 1000) cookie.expires = new Date(at).toISOString()
+  if (end == null || end > MAX_DATE_MS || !cookie || typeof cookie !== 'object' || cookie.expires == null) return session
+  const stored = Date.parse(cookie.expires)
+  if (exact ? stored !== end : stored <= end - 1000) cookie.expires = new Date(end).toISOString()
   return session
 }
 

@@ -39,13 +39,16 @@ test('sessions written by this store are read by connect-dynamodb', async () => 
   expect(await their.get('from-ours')).toEqual(asStored(sess))
 })
 
-test('both write the same attributes with the same values', async () => {
+test('both write the same attributes with the same values, and this store the end to the millisecond beside them', async () => {
   const sess = cookieSession({ same: 1 }, 600_000)
   await their.set('layout-theirs', sess)
   await ours.set('layout-ours', sess)
   const a = await rawItem(raw, ours.table, 'sess:layout-theirs')
   const b = await rawItem(raw, ours.table, 'sess:layout-ours')
-  expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort())
+  expect(Object.keys(b).sort()).toEqual([...Object.keys(a), 'expiresMs'].sort())
+  const cookieEnd = Date.parse(JSON.parse(b.sess.S).cookie.expires)
+  expect(Number(b.expiresMs.N)).toBe(cookieEnd)
+  expect(Number(b.expires.N)).toBe(Math.ceil(cookieEnd / 1000))
   expect(b.type).toEqual(a.type)
   expect(b.sess).toEqual(a.sess)
   // connect-dynamodb writes now + maxAge (often fractional); we write the

@@ -19,7 +19,7 @@ describe('compress', () => {
     const item = await rawItem(raw, store.table, 'sess:c1')
     expect(item.sess.B).toBeInstanceOf(Uint8Array)
     expect(storedBytes(item)).toBeLessThan(JSON.stringify(sess).length / 2)
-    expect(Object.keys(item).sort()).toEqual(['expires', 'id', 'sess', 'type'])
+    expect(Object.keys(item).sort()).toEqual(['expires', 'expiresMs', 'id', 'sess', 'type'])
     expect(await store.get('c1')).toEqual(asStored(sess))
     await store.close()
   })

@@ -131,7 +131,8 @@ describe('versioning', () => {
     const store = newStore({ versioning: true })
     await store.set('v8', cookieSession({ n: 1 }))
     const item = await rawItem(raw, store.table, 'sess:v8')
-    await putRaw(raw, store.table, { ...item, version: { N: '9' }, expires: { N: String(Math.floor(Date.now() / 1000) - 5) } })
+    const ended = Date.now() - 5000
+    await putRaw(raw, store.table, { ...item, version: { N: '9' }, expires: { N: String(Math.floor(ended / 1000)) }, expiresMs: { N: String(ended) } })
     expect(await store.get('v8')).toBeNull()
     await store.set('v8', cookieSession({ n: 'new' }))
     expect(await store.get('v8')).toMatchObject({ n: 'new', [VERSION_PROPERTY]: 1 })
@@ -343,7 +344,7 @@ describe('lock', () => {
     await store.set('l7', cookieSession({ refresh_token: 'r1', pad: 'x'.repeat(5000) }))
     await store.lock('l7', 'r1')
     const lockItem = await rawItem(raw, store.table, 'sess:~lock~l7')
-    expect(Object.keys(lockItem).sort()).toEqual(['expires', 'id', 'lockedUntil', 'owner', 'type'])
+    expect(Object.keys(lockItem).sort()).toEqual(['expires', 'expiresMs', 'id', 'lockedUntil', 'owner', 'type'])
     await store.set('l7', cookieSession({ refresh_token: 'r1', n: 2 }))
     expect(await codeOf(store.lock('l7', 'r1'))).toBe('ERR_SESSION_LOCKED')
     expect((await store.all()).map((s) => s.id)).toEqual(['l7'])

@@ -248,7 +248,7 @@ describe('a destroyed session stays destroyed', () => {
     const theirs = new Theirs({ table: store.table, client: raw })
     expect(await new Promise((resolve, reject) => theirs.get('d3', (err, sess) => (err ? reject(err) : resolve(sess))))).toBeNull()
     const item = await rawItem(raw, store.table, 'sess:d3')
-    expect(Object.keys(item).sort()).toEqual(['destroyed', 'expires', 'id', 'type'])
+    expect(Object.keys(item).sort()).toEqual(['destroyed', 'expires', 'expiresMs', 'id', 'type'])
     await store.close()
   })
 })

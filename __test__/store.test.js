@@ -65,11 +65,12 @@ describe('item layout and expiry', () => {
     const sess = cookieSession({ a: 1 }, 120_000)
     await store.set('layout', sess)
     const item = await rawItem(raw, store.table, 'sess:layout')
-    expect(Object.keys(item).sort()).toEqual(['expires', 'id', 'sess', 'type'])
+    expect(Object.keys(item).sort()).toEqual(['expires', 'expiresMs', 'id', 'sess', 'type'])
     expect(item.id).toEqual({ S: 'sess:layout' })
     expect(item.type).toEqual({ S: 'connect-session' })
     expect(item.sess).toEqual({ S: JSON.stringify(sess) })
     expect(Number(item.expires.N)).toBe(Math.ceil(Date.parse(sess.cookie.expires) / 1000))
+    expect(Number(item.expiresMs.N)).toBe(Date.parse(sess.cookie.expires))
   })
 
   test('expiry comes from cookie.expires, else cookie.maxAge, else one day', async () => {

@@ -38,7 +38,7 @@ class Engine {
   /** The functions NativeStore's constructor takes after the log: done, wake, certificates, sockets. */
   hooks(ownSockets) {
     const me = new WeakRef(this)
-    const done = (id, code, message, value, expires, version) => me.deref()?.#done(id, code, message, value, expires, version)
+    const done = (id, code, message, value, end, version, exact) => me.deref()?.#done(id, code, message, value, end, version, exact)
     const wake = (id) => me.deref()?.#poll(id)
     if (ownSockets && process.env.CONNECT_DYNAMODB_RS_TRANSPORT !== 'node') return [done, wake, trustedCertificates, undefined]
     this.#sockets = new NodeSockets()
@@ -52,8 +52,9 @@ class Engine {
   }
 
   /**
-   * Starts a call with `start(id)`; `settle(err, value, expires, version)` runs once when the core
-   * reports its end (the last two for a session read), never before `start` has returned.
+   * Starts a call with `start(id)`; `settle(err, value, end, version, exact)` runs once when the
+   * core reports its end (the last three for a session read: when it ends, epoch ms; its version;
+   * whether that end is to the ms), never before `start` has returned.
    */
   start(start, settle) {
     const id = this.#nextId()
@@ -67,13 +68,13 @@ class Engine {
     }
   }
 
-  /** The same as a promise of `shape(value, expires, version)` (of the value without a shape); a shape that throws rejects it. */
+  /** The same as a promise of `shape(value, end, version, exact)` (of the value without a shape); a shape that throws rejects it. */
   call(start, shape) {
     return new Promise((resolve, reject) =>
-      this.start(start, (err, value, expires, version) => {
+      this.start(start, (err, value, end, version, exact) => {
         if (err) return reject(err)
         try {
-          resolve(shape ? shape(value, expires, version) : value)
+          resolve(shape ? shape(value, end, version, exact) : value)
         } catch (thrown) {
           reject(thrown)
         }
@@ -106,13 +107,13 @@ class Engine {
     }
   }
 
-  #done(id, code, message, value, expires, version) {
+  #done(id, code, message, value, end, version, exact) {
     const settle = this.#calls.get(id)
     if (!settle) return
     this.#forget(id)
     const err = code == null ? null : storeError(code, message)
-    if (this.#inside > 0) process.nextTick(settle, err, value, expires, version)
-    else settle(err, value, expires, version)
+    if (this.#inside > 0) process.nextTick(settle, err, value, end, version, exact)
+    else settle(err, value, end, version, exact)
   }
 }
 

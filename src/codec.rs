@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
-use crate::layout::{Layout, SESSION_TYPE};
+use crate::layout::{End, Layout, SESSION_TYPE};
 use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR};
 use crate::payload;
 use crate::payload::PayloadOptions;
@@ -22,11 +22,12 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// DynamoDB's limit on a partition key value.
 const MAX_KEY_BYTES: usize = 2048;
-/// connect-dynamodb's rule: expired once `floor(now_s) >= expires`.
-/// An item without `expires` never expires. (The user index lives only in
-/// this layout.)
-pub fn is_expired(expires: Option<f64>, now_ms: f64) -> bool {
-    Layout::ConnectDynamoDB.is_expired(expires, now_ms)
+/// Whether an item of the connect-dynamodb layout has ended (to the
+/// millisecond where it says; else by connect-dynamodb's rule). An item
+/// without `expires` never ends. (The user index lives only in this layout.)
+pub fn has_ended(item: &Item, now_ms: f64) -> bool {
+    let layout = Layout::ConnectDynamoDB;
+    layout.has_ended(layout.end_of(item), now_ms)
 }
 
 pub fn now_ms() -> f64 {
@@ -82,9 +83,9 @@ pub fn extend(item: &mut Item, attributes: impl IntoIterator<Item = (&'static st
     item.extend(attributes.into_iter().map(|(name, value)| (name.to_string(), value)));
 }
 
-/// The full item for `set` (`expires` in the layout's unit). Refuses sessions DynamoDB would refuse, before
+/// The full item for `set`, ending at `end_ms`. Refuses sessions DynamoDB would refuse, before
 /// anything is sent.
-pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i64) -> StoreResult<Item> {
+pub fn encode_item(options: &StoreOptions, key: String, sess: String, end_ms: i64) -> StoreResult<Item> {
     let mut item = Item::with_capacity(5 + options.special_keys.len());
     // Only these features need the session parsed.
     if !options.special_keys.is_empty() || options.users.enabled() {
@@ -103,7 +104,7 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, expires: i
         payload::encode(&options.payload, &key, sess)?,
     );
     item.insert(options.hash_key.clone(), AttributeValue::S(key));
-    extend(&mut item, layout.expiry_attributes(expires));
+    extend(&mut item, layout.expiry_attributes(end_ms));
     extend(&mut item, layout.type_attribute(SESSION_TYPE));
     let size = item_size(&item);
     if size > MAX_ITEM_BYTES {
@@ -131,14 +132,14 @@ pub fn tombstone(layout: Layout, hash_key: &str, key: String, now_ms: f64) -> It
     ]);
     extend(
         &mut item,
-        layout.expiry_attributes(layout.stored_expiry(now_ms + DESTROY_GUARD_S as f64 * 1000.0)),
+        layout.expiry_attributes((now_ms + DESTROY_GUARD_S as f64 * 1000.0).ceil() as i64),
     );
     extend(&mut item, layout.type_attribute(SESSION_TYPE));
     item
 }
 
-/// The stored session JSON of an item and its stored expiry (in the
-/// layout's unit), or None when the item is expired or holds no session.
+/// The stored session JSON of an item and its end, or None when the item
+/// has ended or holds no session.
 pub fn decode_session(
     layout: Layout,
     payload: &PayloadOptions,
@@ -146,10 +147,11 @@ pub fn decode_session(
     mut item: Item,
     now_ms: f64,
 ) -> StoreResult<Option<Decoded>> {
-    let expires = read_number(item.get(EXPIRES_ATTR));
-    if layout.is_expired(expires, now_ms) {
+    let end = layout.end_of(&item);
+    if layout.has_ended(end, now_ms) {
         return Ok(None);
     }
+    let expires = read_number(item.get(EXPIRES_ATTR));
     let Some(opened) = payload::decode(payload, key, item.remove(layout.sess_attr()))? else {
         return Ok(None);
     };
@@ -163,7 +165,7 @@ pub fn decode_session(
     }
     Ok(Some(Decoded {
         sess: opened.json,
-        expires,
+        end,
         unsealed: payload.encryption.is_some() && !opened.sealed,
     }))
 }
@@ -172,7 +174,8 @@ pub fn decode_session(
 #[derive(Debug, PartialEq)]
 pub struct Decoded {
     pub sess: String,
-    pub expires: Option<f64>,
+    /// When it ends (None: never).
+    pub end: Option<End>,
     /// Served unsealed although encryption is on (`encryption.acceptUnsealed`).
     pub unsealed: bool,
 }
@@ -291,12 +294,20 @@ mod tests {
     }
 
     #[test]
-    fn expired_exactly_at_the_stored_second() {
-        assert!(!is_expired(Some(1_700_000_001.0), NOW));
-        assert!(is_expired(Some(1_700_000_000.0), NOW));
+    fn expired_exactly_at_the_stored_second_or_millisecond() {
+        let ends = |attributes: &[(&str, &str)]| {
+            let item: Item = attributes
+                .iter()
+                .map(|(name, n)| (name.to_string(), AttributeValue::N(n.to_string())))
+                .collect();
+            has_ended(&item, NOW)
+        };
+        assert!(!ends(&[("expires", "1700000001")]));
+        assert!(ends(&[("expires", "1700000000")]));
         // connect-dynamodb 3.0.5 writes fractional seconds.
-        assert!(!is_expired(Some(1_700_000_000.25), NOW));
-        assert!(!is_expired(None, NOW));
+        assert!(!ends(&[("expires", "1700000000.25")]));
+        assert!(!ends(&[]));
+        assert!(ends(&[("expires", "1700000001"), ("expiresMs", "1700000000500")]));
     }
 
     #[test]
@@ -312,11 +323,13 @@ mod tests {
     }
 
     #[test]
-    fn item_has_connect_dynamodb_layout() {
-        let item = encode_item(&options(json!({})), "sess:a".into(), "{\"n\":1}".into(), 1_700_000_061).unwrap();
-        assert_eq!(item.len(), 4);
+    fn item_has_connect_dynamodb_layout_and_its_end_to_the_millisecond() {
+        let end_ms = 1_700_000_060_250;
+        let item = encode_item(&options(json!({})), "sess:a".into(), "{\"n\":1}".into(), end_ms).unwrap();
+        assert_eq!(item.len(), 5);
         assert_eq!(item["id"], AttributeValue::S("sess:a".into()));
         assert_eq!(item["expires"], AttributeValue::N("1700000061".into()));
+        assert_eq!(item["expiresMs"], AttributeValue::N("1700000060250".into()));
         assert_eq!(item["type"], AttributeValue::S("connect-session".into()));
         assert_eq!(item["sess"], AttributeValue::S("{\"n\":1}".into()));
     }
@@ -374,7 +387,10 @@ mod tests {
             decode(live("1700000001", AttributeValue::S("{}".into()))),
             Some(Decoded {
                 sess: "{}".to_string(),
-                expires: Some(1_700_000_001.0),
+                end: Some(End {
+                    ms: 1_700_000_001_000.0,
+                    exact: false
+                }),
                 unsealed: false
             })
         );

@@ -1,11 +1,10 @@
 //! When a session expires, in one place: the rule a save or touch uses to
-//! pick the stored expiry, the rule `touchAfter` uses to skip a refresh, and
-//! the rule every read uses to call an item expired (`Layout::is_expired`,
-//! which knows each layout's unit). The shim only reads the cookie's fields
-//! and, on a read, brings the stored cookie's `expires` up to the item's
-//! (index.js `foundSession`), because a touch moves only the item's.
-
-use crate::layout::Layout;
+//! pick its end (an instant in epoch ms, to the millisecond), the rule
+//! `touchAfter` uses to skip a refresh, and the rule every read uses to call
+//! an item expired (`Layout::has_ended`, which knows each layout's
+//! attributes). The shim only reads the cookie's fields and, on a read,
+//! brings the stored cookie's `expires` to the item's end (index.js
+//! `foundSession`), because a touch moves only the item's.
 
 /// The cookie's absolute expiry and maxAge, and the `ttl` function's answer
 /// (all ms), as the shim read them from the session.
@@ -33,15 +32,15 @@ pub fn expiry_ms(now_ms: f64, times: CookieTimes, default_ttl_ms: f64) -> f64 {
     }
 }
 
-/// The stored `expires` for a save or touch at `now_ms`, in the layout's unit,
-/// rounded up so that the item never dies before the cookie does.
-pub fn stored_expiry(layout: Layout, now_ms: f64, times: CookieTimes, default_ttl_ms: f64) -> i64 {
-    layout.stored_expiry(expiry_ms(now_ms, times, default_ttl_ms))
+/// The end of a session saved or touched at `now_ms`, in whole epoch ms
+/// (rounded up), as every layout stores it.
+pub fn end_ms(now_ms: f64, times: CookieTimes, default_ttl_ms: f64) -> i64 {
+    expiry_ms(now_ms, times, default_ttl_ms).ceil() as i64
 }
 
-/// True when the stored expiry was refreshed less than `touch_after` ago:
+/// True when the stored end was refreshed less than `touch_after` ago:
 /// moving it from `stored` to `new` would move it by less than that (all in
-/// the layout's unit of `expires`). A shorter expiry is always written.
+/// ms). A shorter end is always written.
 pub fn within_touch_after(stored: f64, new: i64, touch_after: f64) -> bool {
     touch_after > 0.0 && (0.0..touch_after).contains(&(new as f64 - stored))
 }
@@ -53,46 +52,38 @@ mod tests {
 
     const NOW: f64 = 1_700_000_000_500.0;
 
-    fn seconds(expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: Option<f64>, default: f64) -> i64 {
+    fn end(expires_ms: Option<f64>, max_age_ms: Option<f64>, ttl_ms: Option<f64>, default: f64) -> i64 {
         let times = CookieTimes {
             expires_ms,
             max_age_ms,
             ttl_ms,
         };
-        stored_expiry(Layout::ConnectDynamoDB, NOW, times, default)
+        end_ms(NOW, times, default)
     }
 
     #[test]
-    fn expiry_prefers_absolute_cookie_expiry() {
+    fn expiry_prefers_absolute_cookie_expiry_to_the_millisecond() {
         assert_eq!(
-            seconds(Some(1_700_000_100_000.0), Some(5_000.0), None, ONE_DAY_MS),
-            1_700_000_100
+            end(Some(1_700_000_100_000.0), Some(5_000.0), None, ONE_DAY_MS),
+            1_700_000_100_000
         );
         assert_eq!(
-            seconds(Some(1_700_000_100_001.0), None, None, ONE_DAY_MS),
-            1_700_000_101
+            end(Some(1_700_000_100_001.0), None, None, ONE_DAY_MS),
+            1_700_000_100_001
+        );
+        assert_eq!(
+            end(Some(1_700_000_100_000.2), None, None, ONE_DAY_MS),
+            1_700_000_100_001
         );
     }
 
     #[test]
     fn expiry_falls_back_to_max_age_then_the_ttl_function_then_the_ttl_option() {
-        assert_eq!(seconds(None, Some(60_000.0), None, ONE_DAY_MS), 1_700_000_061);
-        assert_eq!(seconds(Some(f64::NAN), None, None, ONE_DAY_MS), 1_700_086_401);
-        assert_eq!(seconds(None, None, Some(3_600_000.0), ONE_DAY_MS), 1_700_003_601);
-        assert_eq!(seconds(None, None, Some(-1.0), ONE_DAY_MS), 1_700_086_401);
-        assert_eq!(seconds(None, None, None, 3_600_000.0), 1_700_003_601);
-    }
-
-    #[test]
-    fn the_session_layout_keeps_milliseconds() {
-        let times = CookieTimes {
-            max_age_ms: Some(1_000.0),
-            ..CookieTimes::default()
-        };
-        assert_eq!(
-            stored_expiry(Layout::ConnectDynamoDBSession, NOW, times, ONE_DAY_MS),
-            1_700_000_001_500
-        );
+        assert_eq!(end(None, Some(5.0), None, ONE_DAY_MS), 1_700_000_000_505);
+        assert_eq!(end(Some(f64::NAN), None, None, ONE_DAY_MS), 1_700_086_400_500);
+        assert_eq!(end(None, None, Some(3_600_000.0), ONE_DAY_MS), 1_700_003_600_500);
+        assert_eq!(end(None, None, Some(-1.0), ONE_DAY_MS), 1_700_086_400_500);
+        assert_eq!(end(None, None, None, 3_600_000.0), 1_700_003_600_500);
     }
 
     #[test]

@@ -38,9 +38,18 @@ pub const MAX_SOCKETS: usize = 128;
 /// An idle connection is closed after this long (DynamoDB's own limit is longer).
 const IDLE_MS: u64 = 30_000;
 
-/// `done(callId, errorCode, errorMessage, value, expires, version)`: a call
-/// of the engine finished (the last two only for a session read).
-pub type DoneArgs = FnArgs<(u32, Option<String>, Option<String>, Answer, Option<f64>, Option<f64>)>;
+/// `done(callId, errorCode, errorMessage, value, endMs, version, exact)`: a
+/// call of the engine finished (the last three only for a session read:
+/// when it ends, epoch ms; its version; whether the end is to the ms).
+pub type DoneArgs = FnArgs<(
+    u32,
+    Option<String>,
+    Option<String>,
+    Answer,
+    Option<f64>,
+    Option<f64>,
+    bool,
+)>;
 pub type DoneFn = FunctionRef<DoneArgs, ()>;
 /// `wake(callId)` from any thread: JavaScript answers with `poll(callId)`.
 pub type WakeFn = ThreadsafeFunction<u32, (), u32, Status, false, true>;
@@ -153,8 +162,16 @@ impl Host {
             let done = self.done.borrow_back(&env)?;
             for (id, result) in finished {
                 let args = match result.map(Answer::into_parts) {
-                    Ok((value, expires, version)) => (id, None, None, value, expires, version),
-                    Err(err) => (id, Some(err.code), Some(err.message), Answer::Nothing, None, None),
+                    Ok((value, end, version, exact)) => (id, None, None, value, end, version, exact),
+                    Err(err) => (
+                        id,
+                        Some(err.code),
+                        Some(err.message),
+                        Answer::Nothing,
+                        None,
+                        None,
+                        false,
+                    ),
                 };
                 note(done.call(FnArgs::from(args)));
             }

@@ -1,7 +1,11 @@
 //! The two item layouts the store reads and writes.
 //!
 //! - `connect-dynamodb` (the default): `<hashKey>` = prefix + sid, `expires`
-//!   in epoch seconds (DynamoDB TTL can use it), `type`, `sess`.
+//!   in whole epoch seconds (DynamoDB TTL uses it; connect-dynamodb reads
+//!   it), `type`, `sess`, and `expiresMs`: the same end to the millisecond,
+//!   which this store judges by (express-session ends a session when its
+//!   cookie's expiry passes, to the ms). An item without it (written by
+//!   connect-dynamodb or an older version) ends at its whole second.
 //! - `connect-dynamodb-session` (1.x): `id` = the bare sid, `expires` in epoch
 //!   **milliseconds**, `content`. TTL cannot use milliseconds, so the store
 //!   also writes `ttl` in seconds; that package ignores attributes it does not
@@ -9,11 +13,12 @@
 //!
 //! Everything that depends on the layout (attribute names, the unit of
 //! `expires`, the expiry rule) is answered here, so the session operations
-//! are written once.
+//! are written once: they all hold a session's end as one instant in epoch
+//! ms, and this module writes and reads it in each layout's attributes.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::codec::number;
+use crate::codec::{number, read_number, Item};
 
 pub const EXPIRES_ATTR: &str = "expires";
 pub const TYPE_ATTR: &str = "type";
@@ -22,7 +27,17 @@ pub const SESS_ATTR: &str = "sess";
 pub const CONTENT_ATTR: &str = "content";
 /// The seconds attribute TTL uses beside connect-dynamodb-session's milliseconds.
 pub const TTL_ATTR: &str = "ttl";
+/// The end to the millisecond beside connect-dynamodb's whole seconds.
+pub const EXPIRES_MS_ATTR: &str = "expiresMs";
 pub const SESSION_TYPE: &str = "connect-session";
+
+/// When a session ends: epoch ms, and whether to the millisecond (else its
+/// whole second is all that is known).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct End {
+    pub ms: f64,
+    pub exact: bool,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -70,25 +85,47 @@ impl Layout {
         }
     }
 
-    /// The stored `expires` for an expiry instant (ms), rounded up so that
-    /// the item never dies before the cookie does.
-    pub fn stored_expiry(self, at_ms: f64) -> i64 {
-        (at_ms / self.unit_ms()).ceil() as i64
+    /// The stored `expires` for an end at `end_ms`, rounded up so that the
+    /// item never dies before the cookie does.
+    pub fn stored_expiry(self, end_ms: i64) -> i64 {
+        (end_ms as f64 / self.unit_ms()).ceil() as i64
     }
 
-    /// A stored `expires` in epoch seconds (what the JS side and `touch` report).
-    pub fn seconds(self, stored: f64) -> f64 {
-        stored * self.unit_ms() / 1000.0
+    /// The attribute that holds the end to the millisecond, besides `expires`.
+    pub fn exact_attr(self) -> Option<&'static str> {
+        match self {
+            Layout::ConnectDynamoDB => Some(EXPIRES_MS_ATTR),
+            Layout::ConnectDynamoDBSession => None,
+        }
     }
 
-    /// A duration in stored units.
-    pub fn units(self, ms: f64) -> f64 {
-        ms / self.unit_ms()
+    /// When an item ends, from its attributes (None: it never does).
+    pub fn end_of(self, item: &Item) -> Option<End> {
+        if let Some(ms) = self.exact_attr().and_then(|name| read_number(item.get(name))) {
+            return Some(End { ms, exact: true });
+        }
+        let stored = read_number(item.get(EXPIRES_ATTR))?;
+        Some(End {
+            ms: stored * self.unit_ms(),
+            exact: self == Layout::ConnectDynamoDBSession,
+        })
     }
 
-    /// `now` in stored units, for the one expiry rule: an item is expired
-    /// once `expires <= now`. connect-dynamodb: `floor(now_s) >= expires`;
-    /// connect-dynamodb-session: live while `Date.now() <= expires`.
+    /// The expiry rule. To the millisecond, ended once its end has come
+    /// (express-session's MemoryStore; connect-dynamodb-session: once it has
+    /// passed, as that package reads it). To the second (connect-dynamodb's
+    /// items): its rule, `floor(now_s) >= expires`.
+    pub fn has_ended(self, end: Option<End>, now_ms: f64) -> bool {
+        end.is_some_and(|end| match (self, end.exact) {
+            (Layout::ConnectDynamoDBSession, _) => end.ms < now_ms.floor(),
+            (Layout::ConnectDynamoDB, true) => end.ms <= now_ms,
+            (Layout::ConnectDynamoDB, false) => end.ms / 1000.0 <= (now_ms / 1000.0).floor(),
+        })
+    }
+
+    /// `now` in the unit of `expires`, for conditions on it: an item is
+    /// expired once `expires <= now`. connect-dynamodb: `floor(now_s) >=
+    /// expires`; connect-dynamodb-session: live while `Date.now() <= expires`.
     pub fn now(self, now_ms: f64) -> i64 {
         match self {
             Layout::ConnectDynamoDB => (now_ms / 1000.0).floor() as i64,
@@ -96,20 +133,22 @@ impl Layout {
         }
     }
 
-    /// The expiry rule. An item without `expires` never expires.
-    pub fn is_expired(self, expires: Option<f64>, now_ms: f64) -> bool {
-        expires.is_some_and(|expires| expires <= self.now(now_ms) as f64)
-    }
-
-    /// The attributes that say when an item expires.
-    pub fn expiry_attributes(self, stored: i64) -> Vec<(&'static str, AttributeValue)> {
+    /// The attributes that say when an item ends (at `end_ms`).
+    pub fn expiry_attributes(self, end_ms: i64) -> Vec<(&'static str, AttributeValue)> {
+        let stored = self.stored_expiry(end_ms);
         match self {
-            Layout::ConnectDynamoDB => vec![(EXPIRES_ATTR, number(stored))],
+            Layout::ConnectDynamoDB => vec![(EXPIRES_ATTR, number(stored)), (EXPIRES_MS_ATTR, number(end_ms))],
             Layout::ConnectDynamoDBSession => vec![
                 (EXPIRES_ATTR, number(stored)),
-                (TTL_ATTR, number((stored as f64 / 1000.0).ceil() as i64)),
+                (TTL_ATTR, number((end_ms as f64 / 1000.0).ceil() as i64)),
             ],
         }
+    }
+
+    /// The `expires` a store reports for an end (connect-dynamodb's
+    /// `touch` and `getExpiresValue`): epoch seconds, as stored.
+    pub fn reported_seconds(self, end_ms: i64) -> f64 {
+        self.stored_expiry(end_ms) as f64 * self.unit_ms() / 1000.0
     }
 
     /// `type`, for the layouts that have it.
@@ -120,12 +159,9 @@ impl Layout {
         }
     }
 
-    /// An UpdateItem's `SET` of the expiry, with its placeholders.
+    /// An UpdateItem's `SET` of the expiry attributes, with their placeholders.
     pub fn expiry_update(self) -> &'static str {
-        match self {
-            Layout::ConnectDynamoDB => "SET #e = :e",
-            Layout::ConnectDynamoDBSession => "SET #e = :e, #t = :t",
-        }
+        "SET #e = :e, #t = :t"
     }
 }
 
@@ -135,30 +171,66 @@ mod tests {
 
     const NOW: f64 = 1_700_000_000_500.0;
 
+    fn item(attributes: &[(&str, &str)]) -> Item {
+        attributes
+            .iter()
+            .map(|(name, n)| (name.to_string(), AttributeValue::N(n.to_string())))
+            .collect()
+    }
+
+    fn ended(l: Layout, attributes: &[(&str, &str)]) -> bool {
+        l.has_ended(l.end_of(&item(attributes)), NOW)
+    }
+
     #[test]
-    fn connect_dynamodb_counts_whole_seconds() {
+    fn connect_dynamodb_writes_whole_seconds_and_the_millisecond_beside_them() {
         let l = Layout::ConnectDynamoDB;
-        assert_eq!(l.stored_expiry(1_700_000_100_001.0), 1_700_000_101);
-        assert!(!l.is_expired(Some(1_700_000_001.0), NOW));
-        assert!(l.is_expired(Some(1_700_000_000.0), NOW));
-        assert!(!l.is_expired(Some(1_700_000_000.25), NOW));
-        assert_eq!(l.seconds(1_700_000_001.0), 1_700_000_001.0);
+        assert_eq!(l.stored_expiry(1_700_000_100_001), 1_700_000_101);
+        let attrs = l.expiry_attributes(1_700_000_100_001);
+        assert_eq!(attrs[0], ("expires", AttributeValue::N("1700000101".into())));
+        assert_eq!(attrs[1], ("expiresMs", AttributeValue::N("1700000100001".into())));
+        assert_eq!(l.reported_seconds(1_700_000_100_001), 1_700_000_101.0);
         assert_eq!(l.sess_attr(), "sess");
         assert_eq!(l.ttl_attr(), "expires");
     }
 
     #[test]
+    fn an_end_to_the_millisecond_is_judged_to_the_millisecond() {
+        let l = Layout::ConnectDynamoDB;
+        assert!(ended(l, &[("expires", "1700000001"), ("expiresMs", "1700000000500")]));
+        assert!(!ended(l, &[("expires", "1700000001"), ("expiresMs", "1700000000501")]));
+        assert!(!ended(l, &[]), "an item without an end never ends");
+    }
+
+    #[test]
+    fn connect_dynamodb_s_own_items_end_by_its_rule() {
+        let l = Layout::ConnectDynamoDB;
+        assert!(!ended(l, &[("expires", "1700000001")]));
+        assert!(ended(l, &[("expires", "1700000000")]));
+        // connect-dynamodb writes fractional seconds and reads `floor(now_s) >= expires`.
+        assert!(!ended(l, &[("expires", "1700000000.25")]));
+        assert_eq!(
+            l.end_of(&item(&[("expires", "1700000001")])),
+            Some(End {
+                ms: 1_700_000_001_000.0,
+                exact: false
+            })
+        );
+    }
+
+    #[test]
     fn connect_dynamodb_session_counts_milliseconds_and_writes_ttl_seconds() {
         let l = Layout::ConnectDynamoDBSession;
-        assert_eq!(l.stored_expiry(1_700_000_100_001.0), 1_700_000_100_001);
+        assert_eq!(l.stored_expiry(1_700_000_100_001), 1_700_000_100_001);
         // Live while Date.now() <= expires.
-        assert!(!l.is_expired(Some(NOW), NOW));
-        assert!(l.is_expired(Some(NOW - 1.0), NOW));
-        assert_eq!(l.seconds(1_700_000_000_500.0), 1_700_000_000.5);
+        assert!(!ended(l, &[("expires", "1700000000500")]));
+        assert!(ended(l, &[("expires", "1700000000499")]));
+        assert_eq!(l.reported_seconds(1_700_000_000_500), 1_700_000_000.5);
         let attrs = l.expiry_attributes(1_700_000_000_500);
         assert_eq!(attrs[0], ("expires", AttributeValue::N("1700000000500".into())));
         assert_eq!(attrs[1], ("ttl", AttributeValue::N("1700000001".into())));
         assert_eq!(l.type_attribute("x"), None);
+        assert_eq!(l.exact_attr(), None);
         assert_eq!((l.sess_attr(), l.ttl_attr()), ("content", "ttl"));
         assert_eq!(Layout::parse("connect-dynamodb-session"), Some(l));
         assert_eq!(Layout::parse("other"), None);

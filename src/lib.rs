@@ -143,8 +143,9 @@ pub struct TtlInfo {
 /// What a call of the engine resolves with.
 pub enum Answer {
     Nothing,
-    /// A session read: `done` gets its JSON as the value, and its expiry
-    /// (epoch seconds) and version as two more arguments, so no object is built.
+    /// A session read: `done` gets its JSON as the value, and its end (epoch
+    /// ms), version and whether the end is to the ms as three more arguments,
+    /// so no object is built.
     Session(Option<Found>),
     Number(Option<f64>),
     Bool(bool),
@@ -164,12 +165,16 @@ impl Answer {
 }
 
 impl Answer {
-    /// The value `done` gets, and the expiry and version of a session read.
-    pub fn into_parts(self) -> (Answer, Option<f64>, Option<f64>) {
+    /// The value `done` gets, and of a session read its end (epoch ms, and
+    /// whether to the ms) and version.
+    pub fn into_parts(self) -> (Answer, Option<f64>, Option<f64>, bool) {
         match self {
-            Answer::Session(Some(found)) => (Answer::Text(found.sess), found.expires, found.version),
-            Answer::Session(None) => (Answer::Nothing, None, None),
-            other => (other, None, None),
+            Answer::Session(Some(found)) => {
+                let (end, exact) = found.end.map_or((None, false), |end| (Some(end.ms), end.exact));
+                (Answer::Text(found.sess), end, found.version, exact)
+            }
+            Answer::Session(None) => (Answer::Nothing, None, None, false),
+            other => (other, None, None, false),
         }
     }
 }
@@ -436,10 +441,10 @@ impl NativeStore {
     #[napi]
     pub fn expires_value(&self, cookie_expires: Option<f64>, max_age: Option<f64>, ttl: Option<f64>) -> f64 {
         let options = self.store.options();
-        let stored = self
+        let end = self
             .store
-            .expires_at(codec::now_ms(), cookie_times(cookie_expires, max_age, ttl));
-        options.layout.seconds(stored as f64)
+            .end_at(codec::now_ms(), cookie_times(cookie_expires, max_age, ttl));
+        options.layout.reported_seconds(end)
     }
 
     /// The item layout (`format`), so the JS side can describe it.

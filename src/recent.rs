@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::codec;
 use crate::error::StoreResult;
 use crate::expiry::within_touch_after;
+use crate::layout::End;
 use crate::stats::Stats;
 
 /// Longer than any request (an entry serves the save or touch that ends the
@@ -25,11 +26,11 @@ const FRESH: Duration = Duration::from_secs(60);
 /// small enough for a 128 MB Lambda. Losing entries only costs skipped skips.
 const MAX_BYTES: usize = 16 << 20;
 
-/// A session as read, with its stored expiry (in the layout's unit).
+/// A session as read, with its end.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Read {
     pub sess: String,
-    pub expires: Option<f64>,
+    pub end: Option<End>,
     /// With `versioning`: the version read (0 for an item written without).
     pub version: Option<f64>,
 }
@@ -48,7 +49,7 @@ pub enum Written {
     Gone,
     /// The session outlived `absoluteTimeout`: nothing was written.
     Ended,
-    /// A touch moved the expiry to this (stored unit).
+    /// A touch moved the end to this (epoch ms).
     Touched(i64),
 }
 
@@ -59,7 +60,7 @@ pub trait SessionCalls {
     type Extra: Sync;
 
     fn read(&self, sid: &str, key: &str) -> impl Future<Output = StoreResult<Option<Read>>> + Send;
-    /// `expires` in the layout's unit; `read_version` with `versioning`.
+    /// `expires`: the session's end (epoch ms); `read_version` with `versioning`.
     fn write(
         &self,
         key: &str,
@@ -68,8 +69,8 @@ pub trait SessionCalls {
         read_version: Option<f64>,
         extra: &Self::Extra,
     ) -> impl Future<Output = StoreResult<Written>> + Send;
-    /// Moves a live session's expiry; the expiry stored (at most `expires`),
-    /// or None when there is no live session.
+    /// Moves a live session's end; the end stored (at most `expires`, epoch
+    /// ms), or None when there is no live session.
     fn refresh(&self, key: &str, expires: i64) -> impl Future<Output = StoreResult<Option<i64>>> + Send;
     fn remove(&self, sid: &str, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
 }
@@ -77,7 +78,7 @@ pub trait SessionCalls {
 /// When the layer skips writes.
 #[derive(Clone, Copy)]
 pub struct Rules {
-    /// `touchAfter`, in the layout's unit of `expires`; 0: never skip a touch.
+    /// `touchAfter`, in ms; 0: never skip a touch.
     pub touch_after: f64,
     /// `skipUnchangedWrites`: keep what was read, to tell unchanged saves.
     pub keep_content: bool,
@@ -102,12 +103,10 @@ impl<S: SessionCalls + Sync> Remembering<'_, S> {
         let read = self.calls.read(sid, key).await?;
         match &read {
             Some(Read {
-                sess,
-                expires: Some(expires),
-                ..
+                sess, end: Some(end), ..
             }) if self.rules.remembers() => {
                 let kept = self.rules.keep_content.then(|| sess.clone());
-                self.memo.remember(key, kept, *expires);
+                self.memo.remember(key, kept, end.ms);
             }
             Some(_) => {}
             None => self.memo.forget(key),
@@ -264,7 +263,10 @@ mod tests {
             self.reads.fetch_add(1, Ordering::SeqCst);
             Ok(self.stored.lock().unwrap().get(key).map(|(sess, expires)| Read {
                 sess: sess.clone(),
-                expires: Some(*expires as f64),
+                end: Some(End {
+                    ms: *expires as f64,
+                    exact: true,
+                }),
                 version: None,
             }))
         }

@@ -15,7 +15,7 @@ pub use table::OPTIONS;
 pub use table::{BREAKER_PROBE_INTERVAL_MS, CONNECT_TIMEOUT_MS, MAX_RETRIES, REGION, TIMEOUT_MS};
 
 /// Attributes the store itself writes; a special key may not reuse them.
-pub use crate::layout::{Layout, CONTENT_ATTR, EXPIRES_ATTR, SESS_ATTR, TTL_ATTR, TYPE_ATTR};
+pub use crate::layout::{Layout, CONTENT_ATTR, EXPIRES_ATTR, EXPIRES_MS_ATTR, SESS_ATTR, TTL_ATTR, TYPE_ATTR};
 /// On a destroyed session's tombstone: when it was destroyed (epoch s).
 pub const DESTROYED_ATTR: &str = "destroyed";
 /// With `versioning`: the count of content writes, checked by every save.
@@ -25,9 +25,10 @@ pub use crate::store::lifetime::{CREATED_ATTR, SEEN_ATTR};
 /// Every attribute name the store writes on its own items (sessions,
 /// tombstones, locks, user registries, either layout): no hashKey, rangeKey
 /// or special key may reuse one, or the store would overwrite it.
-const STORE_ATTRS: [&str; 13] = [
+const STORE_ATTRS: [&str; 14] = [
     SESS_ATTR,
     EXPIRES_ATTR,
+    EXPIRES_MS_ATTR,
     TYPE_ATTR,
     DESTROYED_ATTR,
     VERSION_ATTR,

@@ -109,7 +109,7 @@ impl Store {
         };
         let layout = self.layout();
         let stored = codec::read_number(item.get(EXPIRES_ATTR));
-        let expires = stored.map(|stored| layout.seconds(stored));
+        let expires = layout.end_of(&item).map(|end| end.ms / 1000.0);
         let Some(sid) = codec::sid_of(&self.options.prefix, &key) else {
             let other = other_layout(layout);
             let kind = if is_session_of(other, &item) {
@@ -133,7 +133,7 @@ impl Store {
         if item.contains_key(DESTROYED_ATTR) {
             return scanned(key, "destroyed", expires, None);
         }
-        if layout.is_expired(stored, now_ms) || self.past_lifetime(&item, now_ms) {
+        if layout.has_ended(layout.end_of(&item), now_ms) || self.past_lifetime(&item, now_ms) {
             return scanned(key, "expired", expires, None);
         }
         if !item.contains_key(layout.sess_attr()) {
@@ -176,11 +176,9 @@ impl Store {
         let Some(found) = codec::decode_session(from, &PayloadOptions::default(), key, old.clone(), now_ms)? else {
             return Ok(false);
         };
-        let at_ms = found.expires.map_or(now_ms + self.options.costs.ttl_ms, |stored| {
-            from.seconds(stored) * 1000.0
-        });
+        let end_ms = found.end.map_or(now_ms + self.options.costs.ttl_ms, |end| end.ms);
         let new_key = self.key(&sid)?;
-        let mut item = codec::encode_item(&self.options, new_key, found.sess, self.layout().stored_expiry(at_ms))?;
+        let mut item = codec::encode_item(&self.options, new_key, found.sess, end_ms.ceil() as i64)?;
         for name in [CREATED_ATTR, SEEN_ATTR, DEVICE_ATTR] {
             if let Some(value) = old.get(name) {
                 item.insert(name.to_string(), value.clone());

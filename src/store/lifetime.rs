@@ -17,7 +17,7 @@ use super::sessions::holds_save;
 use super::Store;
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, TTL_ATTR, VERSION_ATTR};
+use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, VERSION_ATTR};
 use crate::recent::Written;
 use crate::wire::{self, Outcome, Target, Wire};
 use crate::wire_json::{self, Body};
@@ -50,10 +50,10 @@ impl Store {
         codec::read_number(item.get(CREATED_ATTR)).is_some_and(|created| created + absolute <= now_ms)
     }
 
-    /// The latest `expires` (stored unit) a session created at `created_ms` may have.
+    /// The latest end (epoch ms) a session created at `created_ms` may have.
     fn lifetime_end(&self, created_ms: f64) -> Option<i64> {
         let absolute = self.options.absolute_timeout_ms?;
-        Some(self.layout().stored_expiry(created_ms + absolute))
+        Some((created_ms + absolute).ceil() as i64)
     }
 
     /// With `absoluteTimeout`: notes a session's `createdAt` as read.
@@ -153,8 +153,7 @@ impl Store {
                 _ => Ok(lost),
             };
         };
-        let expires = codec::read_number(old.get(EXPIRES_ATTR));
-        let live = !layout.is_expired(expires, now_ms);
+        let live = !layout.has_ended(layout.end_of(&old), now_ms);
         if old.contains_key(DESTROYED_ATTR) && live {
             return Ok(Written::Refused);
         }
@@ -202,8 +201,9 @@ impl Store {
         let now = codec::number(now_ms.floor() as i64);
         match &write.item {
             Some(item) => {
+                let expiry = layout.expiry_attributes(expires);
                 for (name, value) in item {
-                    if name != &self.options.hash_key && name != EXPIRES_ATTR && name != TTL_ATTR {
+                    if name != &self.options.hash_key && !expiry.iter().any(|(written, _)| written == name) {
                         update.set(name, value.clone());
                     }
                 }
@@ -240,28 +240,30 @@ impl Store {
         let now_stored = codec::number(layout.now(now_ms));
         match (&write.item, write.read_version) {
             (None, _) => {
+                // A touch only on a live session, to the millisecond where the item says.
                 let e = update.name(EXPIRES_ATTR);
                 let at = update.value(now_stored);
                 update.condition(&format!("{e} > {at}"));
+                if let Some(exact) = layout.exact_attr() {
+                    let x = update.name(exact);
+                    let now_exact = update.value(codec::number(now_ms.floor() as i64));
+                    update.condition(&format!("AND (attribute_not_exists({x}) OR {x} > {now_exact})"));
+                }
             }
             (Some(_), None) => {
-                let (d, e) = (update.name(DESTROYED_ATTR), update.name(EXPIRES_ATTR));
-                let at = update.value(now_stored);
-                update.condition(&format!("(attribute_not_exists({d}) OR {e} <= {at})"));
+                let d = update.name(DESTROYED_ATTR);
+                let ended = ended(&mut update, layout, now_stored, now_ms);
+                update.condition(&format!("(attribute_not_exists({d}) OR {ended})"));
             }
             (Some(_), Some(read)) => {
-                let (d, e, v) = (
-                    update.name(DESTROYED_ATTR),
-                    update.name(EXPIRES_ATTR),
-                    update.name(VERSION_ATTR),
-                );
-                let at = update.value(now_stored);
+                let (d, v) = (update.name(DESTROYED_ATTR), update.name(VERSION_ATTR));
+                let ended = ended(&mut update, layout, now_stored, now_ms);
                 let version = if read == 0.0 {
                     format!("attribute_not_exists({v})")
                 } else {
                     format!("{v} = {}", update.value(codec::number(read as i64)))
                 };
-                update.condition(&format!("{version} AND (attribute_not_exists({d}) OR {e} <= {at})"));
+                update.condition(&format!("{version} AND (attribute_not_exists({d}) OR {ended})"));
             }
         }
         match (created, self.options.absolute_timeout_ms) {
@@ -272,14 +274,28 @@ impl Store {
             }
             (None, Some(absolute)) => {
                 let c = update.name(CREATED_ATTR);
-                let expires_ms = layout.seconds(expires as f64) * 1000.0;
-                let earliest = update.value(codec::number((expires_ms - absolute).ceil() as i64));
+                let earliest = update.value(codec::number((expires as f64 - absolute).ceil() as i64));
                 update.condition(&format!("AND (attribute_not_exists({c}) OR {c} >= {earliest})"));
             }
             (None, None) => {}
         }
         let body = update.body(self, write.key, write.item.as_ref().map_or(0, codec::item_size))?;
         wire.call(Target::UpdateItem, body).await
+    }
+}
+
+/// The condition that the stored item has ended (so a save may go over
+/// it): to the millisecond where the item says.
+fn ended(update: &mut Update, layout: crate::layout::Layout, now_stored: AttributeValue, now_ms: f64) -> String {
+    let e = update.name(EXPIRES_ATTR);
+    let at = update.value(now_stored);
+    match layout.exact_attr() {
+        Some(exact) => {
+            let x = update.name(exact);
+            let at_exact = update.value(codec::number(now_ms.floor() as i64));
+            format!("({e} <= {at} OR {x} <= {at_exact})")
+        }
+        None => format!("{e} <= {at}"),
     }
 }
 

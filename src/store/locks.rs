@@ -15,7 +15,6 @@ use super::{Store, MEMO_LIMIT};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 use crate::layout::Layout;
-use crate::options::EXPIRES_ATTR;
 use crate::wire::{self, Outcome, Target, Wire};
 use crate::wire_json::{self, Body};
 
@@ -50,7 +49,7 @@ pub fn lock_item(layout: Layout, hash_key: &str, key: String, owner: String, unt
         (OWNER_ATTR.to_string(), AttributeValue::S(owner)),
         (UNTIL_ATTR.to_string(), codec::number(until_ms.ceil() as i64)),
     ]);
-    codec::extend(&mut item, layout.expiry_attributes(layout.stored_expiry(until_ms)));
+    codec::extend(&mut item, layout.expiry_attributes(until_ms.ceil() as i64));
     codec::extend(&mut item, layout.type_attribute(LOCK_TYPE));
     item
 }
@@ -145,13 +144,17 @@ impl Store {
         Ok(owner)
     }
 
-    /// A consistent read of two attributes of one item (the lock's calls).
-    async fn consistent_get(&self, wire: &Wire, key: &str, names: [&str; 2]) -> StoreResult<Option<Item>> {
+    /// A consistent read of some attributes of one item (the lock's calls).
+    async fn consistent_get(&self, wire: &Wire, key: &str, attributes: &[&str]) -> StoreResult<Option<Item>> {
+        const PLACEHOLDERS: [&str; 4] = ["#a", "#b", "#c", "#d"];
+        let mut names: Vec<(&str, &str)> = PLACEHOLDERS.iter().copied().zip(attributes.iter().copied()).collect();
+        names.push(("#k", &self.options.hash_key));
+        let projection: Vec<&str> = names.iter().map(|(placeholder, _)| *placeholder).collect();
         let body = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, key)
             .boolean("ConsistentRead", true)
-            .string("ProjectionExpression", "#a, #b, #k")
-            .names(&[("#a", names[0]), ("#b", names[1]), ("#k", &self.options.hash_key)])
+            .string("ProjectionExpression", &projection.join(", "))
+            .names(&names)
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
@@ -164,9 +167,7 @@ impl Store {
     }
 
     async fn read_for_lock(&self, wire: &Wire, key: &str, now_ms: f64) -> StoreResult<String> {
-        let item = self
-            .consistent_get(wire, key, [self.layout().sess_attr(), EXPIRES_ATTR])
-            .await?;
+        let item = self.consistent_get(wire, key, &self.expiry_and_session()).await?;
         let found = match item {
             Some(item) => self.decode(key, item, now_ms)?,
             None => None,
@@ -229,7 +230,7 @@ impl Store {
         let key = self.key(sid)?;
         let lock_key = lock_key(&self.options.prefix, &key);
         let wire = &self.ready().await?.wire;
-        let item = self.consistent_get(wire, &lock_key, [OWNER_ATTR, UNTIL_ATTR]).await?;
+        let item = self.consistent_get(wire, &lock_key, &[OWNER_ATTR, UNTIL_ATTR]).await?;
         Ok(item.is_some_and(|item| held_by(&item, token, codec::now_ms())))
     }
 

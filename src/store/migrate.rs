@@ -4,6 +4,7 @@
 use super::Store;
 use crate::codec::{self, Item};
 use crate::error::StoreResult;
+use crate::layout::End;
 use crate::options::EXPIRES_ATTR;
 use crate::payload::PayloadOptions;
 use crate::wire::{self, Outcome, Target, Wire};
@@ -18,15 +19,18 @@ impl Store {
         let Some(old) = self.options.migrate_from else {
             return Ok(None);
         };
+        let mut names = vec![
+            ("#s", old.sess_attr()),
+            ("#e", EXPIRES_ATTR),
+            ("#k", &self.options.hash_key),
+        ];
+        names.extend(old.exact_attr().map(|exact| ("#x", exact)));
+        let projection: Vec<&str> = names.iter().map(|(placeholder, _)| *placeholder).collect();
         let body = Body::new(&self.options.table, sid.len())
             .key(&self.options.hash_key, sid)
             .boolean("ConsistentRead", self.options.costs.consistent_read)
-            .string("ProjectionExpression", "#s, #e, #k")
-            .names(&[
-                ("#s", old.sess_attr()),
-                ("#e", EXPIRES_ATTR),
-                ("#k", &self.options.hash_key),
-            ])
+            .string("ProjectionExpression", &projection.join(", "))
+            .names(&names)
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         let mut reply = wire.call(Target::GetItem, body).await?.done()?;
@@ -37,19 +41,13 @@ impl Store {
         self.same_key(wire, &item, sid)?;
         let now_ms = codec::now_ms();
         // The old layout stores plain JSON.
-        let Some(codec::Decoded {
-            sess,
-            expires: old_expires,
-            ..
-        }) = codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)?
+        let Some(codec::Decoded { sess, end, .. }) =
+            codec::decode_session(old, &PayloadOptions::default(), sid, item, now_ms)?
         else {
             return Ok(None);
         };
-        let at_ms = old_expires.map_or(now_ms + self.options.costs.ttl_ms, |stored| {
-            old.seconds(stored) * 1000.0
-        });
-        let expires = self.layout().stored_expiry(at_ms);
-        if let Err(err) = self.move_session(wire, sid, key, sess.clone(), expires).await {
+        let end_ms = end.map_or(now_ms + self.options.costs.ttl_ms, |end| end.ms).ceil() as i64;
+        if let Err(err) = self.move_session(wire, sid, key, sess.clone(), end_ms).await {
             self.logger.warn(format!(
                 "a {} session could not be moved to its new key yet: {}",
                 old.name(),
@@ -58,13 +56,16 @@ impl Store {
         }
         Ok(Some(codec::Decoded {
             sess,
-            expires: Some(expires as f64),
+            end: Some(End {
+                ms: end_ms as f64,
+                exact: true,
+            }),
             unsealed: false,
         }))
     }
 
-    async fn move_session(&self, wire: &Wire, sid: &str, key: &str, sess: String, expires: i64) -> StoreResult<()> {
-        let item = codec::encode_item(&self.options, key.to_string(), sess, expires)?;
+    async fn move_session(&self, wire: &Wire, sid: &str, key: &str, sess: String, end_ms: i64) -> StoreResult<()> {
+        let item = codec::encode_item(&self.options, key.to_string(), sess, end_ms)?;
         if !self.put_if_absent(wire, &item).await? {
             // A save got there first: it is the newer session; the old item stays until it expires.
             return Ok(());

@@ -32,7 +32,7 @@ use crate::error::{code, StoreError, StoreResult};
 use crate::expiry::{self, CookieTimes};
 use crate::layout::Layout;
 use crate::logger::Logger;
-use crate::options::StoreOptions;
+use crate::options::{StoreOptions, EXPIRES_ATTR};
 use crate::recent::RecentSessions;
 use crate::stats::Stats;
 use crate::table;
@@ -67,11 +67,10 @@ pub struct Store {
     logger: Logger,
 }
 
-/// A stored session as `get` returns it: its JSON and its expiry (epoch s,
-/// fractional in the connect-dynamodb-session layout).
+/// A stored session as `get` returns it: its JSON and its end.
 pub struct Found {
     pub sess: String,
-    pub expires: Option<f64>,
+    pub end: Option<crate::layout::End>,
     /// With `versioning`: the version read (0 for an item written without).
     pub version: Option<f64>,
 }
@@ -219,6 +218,15 @@ impl Store {
         }
     }
 
+    /// The attributes a read needs to serve a session: it, and its end.
+    fn expiry_and_session(&self) -> Vec<&'static str> {
+        let layout = self.layout();
+        [layout.sess_attr(), EXPIRES_ATTR]
+            .into_iter()
+            .chain(layout.exact_attr())
+            .collect()
+    }
+
     /// That a read item is the one asked for: a connection out of step (a
     /// broken proxy, a desync) could hand this call another's reply, and a
     /// session read must never serve another user's session.
@@ -291,8 +299,8 @@ impl Store {
             .map(|found| found.sess)
     }
 
-    /// The stored `expires` (in the layout's unit) for a save or touch now.
-    pub fn expires_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
-        expiry::stored_expiry(self.layout(), now_ms, times, self.options.costs.ttl_ms)
+    /// The end (epoch ms) of a session saved or touched now.
+    pub fn end_at(&self, now_ms: f64, times: CookieTimes) -> i64 {
+        expiry::end_ms(now_ms, times, self.options.costs.ttl_ms)
     }
 }

@@ -13,7 +13,7 @@ use super::lifetime::{CREATED_ATTR, SEEN_ATTR};
 use super::Store;
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{EXPIRES_ATTR, VERSION_ATTR};
+use crate::options::VERSION_ATTR;
 use crate::wire::{self, Target, Wire};
 use crate::wire_json::{self, Body};
 
@@ -43,9 +43,9 @@ impl Store {
                 "there is no live session with the old id to rotate",
             ));
         };
-        let expires = codec::read_number(old.get(EXPIRES_ATTR)).map_or(i64::MAX, |e| e.ceil() as i64);
+        let end_ms = found.end.map_or(i64::MAX, |end| end.ms.ceil() as i64);
         // The session sealed (or compressed) again under its new key; its user and special keys with it.
-        let mut item = codec::encode_item(&self.options, new_key.clone(), found.sess, expires)?;
+        let mut item = codec::encode_item(&self.options, new_key.clone(), found.sess, end_ms)?;
         for name in [CREATED_ATTR, DEVICE_ATTR, VERSION_ATTR] {
             if let Some(value) = old.get(name) {
                 item.insert(name.to_string(), value.clone());

@@ -93,32 +93,49 @@ impl Store {
     }
 
     /// The Scan of this store's prefix, without its start key. Expiry is
-    /// judged as `get` judges it: expired once `floor(now_s) >= expires`.
+    /// judged as `get` judges it: to the millisecond where the item says
+    /// (`expiresMs`), else by its whole-second `expires`.
     fn scan_request(&self, scope: Scope, with_session: bool) -> ScanRequest {
+        let layout = self.layout();
+        let exact = layout.exact_attr();
         let mut names = vec![("#k", self.options.hash_key.clone())];
         let mut values = Vec::new();
         let mut conditions = Vec::new();
         if with_session || matches!(scope, Scope::Live) {
-            names.push(("#s", self.layout().sess_attr().to_string()));
+            names.push(("#s", layout.sess_attr().to_string()));
         }
         if with_session || !matches!(scope, Scope::All) {
             names.push(("#e", EXPIRES_ATTR.to_string()));
+            names.extend(exact.map(|exact| ("#x", exact.to_string())));
         }
         if !self.options.prefix.is_empty() {
             conditions.push("begins_with(#k, :p)");
             values.push((":p", AttributeValue::S(self.options.prefix.clone())));
         }
-        match scope {
-            Scope::Live => conditions.push("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now)"),
-            Scope::Expired => conditions.push("#e <= :now"),
-            Scope::All => {}
+        match (scope, exact) {
+            (Scope::Live, None) => conditions.push("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now)"),
+            (Scope::Live, Some(_)) => conditions.push(
+                "attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now) \
+                 AND (attribute_not_exists(#x) OR #x > :nowms)",
+            ),
+            (Scope::Expired, None) => conditions.push("#e <= :now"),
+            (Scope::Expired, Some(_)) => conditions.push("(#e <= :now OR #x <= :nowms)"),
+            (Scope::All, _) => {}
         }
         if !matches!(scope, Scope::All) {
-            values.push((":now", codec::number(self.layout().now(codec::now_ms()))));
+            let now_ms = codec::now_ms();
+            values.push((":now", codec::number(layout.now(now_ms))));
+            if exact.is_some() {
+                values.push((":nowms", codec::number(now_ms.floor() as i64)));
+            }
         }
         ScanRequest {
-            // A sealed session is judged with its expires, so both come along.
-            projection: if with_session { "#k, #s, #e" } else { "#k" },
+            // A sealed session is judged with its expires, so they come along.
+            projection: match (with_session, exact) {
+                (false, _) => "#k",
+                (true, None) => "#k, #s, #e",
+                (true, Some(_)) => "#k, #s, #e, #x",
+            },
             names,
             values,
             filter: conditions.join(" AND "),

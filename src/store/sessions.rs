@@ -14,7 +14,7 @@ use super::{Found, Store};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
 use crate::expiry::CookieTimes;
-use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, TTL_ATTR, VERSION_ATTR};
+use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, VERSION_ATTR};
 use crate::payload;
 use crate::recent::{Read, Remembering, Rules, SessionCalls, Written};
 use crate::stats::Stats;
@@ -28,7 +28,7 @@ impl Store {
             calls: self,
             memo: &self.recent,
             rules: Rules {
-                touch_after: self.layout().units(self.options.costs.touch_after_ms),
+                touch_after: self.options.costs.touch_after_ms,
                 keep_content: self.options.costs.skip_unchanged_writes,
             },
             stats: &self.stats,
@@ -40,7 +40,7 @@ impl Store {
         let key = self.key(sid)?;
         let read = self.sessions().get(sid, &key).await?;
         Ok(read.map(|read| Found {
-            expires: read.expires.map(|stored| self.layout().seconds(stored)),
+            end: read.end,
             sess: read.sess,
             version: read.version,
         }))
@@ -58,7 +58,7 @@ impl Store {
         read_version: Option<f64>,
         device: Option<Device>,
     ) -> StoreResult<Option<f64>> {
-        let expires = self.expires_at(codec::now_ms(), times);
+        let expires = self.end_at(codec::now_ms(), times);
         let key = self.key(sid)?;
         let read_version = self.options.versioning.then(|| {
             read_version
@@ -95,10 +95,10 @@ impl Store {
     /// creates an item. Within `touchAfter` of the last refresh this process
     /// saw, writes nothing and returns the stored expiry.
     pub async fn touch(&self, sid: &str, times: CookieTimes) -> StoreResult<Option<i64>> {
-        let expires = self.expires_at(codec::now_ms(), times);
+        let end = self.end_at(codec::now_ms(), times);
         let key = self.key(sid)?;
-        let touched = self.sessions().touch(&key, expires).await?;
-        Ok(touched.map(|stored| self.layout().seconds(stored).ceil() as i64))
+        let touched = self.sessions().touch(&key, end).await?;
+        Ok(touched.map(|end| (end / 1000.0).ceil() as i64))
     }
 
     pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
@@ -114,6 +114,7 @@ impl Store {
             ("#e", EXPIRES_ATTR),
             ("#k", hash_key),
         ];
+        names.extend(self.layout().exact_attr().map(|exact| ("#x", exact)));
         if self.options.versioning {
             names.push(("#v", VERSION_ATTR));
         }
@@ -165,34 +166,43 @@ impl Store {
 
     /// The PutItem of a save; false when a tombstone refused it (the session
     /// was destroyed while this save was on its way: the destroy wins).
-    async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now: i64) -> StoreResult<bool> {
-        let now = codec::number(now);
-        let body = Body::new(&self.options.table, codec::item_size(&item)).item(&item)?;
-        let body = match read_version {
-            None => body
-                .string("ConditionExpression", "attribute_not_exists(#d) OR #e <= :now")
-                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR)])
-                .values(&[(":now", &now)])?,
-            // Read nothing: only over no session, an unversioned or an expired one.
-            Some(0.0) => body
-                .string(
-                    "ConditionExpression",
-                    "attribute_not_exists(#v) AND attribute_not_exists(#d) OR #e <= :now",
-                )
-                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
-                .values(&[(":now", &now)])?
-                .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
+    async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now_ms: f64) -> StoreResult<bool> {
+        let layout = self.layout();
+        let (now, now_exact) = (codec::number(layout.now(now_ms)), codec::number(now_ms.floor() as i64));
+        let read = read_version.map(|read| codec::number(read as i64));
+        let mut names = vec![("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR)];
+        let mut values = vec![(":now", &now)];
+        // What may be saved over has ended: to the millisecond where the item says.
+        let ended = match layout.exact_attr() {
+            Some(exact) => {
+                names.push(("#x", exact));
+                values.push((":nowms", &now_exact));
+                "(#e <= :now OR #x <= :nowms)"
+            }
+            None => "#e <= :now",
+        };
+        let condition = match (read_version, &read) {
+            (None, _) | (_, None) => format!("attribute_not_exists(#d) OR {ended}"),
+            // Read nothing: only over no session, an unversioned or an ended one.
+            (Some(0.0), _) => format!("attribute_not_exists(#v) AND attribute_not_exists(#d) OR {ended}"),
             // Only over the version read: a session removed since (clear(), an
             // admin's delete) is a change too, and is not brought back.
-            Some(read) => body
-                .string(
-                    "ConditionExpression",
-                    "#v = :read AND (attribute_not_exists(#d) OR #e <= :now)",
-                )
-                .names(&[("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR), ("#v", VERSION_ATTR)])
-                .values(&[(":now", &now), (":read", &codec::number(read as i64))])?
-                .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD"),
+            (Some(_), Some(read)) => {
+                values.push((":read", read));
+                format!("#v = :read AND (attribute_not_exists(#d) OR {ended})")
+            }
         };
+        if read_version.is_some() {
+            names.push(("#v", VERSION_ATTR));
+        }
+        let mut body = Body::new(&self.options.table, codec::item_size(&item))
+            .item(&item)?
+            .string("ConditionExpression", &condition)
+            .names(&names)
+            .values(&values)?;
+        if read_version.is_some() {
+            body = body.string("ReturnValuesOnConditionCheckFailure", "ALL_OLD");
+        }
         let body = body.string("ReturnConsumedCapacity", "TOTAL").finish();
         match wire.call(Target::PutItem, body).await? {
             Outcome::Done(reply) => {
@@ -251,7 +261,7 @@ impl SessionCalls for Store {
         }
         Ok(found.map(|found| Read {
             sess: found.sess,
-            expires: found.expires,
+            end: found.end,
             version,
         }))
     }
@@ -283,9 +293,7 @@ impl SessionCalls for Store {
                 };
                 return self.write_tracked(wire, write).await;
             }
-            let landed = self
-                .put_session(wire, item, read_version, self.layout().now(now_ms))
-                .await?;
+            let landed = self.put_session(wire, item, read_version, now_ms).await?;
             Ok(if landed {
                 Written::Saved(new_version)
             } else {
@@ -338,20 +346,28 @@ impl SessionCalls for Store {
             });
         }
         let layout = self.layout();
-        let [(_, e), ttl @ ..] = &layout.expiry_attributes(expires)[..] else {
-            return Err(StoreError::new(code::INTERNAL, "a layout without an expiry attribute"));
+        let [(_, e), (second, t)] = &layout.expiry_attributes(expires)[..] else {
+            return Err(StoreError::new(
+                code::INTERNAL,
+                "a layout without two expiry attributes",
+            ));
         };
-        let now = codec::number(layout.now(codec::now_ms()));
-        let mut names = vec![("#e", EXPIRES_ATTR), ("#s", layout.sess_attr())];
-        let mut values = vec![(":e", e), (":now", &now)];
-        if let [(_, t)] = ttl {
-            names.push(("#t", TTL_ATTR));
-            values.push((":t", t));
-        }
+        let now_ms = codec::now_ms();
+        let now = codec::number(layout.now(now_ms));
+        let now_exact = codec::number(now_ms.floor() as i64);
+        let names = [("#e", EXPIRES_ATTR), ("#s", layout.sess_attr()), ("#t", second)];
+        let mut values = vec![(":e", e), (":now", &now), (":t", t)];
+        // Only a live session, to the millisecond where the item says so.
+        let condition = if layout.exact_attr() == Some(*second) {
+            values.push((":nowms", &now_exact));
+            "attribute_exists(#s) AND #e > :now AND (attribute_not_exists(#t) OR #t > :nowms)"
+        } else {
+            "attribute_exists(#s) AND #e > :now"
+        };
         let body = Body::new(&self.options.table, key.len())
             .key(&self.options.hash_key, key)
             .string("UpdateExpression", layout.expiry_update())
-            .string("ConditionExpression", "attribute_exists(#s) AND #e > :now")
+            .string("ConditionExpression", condition)
             .names(&names)
             .values(&values)?
             .string("ReturnConsumedCapacity", "TOTAL")

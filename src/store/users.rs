@@ -23,7 +23,7 @@ use super::scans::{next_start, read_items};
 use super::{Store, MEMO_LIMIT};
 use crate::codec::{self, Item};
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{StoreOptions, UserOptions, EXPIRES_ATTR, TYPE_ATTR};
+use crate::options::{StoreOptions, UserOptions, EXPIRES_ATTR, EXPIRES_MS_ATTR, TYPE_ATTR};
 use crate::stats::Stats;
 use crate::table;
 use crate::wire::{self, Target, Wire};
@@ -181,7 +181,15 @@ impl UserIndex<'_> {
         keys.retain(|key| codec::sid_of(prefix, key).is_some_and(|sid| !is_registry_sid(sid)));
         let attribute = self.options.users.attribute.as_str();
         let hash_key = self.options.hash_key.as_str();
-        let attributes = [hash_key, attribute, EXPIRES_ATTR, CREATED_ATTR, SEEN_ATTR, DEVICE_ATTR];
+        let attributes = [
+            hash_key,
+            attribute,
+            EXPIRES_ATTR,
+            EXPIRES_MS_ATTR,
+            CREATED_ATTR,
+            SEEN_ATTR,
+            DEVICE_ATTR,
+        ];
         let items = self.batch().get_keys(keys.into_iter().collect(), &attributes).await?;
         let now_ms = codec::now_ms();
         let absolute = self.options.absolute_timeout_ms;
@@ -351,7 +359,7 @@ fn live_session(mut item: Item, hash_key: &str, now_ms: f64, absolute: Option<f6
     let expires = codec::read_number(item.get(EXPIRES_ATTR));
     let created_ms = codec::read_number(item.get(CREATED_ATTR));
     let ended = matches!((created_ms, absolute), (Some(created), Some(absolute)) if created + absolute <= now_ms);
-    if codec::is_expired(expires, now_ms) || ended {
+    if codec::has_ended(&item, now_ms) || ended {
         return None;
     }
     match item.remove(hash_key) {
