@@ -116,6 +116,8 @@ declare namespace connectDynamoDB {
     err?: (message: string, error: StoreError) => void
     /** Debug messages and warnings ("warn: ..."); without it, warnings go to console.warn. */
     log?: (message: string) => void
+    /** Which sockets carry the requests: the core's own ('native', Node.js on Linux and macOS), Node's net/tls ('node'), or native where it runs ('auto', the default). */
+    transport?: 'auto' | 'native' | 'node'
     /** connect-dynamodb-session's names for table, client, AWSConfigJSON.region/endpoint, capacities and reapInterval. */
     tableName?: string
     awsClient?: DynamoDBClientLike
@@ -213,6 +215,8 @@ declare namespace connectDynamoDB {
     readonly table: string
     readonly prefix: string
     readonly hashKey: string
+    /** The sockets that carry this store's requests: the core's own, or Node's net/tls. */
+    readonly transport: 'native' | 'node'
 
     get(sid: string, callback?: (err: any, session?: SessionData | null) => void): Promise<SessionData | null>
     set(sid: string, session: SessionData, callback?: (err?: any) => void): Promise<void>

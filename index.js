@@ -8,6 +8,7 @@
 const { NativeStore } = require('./lib/binding').loadBinding()
 const { clientBridge, defaultClient } = require('./lib/client')
 const { Engine } = require('./lib/engine')
+const { chooseCarrier } = require('./lib/runtime')
 const { storeError, liftError, invalidArgument } = require('./lib/errors')
 
 const classes = new WeakMap()
@@ -43,6 +44,8 @@ function defineStore(Store) {
     #reaping
 
     #hooks
+    /** 'native' (the core's own sockets) or 'node' (Node's). */
+    #carrier
     /** Whether saves carry the device's fields (the user index, or a `sessionMetadata` hook). */
     #devices
     /** With `versioning`: session object -> the version its last save wrote (a request may save twice). */
@@ -50,10 +53,11 @@ function defineStore(Store) {
 
     constructor(options) {
       super(options)
-      const { native, client, hooks } = normalizeOptions(options == null ? {} : options)
+      const { native, client, hooks, transport } = normalizeOptions(options == null ? {} : options)
       const bridge = client === undefined ? undefined : clientBridge(client)
+      this.#carrier = chooseCarrier(transport, NativeStore.ownSockets())
       try {
-        const hooksOfEngine = this.#engine.hooks(NativeStore.ownSockets())
+        const hooksOfEngine = this.#engine.hooks(this.#carrier)
         // The core holds this log function: through a WeakRef, so that it never keeps the store alive.
         const me = new WeakRef(this)
         const log = (m) => me.deref()?.#log(m)
@@ -88,6 +92,11 @@ function defineStore(Store) {
 
     get hashKey() {
       return this.#native.hashKey
+    }
+
+    /** The sockets that carry this store's requests: 'native' (the core's own) or 'node' (Node's net/tls). */
+    get transport() {
+      return this.#carrier
     }
 
     get(sid, cb) {
@@ -542,7 +551,7 @@ function normalizeOptions(options) {
     hooks.ttl = native.ttl
     delete native.ttl
   }
-  return { native, client: shim.client == null ? undefined : shim.client, hooks }
+  return { native, client: shim.client == null ? undefined : shim.client, hooks, transport: shim.transport }
 }
 
 /** The last time a Date can hold, in ms (ECMAScript's limit). */

@@ -3,6 +3,7 @@
 // On a platform without a prebuilt binary, require() fails with one clear error: the platform
 // seen, the prebuilt ones, and how to build from source.
 
+const fs = require('node:fs')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { platformName, loadBinding } = require('../lib/binding')
@@ -43,4 +44,33 @@ test('a loader failure keeps its cause and its first line', () => {
   expect(err).toMatchObject({ code: 'ERR_NATIVE_BINDING', cause })
   expect(err.message).toContain('The loader said: Cannot find native binding.')
   expect(err.message).not.toContain('more lines')
+})
+
+/** What loadBinding throws when the loader fails with `cause`. */
+function failure(cause) {
+  try {
+    loadBinding(() => {
+      throw cause
+    })
+  } catch (err) {
+    return err
+  }
+  throw new Error('loadBinding did not fail')
+}
+
+test('a binary that is here but did not load says why, and the fix', () => {
+  const tried = (last) =>
+    new Error('Cannot find native binding.', { cause: [new Error("Cannot find module 'connect-dynamodb-rs-linux-x64-gnu'"), new Error(last)] })
+  const deno = failure(tried('Requires ffi access to "/x/connect-dynamodb-rs.linux-x64-gnu.node", run again with the --allow-ffi flag'))
+  expect(deno).toMatchObject({ code: 'ERR_NATIVE_BINDING' })
+  expect(deno.message).toMatch(/Deno needs permission to load a native addon: run with --allow-ffi \(or -A\)/)
+  const glibc = failure(tried("/lib64/libc.so.6: version `GLIBC_2.17' not found (required by x.node)"))
+  expect(glibc.message).toMatch(/glibc is older than the binary needs/)
+})
+
+test("a bundler's file loader hands over the copy's path, and the copy is loaded", () => {
+  const file = fs.readdirSync(path.join(__dirname, '..')).find((name) => name.endsWith('.node'))
+  const relative = path.relative(path.join(__dirname, '..', 'lib'), path.join(__dirname, '..', file))
+  expect(typeof loadBinding(() => relative).NativeStore).toBe('function')
+  expect(() => loadBinding(() => ({}))).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_BINDING', message: expect.stringMatching(/not its native binary/) }))
 })

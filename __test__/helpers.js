@@ -76,14 +76,8 @@ const CARRIERS = require('../lib/binding').loadBinding().NativeStore.ownSockets(
 
 /** A store on the carrier `carrier` ('sockets' or 'node'); with no `table`, on a new table of DynamoDB Local. */
 function storeOn(carrier, options) {
-  const before = process.env.CONNECT_DYNAMODB_RS_TRANSPORT
-  if (carrier === 'node') process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'node'
-  try {
-    return options.table ? new DynamoDBStore(options) : newStore(options)
-  } finally {
-    if (before === undefined) delete process.env.CONNECT_DYNAMODB_RS_TRANSPORT
-    else process.env.CONNECT_DYNAMODB_RS_TRANSPORT = before
-  }
+  const transport = carrier === 'node' ? 'node' : 'native'
+  return options.table ? new DynamoDBStore({ transport, ...options }) : newStore({ transport, ...options })
 }
 
 module.exports = {

@@ -102,3 +102,63 @@ test('an unknown CA is a fast ERR_NETWORK that names the TLS failure', async () 
   expect(result.message).toMatch(/certificate|tls|issuer/i)
   expect(result.ms).toBeLessThan(4000)
 }, 40_000)
+
+// Node's CA switches, on this Node (npm run test:node runs this file on 22 and 24 too): whatever
+// Node's https trusts, the store trusts, on both carriers, and nothing more.
+describe("Node's CA switches", () => {
+  const major = Number(process.versions.node.split('.')[0])
+  const switches = [[], ['--use-openssl-ca'], ['--use-bundled-ca'], ...(major >= 22 ? [['--use-system-ca']] : [])]
+  let server
+  let other
+  beforeAll(async () => {
+    const { rawServer, reply, itemBody } = require('./fixtures/raw-server')
+    server = await rawServer(({ socket }) => socket.write(reply(itemBody('sess:x', { n: 1 }))), { tls: { key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) } })
+    // A CA that signed nothing here.
+    other = makeCertificates()
+  })
+  afterAll(async () => {
+    if (server) await server.close()
+    if (other) fs.rmSync(other.dir, { recursive: true, force: true })
+  })
+
+  /** In a child with only these flags and CA variables: what Node's https says, and what the store says on each carrier. */
+  function probe(flags, env) {
+    const url = `https://localhost:${server.port}`
+    const script = `
+      const https = require('node:https')
+      const Store = require(${JSON.stringify(root)})(require('express-session'))
+      const attempt = (transport) => {
+        const store = new Store({ table: 'fake', initialized: true, maxRetries: 0, circuitBreaker: false, transport, AWSConfigJSON: { endpoint: '${url}', region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 'b' } })
+        return store.get('x').then(() => 'trusted', (err) => (err.code === 'ERR_NETWORK' ? 'refused' : err.code)).finally(() => store.close())
+      }
+      https.get('${url}', (res) => { res.resume(); done('trusted') }).on('error', () => done('refused'))
+      async function done(node) {
+        console.log(JSON.stringify({ node, native: process.platform === 'win32' ? node : await attempt('native'), sockets: await attempt('node') }))
+      }`
+    // Only what the case sets: no CA variable of the machine's leaks in.
+    const childEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true', ...env }
+    return new Promise((resolve, reject) =>
+      execFile(process.execPath, [...flags, '-e', script], { env: childEnv, cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
+        try {
+          resolve(JSON.parse(stdout.trim().split('\n').pop()))
+        } catch {
+          reject(new Error(`child failed: ${err && err.message}\n${stdout}\n${stderr}`))
+        }
+      }),
+    )
+  }
+
+  test.each(switches.map((flags) => [flags.join(' ') || 'no switch', flags]))(
+    '%s: the store trusts exactly what https trusts, on both carriers',
+    async (_, flags) => {
+      for (const env of [{ SSL_CERT_FILE: ca }, { SSL_CERT_FILE: other.ca }, { NODE_EXTRA_CA_CERTS: ca }, { SSL_CERT_FILE: other.ca, AWS_CA_BUNDLE: ca }]) {
+        const seen = await probe(flags, env)
+        const expected = env.AWS_CA_BUNDLE ? 'trusted' : seen.node
+        expect({ env, ...seen }).toEqual({ env, node: seen.node, native: expected, sockets: expected })
+      }
+      // The switch that reads the file named in SSL_CERT_FILE trusts it.
+      if (flags[0] === '--use-openssl-ca' || flags[0] === '--use-system-ca') expect((await probe(flags, { SSL_CERT_FILE: ca })).node).toBe('trusted')
+    },
+    60_000,
+  )
+})

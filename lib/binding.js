@@ -1,9 +1,15 @@
 'use strict'
 
-// Loads the native addon. On a platform this release has no binary for, the
-// loader's own message lists every file it tried; an app developer needs to
-// know which platform was seen, which ones are prebuilt, and how to build one.
+// Loads the native addon, and says what to do when it cannot: the platform
+// seen and the prebuilt ones (no binary here), or the reason a binary that is
+// here did not load (Deno without --allow-ffi, a glibc too old, a bundler
+// that left the file behind), each with its fix.
+//
+// A bundler's file loader (esbuild's --loader:.node=file, which CDK, SAM and
+// serverless-esbuild use) copies the addon beside the bundle and turns its
+// require into the copy's path: that path is loaded here.
 
+const path = require('node:path')
 const { napi } = require('../package.json')
 
 /** `x86_64-unknown-linux-gnu` -> `linux-x64-gnu`, as the platform packages are named. */
@@ -23,21 +29,70 @@ function hostName() {
   return [process.platform, process.arch, libc].filter(Boolean).join('-')
 }
 
-function loadBinding(load = () => require('../native.js')) {
+/** Every error in a loader failure: its causes, and the lists of what each candidate said. */
+function reasons(err, seen = new Set()) {
+  if (!err || seen.has(err)) return []
+  seen.add(err)
+  if (Array.isArray(err)) return err.flatMap((one) => reasons(one, seen))
+  return [err, ...reasons(err.cause, seen)]
+}
+
+/** The reason a binary that is here did not load, and its fix; null when none was found. */
+function whyNotLoaded(cause) {
+  const messages = reasons(cause).map((err) => String((err && err.message) || err))
+  const ffi = messages.find((m) => /allow-ffi/.test(m))
+  if (ffi) return `Deno needs permission to load a native addon: run with --allow-ffi (or -A). Deno said: ${ffi.split('\n')[0]}`
+  const glibc = messages.find((m) => /GLIBC_[\d.]+' not found/.test(m))
+  if (glibc) return `this system's glibc is older than the binary needs (glibc 2.17 or newer): ${glibc.split('\n')[0]}`
+  // "Cannot find …" and "Unsupported …" mean there is no binary here at all.
+  const other = messages.find((m) => !/^(Cannot find (module|native binding)|Unsupported )/.test(m))
+  return other ? `loading it failed: ${other.split('\n')[0]}` : null
+}
+
+function bindingError(message, cause) {
+  const err = new Error(message, { cause })
+  err.code = 'ERR_NATIVE_BINDING'
+  return err
+}
+
+/** The addon a bundler copied beside the bundle (`file` is the copy's path, relative to the bundle). */
+function loadCopied(file) {
+  const copy = path.isAbsolute(file) ? file : path.join(__dirname, file)
   try {
-    return load()
+    return require(copy)
   } catch (cause) {
+    throw bindingError(
+      `connect-dynamodb-rs could not load its native binary from the bundle (${copy}): ${cause.message.split('\n')[0]}. ` +
+        'Ship the .node file beside the bundle (esbuild --loader:.node=file does), or leave the package out of the bundle ' +
+        '(--external:connect-dynamodb-rs) and install it beside it.',
+      cause,
+    )
+  }
+}
+
+function loadBinding(load = () => require('../native.js')) {
+  let binding
+  try {
+    binding = load()
+  } catch (cause) {
+    const why = whyNotLoaded(cause)
     const prebuilt = napi.targets.map(platformName).join(', ')
-    const err = new Error(
-      `connect-dynamodb-rs has no native binary for ${hostName()} (Node ${process.version}). ` +
+    const message = why
+      ? `connect-dynamodb-rs could not load its native binary for ${hostName()} (${process.version}): ${why}`
+      : `connect-dynamodb-rs has no native binary for ${hostName()} (Node ${process.version}). ` +
         `This release ships binaries for: ${prebuilt}. ` +
         'To build one here, install a Rust toolchain (rustup, Rust 1.94+) and run "npm run build" in the package directory. ' +
-        `The loader said: ${cause && cause.message ? cause.message.split('\n')[0] : String(cause)}`,
-      { cause },
-    )
-    err.code = 'ERR_NATIVE_BINDING'
-    throw err
+        `The loader said: ${cause && cause.message ? cause.message.split('\n')[0] : String(cause)}`
+    throw bindingError(message, cause)
   }
+  if (typeof binding === 'string') binding = loadCopied(binding)
+  if (!binding || typeof binding.NativeStore !== 'function') {
+    throw bindingError(
+      'connect-dynamodb-rs loaded something that is not its native binary (a bundler replaced it?). ' +
+        'Bundle .node files as files (esbuild --loader:.node=file, webpack node-loader), or leave the package out of the bundle.',
+    )
+  }
+  return binding
 }
 
 module.exports = { loadBinding, platformName }

@@ -35,12 +35,15 @@ class Engine {
 
   #sockets
 
-  /** The functions NativeStore's constructor takes after the log: done, wake, certificates, sockets. */
-  hooks(ownSockets) {
+  /**
+   * The functions NativeStore's constructor takes after the log: done, wake, certificates, sockets.
+   * `carrier`: 'native' (the core's own sockets, trusting `certificates()`) or 'node' (Node's).
+   */
+  hooks(carrier) {
     const me = new WeakRef(this)
     const done = (id, code, message, value, end, version, exact) => me.deref()?.#done(id, code, message, value, end, version, exact)
     const wake = (id) => me.deref()?.#poll(id)
-    if (ownSockets && process.env.CONNECT_DYNAMODB_RS_TRANSPORT !== 'node') return [done, wake, trustedCertificates, undefined]
+    if (carrier === 'native') return [done, wake, trustedCertificates, undefined]
     this.#sockets = new NodeSockets()
     forgotten.register(this, this.#sockets)
     return [done, wake, undefined, this.#sockets.hooks()]

@@ -1,17 +1,22 @@
 'use strict'
 
-// The certificate authorities the store trusts for HTTPS: the ones Node
-// trusts (its bundled roots, NODE_EXTRA_CA_CERTS, and the system's store when
-// Node was started with --use-system-ca or --use-openssl-ca, where this Node
-// can report it), plus the files in AWS_CA_BUNDLE, as the AWS SDK adds them.
+// The certificate authorities the store trusts for HTTPS: exactly the ones
+// Node trusts, whatever Node was told: its bundled roots, the system's store
+// under --use-system-ca, OpenSSL's store under --use-openssl-ca (the files
+// SSL_CERT_FILE and SSL_CERT_DIR name), and NODE_EXTRA_CA_CERTS; plus the file
+// in AWS_CA_BUNDLE, as the AWS SDK adds it. The core's own sockets get that
+// list as PEM texts; Node's own sockets keep Node's default, or with
+// AWS_CA_BUNDLE a secure context made from the same list.
 
 const fs = require('node:fs')
+const path = require('node:path')
 const tls = require('node:tls')
 
-/** The PEM text of each file named in `variable` that can be read (Node skips the others too). */
-function filesIn(variable) {
-  const file = process.env[variable]
-  if (!file) return []
+/** Where Node's bundled OpenSSL looks when SSL_CERT_FILE and SSL_CERT_DIR are not set. */
+const OPENSSL_DIR = '/usr/local/ssl'
+
+/** The PEM text of `file`, or nothing when it cannot be read (Node skips it too). */
+function read(file) {
   try {
     return [fs.readFileSync(file, 'latin1')]
   } catch {
@@ -19,14 +24,45 @@ function filesIn(variable) {
   }
 }
 
-/** Node's own trust: its default CA list where it can say, else its roots plus NODE_EXTRA_CA_CERTS. */
+/** The PEM texts of the file named in `variable`. */
+function filesIn(variable) {
+  return process.env[variable] ? read(process.env[variable]) : []
+}
+
+/** Whether Node reads OpenSSL's store instead of its bundled roots: the last of --use-openssl-ca and --use-bundled-ca wins, the command line after NODE_OPTIONS. */
+function usesOpenSSLStore() {
+  let openssl = false
+  for (const flag of [...(process.env.NODE_OPTIONS || '').split(/\s+/), ...process.execArgv]) {
+    if (flag === '--use-openssl-ca') openssl = true
+    else if (flag === '--use-bundled-ca') openssl = false
+  }
+  return openssl
+}
+
+/** OpenSSL's default store, as Node's OpenSSL reads it: SSL_CERT_FILE, and every file in the SSL_CERT_DIR directories. */
+function openSSLStore() {
+  const file = process.env.SSL_CERT_FILE || path.join(OPENSSL_DIR, 'cert.pem')
+  const dirs = (process.env.SSL_CERT_DIR || path.join(OPENSSL_DIR, 'certs')).split(path.delimiter).filter(Boolean)
+  const inDirs = dirs.flatMap((dir) => {
+    try {
+      return fs.readdirSync(dir).flatMap((name) => read(path.join(dir, name)))
+    } catch {
+      return []
+    }
+  })
+  return [...read(file), ...inDirs]
+}
+
+/** Node's own trust, as PEM texts. */
 function nodeCertificates() {
-  if (typeof tls.getCACertificates === 'function') return tls.getCACertificates('default')
-  return [...tls.rootCertificates, ...filesIn('NODE_EXTRA_CA_CERTS')]
+  const openssl = usesOpenSSLStore() ? openSSLStore() : []
+  // Node 22+ reports its default list (bundled or system roots, and NODE_EXTRA_CA_CERTS), but not OpenSSL's store.
+  if (typeof tls.getCACertificates === 'function') return [...tls.getCACertificates('default'), ...openssl]
+  return [...(usesOpenSSLStore() ? openssl : tls.rootCertificates), ...filesIn('NODE_EXTRA_CA_CERTS')]
 }
 
 let trusted
-/** Every CA the store trusts, as PEM texts (read once per process). */
+/** Every CA the store trusts, as PEM texts (read once per process), for the core's own sockets. */
 function trustedCertificates() {
   if (!trusted) trusted = [...nodeCertificates(), ...filesIn('AWS_CA_BUNDLE')]
   return trusted
@@ -34,8 +70,10 @@ function trustedCertificates() {
 
 let context
 /**
- * For Node's TLS sockets: undefined (Node's default) unless AWS_CA_BUNDLE adds to it; then one
- * secure context for every connection (building one from a CA list costs tens of ms).
+ * For Node's TLS sockets: undefined (Node's default, whatever its flags) unless AWS_CA_BUNDLE adds
+ * to it; then one secure context for every connection, with every CA above (building one from a
+ * list of CAs costs tens of ms). Adding the bundle to a default context would be simpler, but
+ * Node 20 then forgets NODE_EXTRA_CA_CERTS.
  */
 function tlsSecureContext() {
   if (!process.env.AWS_CA_BUNDLE) return undefined

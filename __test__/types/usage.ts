@@ -40,6 +40,7 @@ const options: connectDynamoDB.DynamoDBStoreOptions = {
   lockVerificationProperty: 'refresh_token',
   err: (message, error) => console.error(message, error.code),
   log: (message) => console.log(message),
+  transport: 'auto',
 }
 const store: session.Store = new DynamoDBStore(options)
 const typed = new NamedStore({ client: new DynamoDBClient({}) })
@@ -61,6 +62,7 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const ended: number = await s.destroyOtherSessionsForUser(42, 'sid')
   s.destroyAllSessionsForUser('u-1', (err, count) => count)
   const written: number = s.stats().consumedCapacity.writeUnits
+  const carrier: 'native' | 'node' = s.transport
   const token: string = await s.lock('sid', 'refresh-token-value')
   const released: boolean = await s.unlock('sid', token)
   const held: boolean = await s.holdsLock('sid', token)
@@ -75,7 +77,7 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const expiresAt: number = s.getExpiresValue(sess)
   s.getExpiresValue(sess, (err, at) => at)
   await s.close()
-  void [got, expires, n, ids, reaped, firstExpiry, ended, written, version, status, created, parsed, expiresAt]
+  void [got, expires, n, ids, reaped, firstExpiry, ended, written, carrier, version, status, created, parsed, expiresAt]
 }
 
 // @ts-expect-error table must be a string
@@ -90,6 +92,8 @@ typed.listSessionsForUser({ id: 1 })
 typed.getExpiresValue(undefined).then(() => {})
 // @ts-expect-error format is one of two layouts
 new DynamoDBStore({ format: 'redis' })
+// @ts-expect-error transport is one of three
+new DynamoDBStore({ transport: 'uv' })
 // @ts-expect-error the factory needs something carrying a Store
 connectDynamoDB({})
 

@@ -229,6 +229,14 @@ pub const OPTIONS: &[Spec] = &[
         &[],
         "a function (session, req) returning an object of device fields",
     ),
+    // Read by the shim before the core exists (lib/runtime.js): which sockets carry the requests.
+    Spec {
+        name: "transport",
+        aliases: &[],
+        takes: "\"auto\", \"native\" or \"node\"",
+        default: DefaultValue::Text("auto"),
+        shim: true,
+    },
 ];
 
 /// The option named `name` (or by one of its aliases).

@@ -1,0 +1,84 @@
+'use strict'
+
+// npm run test:runtimes: the runtime suite (__test__/platform/runtimes.cjs)
+// under Node.js, Bun and Deno (the npm packages `bun` and `deno`), against a
+// DynamoDB Local and an HTTPS front before it whose CA only
+// NODE_EXTRA_CA_CERTS names. Everything it starts stops however it ends.
+// `--only bun` (or node, deno) runs one.
+
+const fs = require('node:fs')
+const http = require('node:http')
+const https = require('node:https')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const { startDynamoDBLocal } = require('../support/dynamodb-local')
+const { makeCertificates } = require('../__test__/fixtures/certificates')
+
+const root = path.join(__dirname, '..')
+const bin = (name) => path.join(root, 'node_modules', '.bin', name)
+const suite = path.join('__test__', 'platform', 'runtimes.cjs')
+
+/** Each runtime: how to run the suite, and the carrier `auto` must pick there. */
+const RUNTIMES = {
+  node: { command: process.execPath, args: [suite], transport: process.platform === 'win32' ? 'node' : 'native' },
+  bun: { command: bin('bun'), args: [suite], transport: 'node' },
+  deno: { command: bin('deno'), args: ['run', '--allow-all', suite], transport: 'node' },
+}
+
+/** Passes every HTTPS request on to DynamoDB Local over plain HTTP. */
+function startFront(target, { key, cert }) {
+  const server = https.createServer({ key, cert }, (req, res) => {
+    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers)
+      answer.pipe(res)
+    })
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
+}
+
+function run(name, env) {
+  const { command, args, transport } = RUNTIMES[name]
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env, EXPECT_TRANSPORT: transport } })
+    child.on('exit', (code, signal) => resolve(code === null ? `signal ${signal}` : code))
+    child.on('error', (err) => resolve(err.message))
+  })
+}
+
+async function main() {
+  const only = process.argv.includes('--only') ? [process.argv[process.argv.indexOf('--only') + 1]] : Object.keys(RUNTIMES)
+  const local = await startDynamoDBLocal()
+  const made = makeCertificates()
+  let front
+  try {
+    front = await startFront(new URL(local.endpoint), made)
+    const env = {
+      DYNAMODB_TEST_ENDPOINT: local.endpoint,
+      HTTPS_TEST_ENDPOINT: `https://localhost:${front.address().port}`,
+      NODE_EXTRA_CA_CERTS: made.ca,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_REGION: 'us-east-1',
+    }
+    const failed = []
+    for (const name of only) {
+      console.log(`\n== ${name}`)
+      const code = await run(name, env)
+      if (code !== 0) failed.push(`${name} (${code})`)
+    }
+    if (failed.length) {
+      console.error(`\nthe runtime suite failed under ${failed.join(', ')}`)
+      process.exitCode = 1
+    }
+  } finally {
+    if (front) front.close()
+    fs.rmSync(made.dir, { recursive: true, force: true })
+    await local.stop()
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
