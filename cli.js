@@ -13,7 +13,11 @@ const COMMANDS = {
   init: ['lib/cli/init', 'init', 'create the table the way the store would (or --print cloudformation|terraform|cdk)'],
   doctor: ['lib/cli/doctor', 'doctor', 'check an existing table against the options, and say what to fix'],
   stats: ['lib/cli/stats', 'stats', 'summarize the sessions: counts, sizes, users, capacity per 1,000 requests'],
-  migrate: ['lib/cli/migrate', 'migrate', 'move connect-dynamodb-session\'s sessions into this layout (--from connect-dynamodb-session)'],
+  migrate: [
+    'lib/cli/migrate',
+    'migrate',
+    "move connect-dynamodb-session's sessions into this layout (--from connect-dynamodb-session)",
+  ],
   reap: ['lib/cli/reap', 'reap', 'delete expired sessions and old tombstones once'],
 }
 
@@ -66,7 +70,8 @@ function output(json, progress) {
   return {
     progress,
     text: (text) => process.stdout.write(`${text}\n`),
-    result: (result, human) => process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${human(result).join('\n')}\n`),
+    result: (result, human) =>
+      process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${human(result).join('\n')}\n`),
   }
 }
 
@@ -87,10 +92,22 @@ async function main(argv) {
   const [file, exported] = COMMANDS[name]
   const command = require(`./${file}`)[exported]
   const flags = parsed.values
-  for (const numeric of ['max-rcu', 'max-wcu', 'page-size', 'sample', 'touch-after', 'request-interval', 'read-capacity', 'write-capacity']) {
+  for (const numeric of [
+    'max-rcu',
+    'max-wcu',
+    'page-size',
+    'sample',
+    'touch-after',
+    'request-interval',
+    'read-capacity',
+    'write-capacity',
+  ]) {
     number(flags, numeric)
   }
-  const code = await command(flags, output(Boolean(flags.json), Boolean(flags.progress) || Boolean(process.stderr.isTTY && !flags.json)))
+  const code = await command(
+    flags,
+    output(Boolean(flags.json), Boolean(flags.progress) || Boolean(process.stderr.isTTY && !flags.json)),
+  )
   return code || 0
 }
 

@@ -1,5 +1,5 @@
-import { SessionData, Store } from 'express-session'
 import type { IncomingMessage } from 'node:http'
+import { SessionData, Store } from 'express-session'
 
 /**
  * connect-dynamodb's factory: pass express-session (or `{ session }`,
@@ -111,7 +111,10 @@ declare namespace connectDynamoDB {
     /** ms: a session ends this long after it was first saved, however active it is (off by default). */
     absoluteTimeout?: number
     /** Device fields to record with a session's first save (with the request express-session attaches, when there is one); they show in listSessionsForUser(). */
-    sessionMetadata?: (session: SessionData & Record<string, unknown>, req?: IncomingMessage) => Record<string, string | number | boolean | null | undefined>
+    sessionMetadata?: (
+      session: SessionData & Record<string, unknown>,
+      req?: IncomingMessage,
+    ) => Record<string, string | number | boolean | null | undefined>
     /** Hears every failed call (the caller still gets the error). */
     err?: (message: string, error: StoreError) => void
     /** Debug messages and warnings ("warn: ..."); without it, warnings go to console.warn. */
@@ -152,7 +155,10 @@ declare namespace connectDynamoDB {
   }
 
   /** For express-session: a new id for the request's session, keeping its data; the old id stops working at once. */
-  function rotateSession(req: { session?: unknown; sessionID?: string; sessionStore?: unknown }, callback?: Callback<void>): Promise<void>
+  function rotateSession(
+    req: { session?: unknown; sessionID?: string; sessionStore?: unknown },
+    callback?: Callback<void>,
+  ): Promise<void>
 
   type ErrorCode =
     | 'ERR_INVALID_OPTION'
@@ -221,10 +227,16 @@ declare namespace connectDynamoDB {
     get(sid: string, callback?: (err: any, session?: SessionData | null) => void): Promise<SessionData | null>
     set(sid: string, session: SessionData, callback?: (err?: any) => void): Promise<void>
     /** Resolves null when there is no live session to touch (none is created). */
-    touch(sid: string, session: SessionData, callback?: (err: any, result?: TouchResult | null) => void): Promise<TouchResult | null>
+    touch(
+      sid: string,
+      session: SessionData,
+      callback?: (err: any, result?: TouchResult | null) => void,
+    ): Promise<TouchResult | null>
     touch(sid: string, callback?: (err: any, result?: TouchResult | null) => void): Promise<TouchResult | null>
     destroy(sid: string, callback?: (err?: any) => void): Promise<void>
-    all(callback?: (err: any, sessions?: Array<SessionData & { id: string }>) => void): Promise<Array<SessionData & { id: string }>>
+    all(
+      callback?: (err: any, sessions?: Array<SessionData & { id: string }>) => void,
+    ): Promise<Array<SessionData & { id: string }>>
     ids(callback?: Callback<string[]>): Promise<string[]>
     length(callback?: (err: any, length?: number) => void): Promise<number>
     /** Deletes every session of this prefix; resolves how many. */
@@ -237,7 +249,10 @@ declare namespace connectDynamoDB {
     /** connect-dynamodb's helper: creates the table as initialize() would; an existing table is left as it is. */
     createSessionsTable(callback?: Callback<void>): Promise<void>
     /** connect-dynamodb's helper (synchronous): the session in a GetItem output, or null when missing, expired, damaged or empty. Never throws. */
-    getParsedSession(output: { Item?: Record<string, AttributeValue> } | undefined | null, callback?: Callback<SessionData | null>): SessionData | null
+    getParsedSession(
+      output: { Item?: Record<string, AttributeValue> } | undefined | null,
+      callback?: Callback<SessionData | null>,
+    ): SessionData | null
     /** connect-dynamodb's helper (synchronous): the expiry (epoch seconds) a save of this session now would write. */
     getExpiresValue(session: Partial<SessionData> | undefined, callback?: Callback<number>): number
     /** What the store sent, skipped, and was billed since it was made. */

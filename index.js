@@ -61,7 +61,14 @@ function defineStore(Store) {
         // The core holds this log function: through a WeakRef, so that it never keeps the store alive.
         const me = new WeakRef(this)
         const log = (m) => me.deref()?.#log(m)
-        this.#native = new NativeStore(native, bridge && bridge.config, bridge && bridge.credentials, log, ...hooksOfEngine, Boolean(hooks.sessionMetadata))
+        this.#native = new NativeStore(
+          native,
+          bridge && bridge.config,
+          bridge && bridge.credentials,
+          log,
+          ...hooksOfEngine,
+          Boolean(hooks.sessionMetadata),
+        )
       } catch (err) {
         throw liftError(err)
       }
@@ -105,7 +112,13 @@ function defineStore(Store) {
 
     set(sid, sess, cb) {
       if (this.#versions) return this.#settle(cb, 'set', () => this.#saveVersioned(checkSid(sid), sess))
-      return this.#run(cb, 'set', (id) => this.#native.set(id, checkSid(sid), serialize(sess), ...this.#times(sess), undefined, this.#device(sess)), nothing)
+      return this.#run(
+        cb,
+        'set',
+        (id) =>
+          this.#native.set(id, checkSid(sid), serialize(sess), ...this.#times(sess), undefined, this.#device(sess)),
+        nothing,
+      )
     }
 
     /** A save that names the version it read, and remembers the one it wrote. */
@@ -198,12 +211,16 @@ function defineStore(Store) {
 
     /** The user's live sessions as `{ sid, expires: Date }`, soonest expiry first. */
     listSessionsForUser(user, cb) {
-      return this.#settle(cb, 'listSessionsForUser', () => this.#call('listSessionsForUser', checkUser(user)).then((sessions) => sessions.map(listedSession)))
+      return this.#settle(cb, 'listSessionsForUser', () =>
+        this.#call('listSessionsForUser', checkUser(user)).then((sessions) => sessions.map(listedSession)),
+      )
     }
 
     /** Ends one of the user's sessions (a row of "Your devices"); ERR_SESSION_NOT_FOUND unless it is a live session of that user. */
     destroySessionForUser(user, sid, cb) {
-      return this.#settle(cb, 'destroySessionForUser', () => this.#call('destroySessionForUser', checkUser(user), checkSid(sid)))
+      return this.#settle(cb, 'destroySessionForUser', () =>
+        this.#call('destroySessionForUser', checkUser(user), checkSid(sid)),
+      )
     }
 
     /**
@@ -216,12 +233,16 @@ function defineStore(Store) {
 
     /** Destroys every session of the user except `keepSid`; resolves how many were destroyed. */
     destroyOtherSessionsForUser(user, keepSid, cb) {
-      return this.#settle(cb, 'destroyOtherSessionsForUser', () => this.#call('destroySessionsForUser', checkUser(user), checkSid(keepSid)))
+      return this.#settle(cb, 'destroyOtherSessionsForUser', () =>
+        this.#call('destroySessionsForUser', checkUser(user), checkSid(keepSid)),
+      )
     }
 
     /** Destroys every session of the user; resolves how many were destroyed. */
     destroyAllSessionsForUser(user, cb) {
-      return this.#settle(cb, 'destroyAllSessionsForUser', () => this.#call('destroySessionsForUser', checkUser(user), undefined))
+      return this.#settle(cb, 'destroyAllSessionsForUser', () =>
+        this.#call('destroySessionsForUser', checkUser(user), undefined),
+      )
     }
 
     /** Makes sure the table exists (creating it if needed) and is ACTIVE. */
@@ -250,7 +271,8 @@ function defineStore(Store) {
       let session = null
       try {
         const item = output && output.Item
-        if (item && typeof item === 'object') session = parseSession(this.#native.parseItem(JSON.stringify(wireItem(item))))
+        if (item && typeof item === 'object')
+          session = parseSession(this.#native.parseItem(JSON.stringify(wireItem(item))))
       } catch {
         session = null
       }
@@ -311,7 +333,9 @@ function defineStore(Store) {
     #device(sess) {
       if (!this.#devices) return undefined
       const req = sess && sess.req
-      const fields = req ? { userAgent: wellFormed(req.headers && req.headers['user-agent']), ip: clientAddress(req) } : {}
+      const fields = req
+        ? { userAgent: wellFormed(req.headers && req.headers['user-agent']), ip: clientAddress(req) }
+        : {}
       const { sessionMetadata } = this.#hooks
       if (sessionMetadata) {
         const extra = sessionMetadata(sess, req)
@@ -323,7 +347,10 @@ function defineStore(Store) {
       try {
         return JSON.stringify(fields)
       } catch (cause) {
-        throw Object.assign(storeError('ERR_INVALID_OPTION', `sessionMetadata fields cannot be stored: ${cause.message}`), { cause })
+        throw Object.assign(
+          storeError('ERR_INVALID_OPTION', `sessionMetadata fields cannot be stored: ${cause.message}`),
+          { cause },
+        )
       }
     }
 
@@ -534,7 +561,10 @@ function normalizeOptions(options) {
     for (const given of [name, ...aliases]) {
       if (native[given] === undefined) continue
       if (first !== undefined && shim[name] !== native[given]) {
-        throw storeError('ERR_INVALID_OPTION', `options "${first}" and "${given}" set the same thing to different values`)
+        throw storeError(
+          'ERR_INVALID_OPTION',
+          `options "${first}" and "${given}" set the same thing to different values`,
+        )
       }
       first = given
       shim[name] = native[given]
@@ -571,7 +601,8 @@ function foundSession(json, end, version, exact) {
   if (!session) return session
   if (version != null) session[VERSION_PROPERTY] = version
   const cookie = session.cookie
-  if (end == null || end > MAX_DATE_MS || !cookie || typeof cookie !== 'object' || cookie.expires == null) return session
+  if (end == null || end > MAX_DATE_MS || !cookie || typeof cookie !== 'object' || cookie.expires == null)
+    return session
   const stored = Date.parse(cookie.expires)
   if (exact ? stored !== end : stored <= end - 1000) cookie.expires = new Date(end).toISOString()
   return session

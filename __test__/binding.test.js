@@ -13,7 +13,9 @@ const runAs = (platform, arch) =>
     // The loader reads process.platform/arch; a preload pretends to be another machine.
     const fake = `Object.defineProperty(process, 'platform', { value: '${platform}' }); Object.defineProperty(process, 'arch', { value: '${arch}' })`
     const probe = `try { require(${JSON.stringify(path.join(__dirname, '..'))}) ; console.log('{}') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, cause: Boolean(e.cause) })) }`
-    execFile(process.execPath, ['-e', `${fake}; ${probe}`], { timeout: 20_000 }, (err, stdout) => resolve(err ? { error: err.message } : JSON.parse(stdout)))
+    execFile(process.execPath, ['-e', `${fake}; ${probe}`], { timeout: 20_000 }, (err, stdout) =>
+      resolve(err ? { error: err.message } : JSON.parse(stdout)),
+    )
   })
 
 test('a platform without a binary gets ERR_NATIVE_BINDING naming it, the prebuilt ones and how to build', async () => {
@@ -60,8 +62,12 @@ function failure(cause) {
 
 test('a binary that is here but did not load says why, and the fix', () => {
   const tried = (last) =>
-    new Error('Cannot find native binding.', { cause: [new Error("Cannot find module 'connect-dynamodb-rs-linux-x64-gnu'"), new Error(last)] })
-  const deno = failure(tried('Requires ffi access to "/x/connect-dynamodb-rs.linux-x64-gnu.node", run again with the --allow-ffi flag'))
+    new Error('Cannot find native binding.', {
+      cause: [new Error("Cannot find module 'connect-dynamodb-rs-linux-x64-gnu'"), new Error(last)],
+    })
+  const deno = failure(
+    tried('Requires ffi access to "/x/connect-dynamodb-rs.linux-x64-gnu.node", run again with the --allow-ffi flag'),
+  )
   expect(deno).toMatchObject({ code: 'ERR_NATIVE_BINDING' })
   expect(deno.message).toMatch(/Deno needs permission to load a native addon: run with --allow-ffi \(or -A\)/)
   const glibc = failure(tried("/lib64/libc.so.6: version `GLIBC_2.17' not found (required by x.node)"))
@@ -72,5 +78,7 @@ test("a bundler's file loader hands over the copy's path, and the copy is loaded
   const file = fs.readdirSync(path.join(__dirname, '..')).find((name) => name.endsWith('.node'))
   const relative = path.relative(path.join(__dirname, '..', 'lib'), path.join(__dirname, '..', file))
   expect(typeof loadBinding(() => relative).NativeStore).toBe('function')
-  expect(() => loadBinding(() => ({}))).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_BINDING', message: expect.stringMatching(/not its native binary/) }))
+  expect(() => loadBinding(() => ({}))).toThrow(
+    expect.objectContaining({ code: 'ERR_NATIVE_BINDING', message: expect.stringMatching(/not its native binary/) }),
+  )
 })

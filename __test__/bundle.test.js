@@ -62,9 +62,15 @@ async function bundle(outdir, options) {
 
 /** Runs a bundle from a directory of its own; its JSON output. */
 function run(file) {
-  const env = { ...process.env, AWS_EC2_METADATA_DISABLED: 'true', STORE_OPTIONS: JSON.stringify({ table: uniqueTable('bundle'), AWSConfigJSON: connection() }) }
+  const env = {
+    ...process.env,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    STORE_OPTIONS: JSON.stringify({ table: uniqueTable('bundle'), AWSConfigJSON: connection() }),
+  }
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [file], { cwd: os.tmpdir(), env, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout)))),
+    execFile(process.execPath, [file], { cwd: os.tmpdir(), env, timeout: 60_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout)),
+    ),
   )
 }
 

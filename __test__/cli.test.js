@@ -16,20 +16,31 @@ const { session, newStore, rawClient, putRaw, endpoint, uniqueTable, cookieSessi
 
 const root = path.join(__dirname, '..')
 const cli = path.join(root, 'cli.js')
-const env = { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' }
+const env = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+}
 
 /** Runs the CLI; resolves { code, stdout, stderr, json }. */
 function run(args, extraEnv = {}) {
   return new Promise((resolve) =>
-    execFile(process.execPath, [cli, ...args], { env: { ...env, ...extraEnv }, timeout: 120_000 }, (err, stdout, stderr) => {
-      let json
-      try {
-        json = JSON.parse(stdout)
-      } catch {
-        json = undefined
-      }
-      resolve({ code: err ? err.code : 0, stdout, stderr, json })
-    }),
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { env: { ...env, ...extraEnv }, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        let json
+        try {
+          json = JSON.parse(stdout)
+        } catch {
+          json = undefined
+        }
+        resolve({ code: err ? err.code : 0, stdout, stderr, json })
+      },
+    ),
   )
 }
 const at = (table, ...more) => ['--table', table, '--endpoint', endpoint(), ...more]
@@ -41,9 +52,19 @@ afterAll(() => raw.destroy())
 describe('init', () => {
   test('creates the table as the store would (TTL, user index) and waits for it; a second run finds it', async () => {
     const table = uniqueTable('cli-init')
-    const first = await run(['init', ...at(table, '--user-path', 'passport.user', '--billing-mode', 'PAY_PER_REQUEST', '--json')])
+    const first = await run([
+      'init',
+      ...at(table, '--user-path', 'passport.user', '--billing-mode', 'PAY_PER_REQUEST', '--json'),
+    ])
     expect(first.code).toBe(0)
-    expect(first.json).toEqual({ table, created: true, status: 'ACTIVE', billingMode: 'PAY_PER_REQUEST', ttl: { status: 'ENABLED', attribute: 'expires' }, userIndex: 'ACTIVE' })
+    expect(first.json).toEqual({
+      table,
+      created: true,
+      status: 'ACTIVE',
+      billingMode: 'PAY_PER_REQUEST',
+      ttl: { status: 'ENABLED', attribute: 'expires' },
+      userIndex: 'ACTIVE',
+    })
     const second = await run(['init', ...at(table)])
     expect(second.code).toBe(0)
     expect(second.stdout).toMatch(/^Found table .+: ACTIVE, PAY_PER_REQUEST\nTTL: ENABLED on "expires"/)
@@ -57,7 +78,9 @@ describe('init', () => {
     expect(cfn.stdout).toContain('AttributeName: expires')
     expect(cfn.stdout).toContain('IndexName: user-id-index')
     const tf = await run(['init', ...at(table, '--billing-mode', 'PAY_PER_REQUEST', '--print', 'terraform')])
-    expect(tf.stdout).toMatch(/resource "aws_dynamodb_table" "[\w]+" \{[\s\S]*billing_mode = "PAY_PER_REQUEST"[\s\S]*attribute_name = "expires"/)
+    expect(tf.stdout).toMatch(
+      /resource "aws_dynamodb_table" "[\w]+" \{[\s\S]*billing_mode = "PAY_PER_REQUEST"[\s\S]*attribute_name = "expires"/,
+    )
     expect(tf.stdout).not.toContain('read_capacity')
     const cdk = await run(['init', ...at(table, '--format', 'connect-dynamodb-session', '--print', 'cdk')])
     expect(cdk.stdout).toContain("timeToLiveAttribute: 'ttl'")
@@ -71,17 +94,37 @@ describe('init', () => {
 async function seeded({ ttl = true } = {}) {
   const table = uniqueTable('cli-seed')
   expect((await run(['init', ...at(table, '--user-path', 'user')])).code).toBe(0)
-  if (!ttl) await raw.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: 'expires', Enabled: false } }))
+  if (!ttl)
+    await raw.send(
+      new UpdateTimeToLiveCommand({
+        TableName: table,
+        TimeToLiveSpecification: { AttributeName: 'expires', Enabled: false },
+      }),
+    )
   const store = newStore({ table, userPath: 'user' })
-  for (let i = 0; i < 12; i++) await store.set(`live-${i}`, cookieSession({ user: i % 3 ? 'ann' : 'bob', pad: 'x'.repeat(i * 150) }))
+  for (let i = 0; i < 12; i++)
+    await store.set(`live-${i}`, cookieSession({ user: i % 3 ? 'ann' : 'bob', pad: 'x'.repeat(i * 150) }))
   await store.set('doomed', cookieSession({ user: 'ann' }))
   await store.destroy('doomed')
   await store.close()
   const past = String(nowSeconds() - 3600)
-  await putRaw(raw, table, { id: { S: 'sess:expired-1' }, expires: { N: past }, type: { S: 'connect-session' }, sess: { S: '{"cookie":{}}' } })
+  await putRaw(raw, table, {
+    id: { S: 'sess:expired-1' },
+    expires: { N: past },
+    type: { S: 'connect-session' },
+    sess: { S: '{"cookie":{}}' },
+  })
   await putRaw(raw, table, { id: { S: 'sess:stub' }, expires: { N: String(nowSeconds() + 3600) } })
-  await putRaw(raw, table, { id: { S: 'sess:garbled' }, expires: { N: String(nowSeconds() + 3600) }, sess: { B: Buffer.from([0x7f, 1, 2]) } })
-  await putRaw(raw, table, { id: { S: 'old-layout-sid' }, expires: { N: String(Date.now() + 3_600_000) }, content: { S: '{"cookie":{},"n":1}' } })
+  await putRaw(raw, table, {
+    id: { S: 'sess:garbled' },
+    expires: { N: String(nowSeconds() + 3600) },
+    sess: { B: Buffer.from([0x7f, 1, 2]) },
+  })
+  await putRaw(raw, table, {
+    id: { S: 'old-layout-sid' },
+    expires: { N: String(Date.now() + 3_600_000) },
+    content: { S: '{"cookie":{},"n":1}' },
+  })
   return table
 }
 
@@ -92,7 +135,16 @@ describe('doctor', () => {
     const result = await run(['doctor', ...at(table, '--json')])
     expect(result.code).toBe(0)
     expect(result.json.problems).toBe(0)
-    expect(result.json.checks.map((c) => c.check)).toEqual(['table', 'key schema', 'TTL', 'billing mode', 'permissions', 'readable sessions', 'expired sessions', 'item layout'])
+    expect(result.json.checks.map((c) => c.check)).toEqual([
+      'table',
+      'key schema',
+      'TTL',
+      'billing mode',
+      'permissions',
+      'readable sessions',
+      'expired sessions',
+      'item layout',
+    ])
   })
 
   test('TTL off, damaged and expired items, sessions in the other layout: each found, with a fix; exit 1', async () => {
@@ -101,12 +153,18 @@ describe('doctor', () => {
     expect(result.code).toBe(1)
     const byName = Object.fromEntries(result.json.checks.map((c) => [c.check, c]))
     expect(byName.TTL).toMatchObject({ ok: false, fix: expect.stringContaining('update-time-to-live') })
-    expect(byName['readable sessions']).toMatchObject({ ok: false, finding: expect.stringMatching(/2 of \d+ sampled items cannot be read: .*sess:stub/) })
+    expect(byName['readable sessions']).toMatchObject({
+      ok: false,
+      finding: expect.stringMatching(/2 of \d+ sampled items cannot be read: .*sess:stub/),
+    })
     expect(byName['expired sessions']).toMatchObject({ ok: false })
-    expect(byName['item layout']).toMatchObject({ ok: false, fix: expect.stringContaining('migrate --from connect-dynamodb-session') })
+    expect(byName['item layout']).toMatchObject({
+      ok: false,
+      fix: expect.stringContaining('migrate --from connect-dynamodb-session'),
+    })
     expect(byName['user index']).toMatchObject({ ok: true })
     const human = await run(['doctor', ...at(table, '--user-path', 'user')])
-    expect(human.stdout).toMatch(/^FIX  TTL/m)
+    expect(human.stdout).toMatch(/^FIX {2}TTL/m)
     expect(human.stdout).toMatch(/problems found\.\n$/)
   })
 
@@ -115,8 +173,14 @@ describe('doctor', () => {
     await raw.send(
       new CreateTableCommand({
         TableName: table,
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'N' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     )
@@ -125,7 +189,9 @@ describe('doctor', () => {
     expect(doctor.json.checks.find((c) => c.check === 'key schema').finding).toMatch(/hash key is "pk".*range key "sk"/)
     const stats = await run(['stats', ...at(table)])
     expect(stats.code).toBe(1)
-    expect(stats.stderr).toMatch(/^connect-dynamodb-rs: table ".+" is not a session table of these options: its hash key is "pk"/)
+    expect(stats.stderr).toMatch(
+      /^connect-dynamodb-rs: table ".+" is not a session table of these options: its hash key is "pk"/,
+    )
     noStackTrace(stats.stderr)
   })
 })
@@ -142,7 +208,10 @@ describe('stats', () => {
     expect(r.other).toMatchObject({ damaged: 2, 'other-format': 1 })
     expect(r.sizes.histogram.reduce((n, b) => n + b.sessions, 0)).toBe(12)
     expect(r.sizes.largest[0].key).toBe('sess:live-11')
-    expect(r.users.top).toEqual([{ user: 'ann', sessions: 8 }, { user: 'bob', sessions: 4 }])
+    expect(r.users.top).toEqual([
+      { user: 'ann', sessions: 8 },
+      { user: 'bob', sessions: 4 },
+    ])
     const e = r.perThousandRequests
     expect(e.touchAfter.wcu).toBeLessThan(e.plain.wcu)
     expect(e.touchAfterAndCompress.wcu).toBeLessThanOrEqual(e.touchAfter.wcu)
@@ -173,7 +242,11 @@ describe('stats', () => {
 describe('reap', () => {
   test('deletes expired sessions and old tombstones once; --dry-run only counts', async () => {
     const table = await seeded()
-    await putRaw(raw, table, { id: { S: 'sess:old-tomb' }, expires: { N: String(nowSeconds() - 10) }, destroyed: { N: String(nowSeconds() - 400) } })
+    await putRaw(raw, table, {
+      id: { S: 'sess:old-tomb' },
+      expires: { N: String(nowSeconds() - 10) },
+      destroyed: { N: String(nowSeconds() - 400) },
+    })
     const dry = await run(['reap', ...at(table, '--dry-run', '--json')])
     expect(dry.json).toMatchObject({ dryRun: true, deleted: 0, expired: 1, destroyed: 1 })
     const real = await run(['reap', ...at(table, '--json')])
@@ -187,7 +260,11 @@ describe('reap', () => {
 })
 
 describe('migrate --from connect-dynamodb-session', () => {
-  const v2 = new AWS.DynamoDB({ endpoint: endpoint(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+  const v2 = new AWS.DynamoDB({
+    endpoint: endpoint(),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  })
   const TheirStore = connectDynamodbSession(session)
 
   /** A table written by the real connect-dynamodb-session, with `count` sessions. */
@@ -197,7 +274,11 @@ describe('migrate --from connect-dynamodb-session', () => {
     const theirs = new TheirStore({ tableName, awsClient: v2, cleanupInterval: 0, touchAfter: 0 })
     const set = promisify(theirs.set.bind(theirs))
     for (let i = 0; i < count; i += 10) {
-      await Promise.all(Array.from({ length: Math.min(10, count - i) }, (_, j) => set(`s${i + j}`, cookieSession({ n: i + j }, 3_600_000))))
+      await Promise.all(
+        Array.from({ length: Math.min(10, count - i) }, (_, j) =>
+          set(`s${i + j}`, cookieSession({ n: i + j }, 3_600_000)),
+        ),
+      )
     }
     return tableName
   }
@@ -222,7 +303,26 @@ describe('migrate --from connect-dynamodb-session', () => {
   test('an interrupted run keeps its place, and the next one finishes the job', async () => {
     const table = await theirTable(60)
     const state = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-migrate-')), 'state.json')
-    const child = spawn(process.execPath, [cli, 'migrate', ...at(table, '--from', 'connect-dynamodb-session', '--state', state, '--page-size', '5', '--max-wcu', '15', '--progress')], { env })
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'migrate',
+        ...at(
+          table,
+          '--from',
+          'connect-dynamodb-session',
+          '--state',
+          state,
+          '--page-size',
+          '5',
+          '--max-wcu',
+          '15',
+          '--progress',
+        ),
+      ],
+      { env },
+    )
     let stderr = ''
     let stdout = ''
     child.stdout.on('data', (chunk) => (stdout += chunk))
@@ -249,7 +349,13 @@ describe('migrate --from connect-dynamodb-session', () => {
 
 describe('bad input', () => {
   test('an unknown flag or command, or a bad value: one line of what is wrong, the usage, exit 2', async () => {
-    for (const args of [['stats', '--tabel', 'x'], ['frobnicate'], ['init', '--print', 'pulumi', '--table', 'x-y-z'], ['stats', '--max-rcu', 'lots'], ['migrate', '--from', 'redis']]) {
+    for (const args of [
+      ['stats', '--tabel', 'x'],
+      ['frobnicate'],
+      ['init', '--print', 'pulumi', '--table', 'x-y-z'],
+      ['stats', '--max-rcu', 'lots'],
+      ['migrate', '--from', 'redis'],
+    ]) {
       const result = await run(args)
       expect({ args, code: result.code }).toEqual({ args, code: 2 })
       expect(result.stderr).toMatch(/^connect-dynamodb-rs: /)

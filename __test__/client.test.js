@@ -56,20 +56,30 @@ describe('the client option (AWS SDK v3 DynamoDBClient)', () => {
   })
 })
 
-test('credentials with a line break from the client\'s provider fail the call with ERR_CREDENTIALS, not a panic', async () => {
+test("credentials with a line break from the client's provider fail the call with ERR_CREDENTIALS, not a panic", async () => {
   const client = jsClient(async () => ({ accessKeyId: 'AKIA\nX-Injected: 1', secretAccessKey: 's' }))
   const store = new DynamoDBStore({ table: uniqueTable(), client })
-  await expect(store.get('a')).rejects.toMatchObject({ code: 'ERR_CREDENTIALS', message: expect.stringContaining('accessKeyId') })
+  await expect(store.get('a')).rejects.toMatchObject({
+    code: 'ERR_CREDENTIALS',
+    message: expect.stringContaining('accessKeyId'),
+  })
   await expect(store.set('a', cookieSession())).rejects.toMatchObject({ code: 'ERR_CREDENTIALS' })
   await store.close()
   client.destroy()
 })
 
 test('credentials with a line break from the default chain fail the call with ERR_CREDENTIALS', async () => {
-  const env = { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint(), AWS_ACCESS_KEY_ID: 'AKIA\nX', AWS_SECRET_ACCESS_KEY: 's' }
+  const env = {
+    ...process.env,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint(),
+    AWS_ACCESS_KEY_ID: 'AKIA\nX',
+    AWS_SECRET_ACCESS_KEY: 's',
+  }
   const fixture = path.join(__dirname, 'fixtures', 'env-chain.js')
   const { code, stdout, stderr } = await new Promise((resolve) =>
-    execFile(process.execPath, [fixture, '--report-error'], { env, timeout: 30_000 }, (err, out, errOut) => resolve({ code: err ? err.code : 0, stdout: out, stderr: errOut })),
+    execFile(process.execPath, [fixture, '--report-error'], { env, timeout: 30_000 }, (err, out, errOut) =>
+      resolve({ code: err ? err.code : 0, stdout: out, stderr: errOut }),
+    ),
   )
   expect(stderr).not.toMatch(/panic/i)
   expect(code).toBe(0)
@@ -117,7 +127,10 @@ test('a v2-style client that calls back later without credentials fails the call
 describe('connection options connect-dynamodb 3.x ignored', () => {
   test('AWSConfigPath: a JSON file of the v2 config', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-')), 'aws.json')
-    fs.writeFileSync(file, JSON.stringify({ region: 'eu-north-1', endpoint: endpoint(), accessKeyId: 'k', secretAccessKey: 's' }))
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ region: 'eu-north-1', endpoint: endpoint(), accessKeyId: 'k', secretAccessKey: 's' }),
+    )
     const store = new DynamoDBStore({ table: uniqueTable(), AWSConfigPath: file })
     await store.set('p', cookieSession({ via: 'path' }))
     expect((await store.get('p')).via).toBe('path')
@@ -136,7 +149,10 @@ describe('connection options connect-dynamodb 3.x ignored', () => {
 
   test('without a client, store.client is a DynamoDBClient for the same endpoint', async () => {
     const table = uniqueTable()
-    const store = new DynamoDBStore({ table, AWSConfigJSON: { endpoint: endpoint(), region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's' } })
+    const store = new DynamoDBStore({
+      table,
+      AWSConfigJSON: { endpoint: endpoint(), region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's' },
+    })
     await store.initialize()
     expect(store.client).toBeInstanceOf(DynamoDBClient)
     // DescribeTable, not ListTables: a page of ListTables holds 100 names, fewer than a full run makes.
@@ -150,7 +166,9 @@ test('with no connection options, the AWS default chain is used (AWS_ENDPOINT_UR
   const env = { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint() }
   const fixture = path.join(__dirname, 'fixtures', 'env-chain.js')
   const stdout = await new Promise((resolve, reject) =>
-    execFile(process.execPath, [fixture], { env, timeout: 30_000 }, (err, out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(out))),
+    execFile(process.execPath, [fixture], { env, timeout: 30_000 }, (err, out, stderr) =>
+      err ? reject(new Error(stderr || err.message)) : resolve(out),
+    ),
   )
   expect(JSON.parse(stdout)).toMatchObject({ via: 'env' })
 })

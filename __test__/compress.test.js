@@ -39,7 +39,7 @@ describe('compress', () => {
     // The README's warning, checked: connect-dynamodb cannot read a compressed item.
     const theirView = await promisify(theirs.get.bind(theirs))('c3').then(
       (sess) => sess,
-      (err) => err
+      (err) => err,
     )
     expect(theirView).not.toEqual(asStored(large))
     await store.close()
@@ -63,7 +63,12 @@ describe('compress', () => {
     await off.set('c7', b)
     expect(await off.get('c6')).toEqual(asStored(a))
     expect(await on.get('c7')).toEqual(asStored(b))
-    expect(await on.all()).toEqual(expect.arrayContaining([{ id: 'c6', ...asStored(a) }, { id: 'c7', ...asStored(b) }]))
+    expect(await on.all()).toEqual(
+      expect.arrayContaining([
+        { id: 'c6', ...asStored(a) },
+        { id: 'c7', ...asStored(b) },
+      ]),
+    )
     await Promise.all([on.close(), off.close()])
   })
 
@@ -93,7 +98,12 @@ describe('compress', () => {
   test('a damaged compressed item is a clear error, not garbage or a crash', async () => {
     const store = newStore({ compress: true })
     await store.initialize()
-    const item = (B) => ({ id: { S: 'sess:bad' }, expires: { N: String(nowSeconds() + 600) }, type: { S: 'connect-session' }, sess: { B } })
+    const item = (B) => ({
+      id: { S: 'sess:bad' },
+      expires: { N: String(nowSeconds() + 600) },
+      type: { S: 'connect-session' },
+      sess: { B },
+    })
     for (const bytes of [[1, 255, 255, 0], [0x40, 1, 2], [0]]) {
       await putRaw(raw, store.table, item(Uint8Array.from(bytes)))
       const err = await store.get('bad').catch((e) => e)
@@ -110,7 +120,9 @@ describe('compress', () => {
   test.each([['yes'], [1], [{ minBytes: -1 }], [{ minBytes: 'big' }], [{ level: 9 }]])(
     'compress: %j is refused, naming the option',
     (compress) => {
-      expect(() => newStore({ compress })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/compress/) }))
-    }
+      expect(() => newStore({ compress })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/compress/) }),
+      )
+    },
   )
 })

@@ -11,10 +11,11 @@ const { VERSION_PROPERTY } = require('..')
 const raw = rawClient()
 afterAll(() => raw.destroy())
 
-const codeOf = (promise) => promise.then(
-  () => 'resolved',
-  (err) => err.code,
-)
+const codeOf = (promise) =>
+  promise.then(
+    () => 'resolved',
+    (err) => err.code,
+  )
 
 describe('versioning', () => {
   test('each save writes the next version; get hands it to the session', async () => {
@@ -50,7 +51,9 @@ describe('versioning', () => {
     const store = newStore({ versioning: true })
     await store.set('v3', cookieSession({ n: 0 }))
     const copies = await Promise.all(Array.from({ length: 8 }, () => store.get('v3')))
-    const outcomes = await Promise.all(copies.map((copy, i) => codeOf(store.set('v3', Object.assign(copy, { n: i + 1 })))))
+    const outcomes = await Promise.all(
+      copies.map((copy, i) => codeOf(store.set('v3', Object.assign(copy, { n: i + 1 })))),
+    )
     expect(outcomes.filter((o) => o === 'resolved')).toHaveLength(1)
     expect(outcomes.filter((o) => o === 'ERR_SESSION_CONFLICT')).toHaveLength(7)
     const winner = outcomes.indexOf('resolved') + 1
@@ -132,7 +135,12 @@ describe('versioning', () => {
     await store.set('v8', cookieSession({ n: 1 }))
     const item = await rawItem(raw, store.table, 'sess:v8')
     const ended = Date.now() - 5000
-    await putRaw(raw, store.table, { ...item, version: { N: '9' }, expires: { N: String(Math.floor(ended / 1000)) }, expiresMs: { N: String(ended) } })
+    await putRaw(raw, store.table, {
+      ...item,
+      version: { N: '9' },
+      expires: { N: String(Math.floor(ended / 1000)) },
+      expiresMs: { N: String(ended) },
+    })
     expect(await store.get('v8')).toBeNull()
     await store.set('v8', cookieSession({ n: 'new' }))
     expect(await store.get('v8')).toMatchObject({ n: 'new', [VERSION_PROPERTY]: 1 })
@@ -159,7 +167,7 @@ describe('versioning', () => {
     await store.close()
   })
 
-  test('without versioning, no version is written and the last save wins (connect-dynamodb\'s behaviour)', async () => {
+  test("without versioning, no version is written and the last save wins (connect-dynamodb's behaviour)", async () => {
     const store = newStore()
     await store.set('v10', cookieSession({ n: 1 }))
     const [a, b] = [await store.get('v10'), await store.get('v10')]
@@ -190,7 +198,7 @@ describe('versioning', () => {
     })
     app.get('/cart', (req, res) => res.send(req.session.cart.join(',')))
     app.get('/touch', (req, res) => res.send(String(req.session[VERSION_PROPERTY])))
-    app.use((err, req, res, next) => res.status(409).send(err.code))
+    app.use((err, _req, res, _next) => res.status(409).send(err.code))
 
     const agent = request.agent(app)
     await agent.get('/login').expect(200)
@@ -270,7 +278,7 @@ describe('lock', () => {
     await store.close()
   })
 
-  test('unlock after the lease ran out and another took it releases nothing of the other\'s', async () => {
+  test("unlock after the lease ran out and another took it releases nothing of the other's", async () => {
     const a = newStore({ maxLockTime: 0.2 })
     const b = newStore({ table: a.table, maxLockTime: 5 })
     await a.set('l5', cookieSession({ refresh_token: 'r1' }))
@@ -294,7 +302,11 @@ describe('lock', () => {
     expect(await store.holdsLock('t1', token)).toBe(false)
     expect(await store.unlock('t1', token)).toBe(false)
     const again = await store.lock('t1', 'r1')
-    expect(await new Promise((resolve, reject) => store.unlock('t1', (err, released) => (err ? reject(err) : resolve(released))))).toBe(true)
+    expect(
+      await new Promise((resolve, reject) =>
+        store.unlock('t1', (err, released) => (err ? reject(err) : resolve(released))),
+      ),
+    ).toBe(true)
     expect(await store.holdsLock('t1', again)).toBe(false)
     expect(await codeOf(store.unlock('t1', 'not a token!'))).toBe('ERR_INVALID_ARGUMENT')
     expect(await codeOf(store.holdsLock('t1'))).toBe('ERR_INVALID_ARGUMENT')
@@ -320,7 +332,7 @@ describe('lock', () => {
     await Promise.all([store.close(), other.close()])
   })
 
-  test('a store that never locked releases no one else\'s lock', async () => {
+  test("a store that never locked releases no one else's lock", async () => {
     const holder = newStore({ maxLockTime: 30 })
     const stranger = newStore({ table: holder.table })
     await holder.set('t3', cookieSession({ refresh_token: 'r1' }))
@@ -340,7 +352,10 @@ describe('lock', () => {
   })
 
   test('the lock is a small item of its own: saves neither see nor release it, and all() never lists it', async () => {
-    const store = newStore({ compress: true, encryption: { keys: { k1: Buffer.alloc(32, 7).toString('base64') }, primaryKeyId: 'k1' } })
+    const store = newStore({
+      compress: true,
+      encryption: { keys: { k1: Buffer.alloc(32, 7).toString('base64') }, primaryKeyId: 'k1' },
+    })
     await store.set('l7', cookieSession({ refresh_token: 'r1', pad: 'x'.repeat(5000) }))
     await store.lock('l7', 'r1')
     const lockItem = await rawItem(raw, store.table, 'sess:~lock~l7')

@@ -10,7 +10,10 @@ afterAll(() => raw.destroy())
 const storedExpires = async (store, sid) => Number((await rawItem(raw, store.table, `sess:${sid}`)).expires.N)
 const storedSess = async (store, sid) => JSON.parse((await rawItem(raw, store.table, `sess:${sid}`)).sess.S)
 /** The session as express-session hands it back on the next request: same data, cookie moved on. */
-const later = (sess, ms) => ({ ...sess, cookie: { ...sess.cookie, expires: new Date(Date.parse(sess.cookie.expires) + ms).toISOString() } })
+const later = (sess, ms) => ({
+  ...sess,
+  cookie: { ...sess.cookie, expires: new Date(Date.parse(sess.cookie.expires) + ms).toISOString() },
+})
 
 describe('touchAfter', () => {
   test('a touch soon after the last refresh writes nothing; a later one does', async () => {
@@ -47,7 +50,13 @@ describe('touchAfter', () => {
     const sess = cookieSession({ n: 1 })
     await store.set('t3', sess)
     await store.touch('t3', later(sess, 1_000))
-    expect(Object.keys(await rawItem(raw, store.table, 'sess:t3')).sort()).toEqual(['expires', 'expiresMs', 'id', 'sess', 'type'])
+    expect(Object.keys(await rawItem(raw, store.table, 'sess:t3')).sort()).toEqual([
+      'expires',
+      'expiresMs',
+      'id',
+      'sess',
+      'type',
+    ])
     expect(Object.keys(await store.get('t3')).sort()).toEqual(['cookie', 'n'])
     await store.close()
   })
@@ -76,7 +85,7 @@ describe('skipUnchangedWrites', () => {
     await store.close()
   })
 
-  test("a write from another instance between a get and an unchanged save is not lost", async () => {
+  test('a write from another instance between a get and an unchanged save is not lost', async () => {
     const table = uniqueTable('race')
     const a = newStore({ table })
     const b = newStore({ table })
@@ -160,7 +169,12 @@ describe('ttl', () => {
 
   test('a function of the session', async () => {
     const seen = []
-    const store = newStore({ ttl: (sess) => (seen.push(sess.kind), sess.kind === 'long' ? 7_200_000 : 60_000) })
+    const store = newStore({
+      ttl: (sess) => {
+        seen.push(sess.kind)
+        return sess.kind === 'long' ? 7_200_000 : 60_000
+      },
+    })
     await store.set('l2', { kind: 'long' })
     await store.set('l3', { kind: 'short' })
     expect(seen).toEqual(['long', 'short'])
@@ -170,7 +184,11 @@ describe('ttl', () => {
   })
 
   test('a function that throws or answers nonsense fails the save through the callback', async () => {
-    const throwing = newStore({ ttl: () => { throw new Error('boom') } })
+    const throwing = newStore({
+      ttl: () => {
+        throw new Error('boom')
+      },
+    })
     const viaCb = await viaCallback((cb) => throwing.set('l4', {}, cb))
     expect(viaCb.args[0].message).toBe('boom')
     const nonsense = newStore({ ttl: () => 'soon' })
@@ -285,7 +303,12 @@ describe('stats() and hooks', () => {
     await store.close()
     await expect(store.ids()).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' })
     await expect(store.reap()).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' })
-    expect(heard.map((m) => m.split(' ')[0])).toEqual(['listSessionsForUser', 'destroyOtherSessionsForUser', 'ids', 'reap'])
+    expect(heard.map((m) => m.split(' ')[0])).toEqual([
+      'listSessionsForUser',
+      'destroyOtherSessionsForUser',
+      'ids',
+      'reap',
+    ])
   })
 
   test('hooks that are not functions are refused', () => {
@@ -323,16 +346,19 @@ describe("connect-dynamodb-session's option names", () => {
   })
 
   test('an alias and its name with different values is an error', () => {
-    expect(() => newStore({ tableName: 'abc', table: 'xyz' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
+    expect(() => newStore({ tableName: 'abc', table: 'xyz' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    )
     expect(() => newStore({ endpoint: 'http://127.0.0.1:1' })).toThrow(/AWSConfigJSON.endpoint/)
   })
 })
 
-
-
 describe('device records', () => {
   test('recording the device costs a first save at most 1 WCU more than the user index alone; a touch within touchAfter nothing', async () => {
-    const req = { headers: { 'user-agent': `Mozilla/5.0 (X11; Linux x86_64) ${'AppleWebKit/537.36 '.repeat(4)}` }, ip: '198.51.100.4' }
+    const req = {
+      headers: { 'user-agent': `Mozilla/5.0 (X11; Linux x86_64) ${'AppleWebKit/537.36 '.repeat(4)}` },
+      ip: '198.51.100.4',
+    }
     const data = { user: 'ivy', notes: 'x'.repeat(700) }
     const writes = async (options, withRequest) => {
       const store = newStore({ touchAfter: 60_000, ...options })
@@ -343,7 +369,10 @@ describe('device records', () => {
         await call()
         return store.stats().consumedCapacity.writeUnits - before
       }
-      const used = { first: await units(() => store.set('c1', sess)), within: await units(() => store.touch('c1', later(sess, 1000))) }
+      const used = {
+        first: await units(() => store.set('c1', sess)),
+        within: await units(() => store.touch('c1', later(sess, 1000))),
+      }
       await store.close()
       return used
     }

@@ -8,7 +8,8 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
-const chromiumPath = process.env.CHROMIUM_PATH || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p))
+const chromiumPath =
+  process.env.CHROMIUM_PATH || ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p))
 const haveChromium = Boolean(chromiumPath)
 if (!haveChromium && process.env.CI) throw new Error('CI must run the browser test: install chromium (.ci/run does)')
 if (!haveChromium) console.warn('demo-browser.test.js skipped: no chromium (set CHROMIUM_PATH)')
@@ -25,7 +26,10 @@ describeIf('the demo in headless Chromium', () => {
     const env = { ...process.env, PORT: '0', DEMO_TABLE: `demo-browser-${process.pid}` }
     delete env.AWS_ENDPOINT_URL_DYNAMODB
     delete env.AWS_ENDPOINT_URL
-    demo = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'demo.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    demo = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'demo.js')], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     exited = new Promise((resolve) => demo.once('exit', resolve))
     url = await new Promise((resolve, reject) => {
       let out = ''
@@ -41,7 +45,16 @@ describeIf('the demo in headless Chromium', () => {
     const { chromium } = require('playwright-core')
     browser = await chromium.launch({
       executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
   }, 120_000)
 
@@ -65,7 +78,7 @@ describeIf('the demo in headless Chromium', () => {
     await page.fill('input[name=user]', 'ann')
     await page.click('button:has-text("Log in")')
     await page.waitForSelector('text=Signed in as ann', { timeout: 10_000 })
-    expect(await page.textContent('body')).toContain('<b>2</b>'.replace(/<\/?b>/g, '') + ' times')
+    expect(await page.textContent('body')).toContain(`${'<b>2</b>'.replace(/<\/?b>/g, '')} times`)
     await page.waitForSelector('#stats')
     expect(await page.textContent('#item')).toContain('"user":"ann"')
 

@@ -85,7 +85,7 @@ describe('npm run demo', () => {
     expect((await agent.get('/').expect(200)).text).toContain('<b>1</b> time in this session')
   })
 
-  test('shows the session item as stored and the store\'s stats', async () => {
+  test("shows the session item as stored and the store's stats", async () => {
     const agent = request.agent(url)
     await agent.get('/').expect(200)
     const { item, stats } = (await agent.get('/store.json').expect(200)).body
@@ -120,16 +120,20 @@ describe('DynamoDB Local stops with whatever started it', () => {
     ['an uncaught exception', "setTimeout(() => { throw new Error('boom') }, 50)"],
     ['process.exit()', 'setTimeout(() => process.exit(3), 50)'],
     ['SIGTERM', 'setInterval(() => {}, 1000)'],
-  ])('after %s, nothing answers on its port', async (how, ending) => {
-    const child = run(['-e', script(ending)], process.env, /endpoint (http:\S+)/)
-    const { match, out } = await child.started
-    if (!match) throw new Error(`DynamoDB Local did not start: ${out}`)
-    const endpoint = match[1]
-    if (how === 'SIGTERM') child.child.kill('SIGTERM')
-    const code = await child.exited
-    expect(code).not.toBe(0)
-    expect(await stopsAnswering(endpoint)).toBe(true)
-  }, 90_000)
+  ])(
+    'after %s, nothing answers on its port',
+    async (how, ending) => {
+      const child = run(['-e', script(ending)], process.env, /endpoint (http:\S+)/)
+      const { match, out } = await child.started
+      if (!match) throw new Error(`DynamoDB Local did not start: ${out}`)
+      const endpoint = match[1]
+      if (how === 'SIGTERM') child.child.kill('SIGTERM')
+      const code = await child.exited
+      expect(code).not.toBe(0)
+      expect(await stopsAnswering(endpoint)).toBe(true)
+    },
+    90_000,
+  )
 })
 
 describe('a demo that cannot start says why in one sentence', () => {

@@ -11,7 +11,11 @@ const { newStore, session, cookieSession, rawClient, rawItem, connectDynamoDB } 
 const { createApp, STORE_OPTIONS } = require('../examples/devices')
 
 const { rotateSession } = connectDynamoDB
-const codeOf = (promise) => promise.then(() => 'resolved', (err) => err.code)
+const codeOf = (promise) =>
+  promise.then(
+    () => 'resolved',
+    (err) => err.code,
+  )
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('"Your devices"', () => {
@@ -19,7 +23,11 @@ describe('"Your devices"', () => {
   const app = createApp(store)
   afterAll(() => store.close())
 
-  const login = (agent, username) => agent.post('/login').send({ username, password: `${username}-password` }).expect(200)
+  const login = (agent, username) =>
+    agent
+      .post('/login')
+      .send({ username, password: `${username}-password` })
+      .expect(200)
 
   test('each browser is listed with its user agent, address and times; one can sign another out', async () => {
     const laptop = request.agent(app)
@@ -30,7 +38,11 @@ describe('"Your devices"', () => {
     const devices = (await laptop.get('/devices.json').set('User-Agent', 'Laptop/1.0').expect(200)).body
     expect(devices).toHaveLength(2)
     const [here, there] = devices
-    expect(here).toMatchObject({ current: true, browser: 'Laptop/1.0', address: expect.stringMatching(/127\.0\.0\.1|::1/) })
+    expect(here).toMatchObject({
+      current: true,
+      browser: 'Laptop/1.0',
+      address: expect.stringMatching(/127\.0\.0\.1|::1/),
+    })
     expect(there).toMatchObject({ current: false, browser: 'Phone/2.0' })
     for (const device of devices) {
       expect(Date.parse(device.signedInAt)).toBeGreaterThanOrEqual(started - 1000)
@@ -116,7 +128,10 @@ describe('device fields', () => {
     await store.set('h1', sess)
     const item = await rawItem(client, store.table, `${store.prefix}h1`)
     const device = item.device.M
-    const bytes = Object.entries(device).reduce((n, [name, value]) => n + Buffer.byteLength(name) + Buffer.byteLength(value.S), 0)
+    const bytes = Object.entries(device).reduce(
+      (n, [name, value]) => n + Buffer.byteLength(name) + Buffer.byteLength(value.S),
+      0,
+    )
     expect(bytes).toBeLessThanOrEqual(1024)
     expect(device.userAgent.S.startsWith('\u0000\u0007\u00ff')).toBe(true)
     expect((await store.get('h1')).user).toBe('mallory')
@@ -162,7 +177,9 @@ describe('absoluteTimeout', () => {
     client.destroy()
     await store.close()
     for (const absoluteTimeout of ['12h', -1, 0, true, {}]) {
-      expect(() => newStore({ absoluteTimeout })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('absoluteTimeout') }))
+      expect(() => newStore({ absoluteTimeout })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('absoluteTimeout') }),
+      )
     }
   })
 })
@@ -236,7 +253,10 @@ describe('rotate', () => {
     const browser = request.agent(app)
     const first = await browser.post('/cart/apple').expect(200)
     const oldCookie = first.headers['set-cookie'][0].split(';')[0]
-    const slow = request(app).post('/slow').set('Cookie', oldCookie).then((res) => res)
+    const slow = request(app)
+      .post('/slow')
+      .set('Cookie', oldCookie)
+      .then((res) => res)
     await sleep(100)
     const login = await browser.post('/login').expect(200)
     expect(login.body).toEqual({ cart: ['apple'] })

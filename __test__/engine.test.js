@@ -29,16 +29,22 @@ const storeFor = (carrier, s, options = {}) =>
     initialized: true,
     circuitBreaker: false,
     maxRetries: 0,
-    AWSConfigJSON: { endpoint: `http://${options.host || '127.0.0.1'}:${s.address().port}`, region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 'b' },
+    AWSConfigJSON: {
+      endpoint: `http://${options.host || '127.0.0.1'}:${s.address().port}`,
+      region: 'us-east-1',
+      accessKeyId: 'a',
+      secretAccessKey: 'b',
+    },
     ...options.store,
   })
 
 /** DynamoDB's answer to a GetItem of a live session `{ n }`. */
 function itemReply(n) {
   const sess = JSON.stringify({ cookie: { originalMaxAge: 60000 }, n })
-  return JSON.stringify({ Item: { id: { S: 'sess:x' }, expires: { N: String(Math.floor(Date.now() / 1000) + 60) }, sess: { S: sess } } })
+  return JSON.stringify({
+    Item: { id: { S: 'sess:x' }, expires: { N: String(Math.floor(Date.now() / 1000) + 60) }, sess: { S: sess } },
+  })
 }
-
 
 describe("the engine's promise", () => {
   test('a shape that throws rejects the promise (nothing is left pending, nothing thrown at the core)', async () => {
@@ -96,7 +102,9 @@ describe.each(CARRIERS)('the engine, on %s', (carrier) => {
     const started = Date.now()
     const env = { ...process.env, CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
     const { stdout } = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ['-e', script], { env, timeout: 20_000 }, (err, out, errOut) => (err ? reject(Object.assign(err, { errOut })) : resolve({ stdout: out }))),
+      execFile(process.execPath, ['-e', script], { env, timeout: 20_000 }, (err, out, errOut) =>
+        err ? reject(Object.assign(err, { errOut })) : resolve({ stdout: out }),
+      ),
     )
     expect(stdout.trim()).toBe('got 1')
     expect(Date.now() - started).toBeLessThan(15_000)
@@ -113,7 +121,9 @@ describe.each(CARRIERS)('the engine, on %s', (carrier) => {
       store.set('s', { cookie: { maxAge: 60000 }, n: 7 }, () => store.get('s', () => { throw new Error('app bug') }))`
     const env = { ...process.env, CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
     const { stdout } = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ['-e', script], { env, timeout: 20_000 }, (err, out, errOut) => (err ? reject(Object.assign(err, { errOut })) : resolve({ stdout: out }))),
+      execFile(process.execPath, ['-e', script], { env, timeout: 20_000 }, (err, out, errOut) =>
+        err ? reject(Object.assign(err, { errOut })) : resolve({ stdout: out }),
+      ),
     )
     expect(stdout.trim().split('\n')).toEqual(['uncaught app bug', 'then 7'])
   })
@@ -136,19 +146,32 @@ describe.each(CARRIERS)('the engine, on %s', (carrier) => {
       const s = await listen((req, res) => {
         req.resume()
         req.on('end', () => {
-          res.writeHead(400, { 'x-amzn-ErrorType': 'ValidationException:http://internal', 'Content-Type': 'application/x-amz-json-1.0' })
+          res.writeHead(400, {
+            'x-amzn-ErrorType': 'ValidationException:http://internal',
+            'Content-Type': 'application/x-amz-json-1.0',
+          })
           res.end(JSON.stringify({ message: 'One or more parameter values were invalid' }))
         })
       })
-      const err = await storeFor(carrier, s).get('x').catch((e) => e)
-      expect(err).toMatchObject({ code: 'ValidationException', name: 'ValidationException', message: 'One or more parameter values were invalid' })
+      const err = await storeFor(carrier, s)
+        .get('x')
+        .catch((e) => e)
+      expect(err).toMatchObject({
+        code: 'ValidationException',
+        name: 'ValidationException',
+        message: 'One or more parameter values were invalid',
+      })
     })
 
     test('an item whose expiry is past the last date a Date holds is read, by promise and by callback', async () => {
       const sess = JSON.stringify({ cookie: { expires: '2030-01-01T00:00:00.000Z' }, n: 7 })
       const s = await listen((req, res) => {
         req.resume()
-        req.on('end', () => res.end(JSON.stringify({ Item: { id: { S: 'sess:x' }, expires: { N: '9000000000000' }, sess: { S: sess } } })))
+        req.on('end', () =>
+          res.end(
+            JSON.stringify({ Item: { id: { S: 'sess:x' }, expires: { N: '9000000000000' }, sess: { S: sess } } }),
+          ),
+        )
       })
       const store = storeFor(carrier, s)
       expect(await store.get('x')).toEqual({ cookie: { expires: '2030-01-01T00:00:00.000Z' }, n: 7 })

@@ -8,7 +8,12 @@ const raw = rawClient()
 afterAll(() => raw.destroy())
 
 describe('sessions that cannot be stored', () => {
-  const store = newStore({ specialKeys: [{ name: 'user', type: 'S' }, { name: 'age', type: 'N' }] })
+  const store = newStore({
+    specialKeys: [
+      { name: 'user', type: 'S' },
+      { name: 'age', type: 'N' },
+    ],
+  })
   beforeAll(() => store.initialize())
   afterAll(() => store.close())
 
@@ -21,7 +26,16 @@ describe('sessions that cannot be stored', () => {
   test.each([
     ['circular', circular, 'ERR_SESSION_NOT_SERIALIZABLE'],
     ['BigInt', () => cookieSession({ user: 'u', age: 1, big: 10n }), 'ERR_SESSION_NOT_SERIALIZABLE'],
-    ['throwing toJSON', () => ({ ...cookieSession({ user: 'u', age: 1 }), toJSON() { throw new Error('no') } }), 'ERR_SESSION_NOT_SERIALIZABLE'],
+    [
+      'throwing toJSON',
+      () => ({
+        ...cookieSession({ user: 'u', age: 1 }),
+        toJSON() {
+          throw new Error('no')
+        },
+      }),
+      'ERR_SESSION_NOT_SERIALIZABLE',
+    ],
     ['over 400 KB', () => cookieSession({ user: 'u', age: 1, blob: 'x'.repeat(410_000) }), 'ERR_SESSION_TOO_LARGE'],
     ['missing special key', () => cookieSession({ age: 1 }), 'ERR_MISSING_SPECIAL_KEY'],
     ['mistyped special key', () => cookieSession({ user: 'u', age: 'old' }), 'ERR_INVALID_SPECIAL_KEY'],
@@ -45,7 +59,11 @@ describe('sessions that cannot be stored', () => {
   })
 
   test('skipThrowMissingSpecialKeys: true stores without the missing key', async () => {
-    const lenient = newStore({ table: store.table, specialKeys: [{ name: 'user', type: 'S' }], skipThrowMissingSpecialKeys: true })
+    const lenient = newStore({
+      table: store.table,
+      specialKeys: [{ name: 'user', type: 'S' }],
+      skipThrowMissingSpecialKeys: true,
+    })
     await lenient.set('lenient', cookieSession({ n: 1 }))
     const item = await rawItem(raw, store.table, 'sess:lenient')
     expect(item.user).toBeUndefined()
@@ -59,7 +77,12 @@ describe('bad arguments', () => {
   afterAll(() => store.close())
 
   test.each([[undefined], [null], [''], [42], [{}]])('sid %p is a TypeError with ERR_INVALID_ARGUMENT', async (sid) => {
-    for (const op of [() => store.get(sid), () => store.set(sid, cookieSession()), () => store.touch(sid, cookieSession()), () => store.destroy(sid)]) {
+    for (const op of [
+      () => store.get(sid),
+      () => store.set(sid, cookieSession()),
+      () => store.touch(sid, cookieSession()),
+      () => store.destroy(sid),
+    ]) {
       const err = await op().catch((e) => e)
       expect(err).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARGUMENT' })
     }
@@ -67,8 +90,16 @@ describe('bad arguments', () => {
 
   test('a sid or user with a lone surrogate is refused: it would share an item with another', async () => {
     for (const sid of ['a\uD800', '\uDC00b', 'x\uDBFFy']) {
-      for (const op of [() => store.get(sid), () => store.set(sid, cookieSession()), () => store.touch(sid, cookieSession()), () => store.destroy(sid)]) {
-        await expect(op()).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('surrogate') })
+      for (const op of [
+        () => store.get(sid),
+        () => store.set(sid, cookieSession()),
+        () => store.touch(sid, cookieSession()),
+        () => store.destroy(sid),
+      ]) {
+        await expect(op()).rejects.toMatchObject({
+          code: 'ERR_INVALID_ARGUMENT',
+          message: expect.stringContaining('surrogate'),
+        })
       }
     }
     const users = newStore({ userPath: 'user' })
@@ -95,7 +126,9 @@ describe('DynamoDB failures reach the caller', () => {
   })
 
   test('an unreachable endpoint fails with ERR_NETWORK, through the callback too', async () => {
-    const store = new DynamoDBStore({ AWSConfigJSON: { ...connection(), endpoint: 'http://127.0.0.1:1', maxRetries: 0 } })
+    const store = new DynamoDBStore({
+      AWSConfigJSON: { ...connection(), endpoint: 'http://127.0.0.1:1', maxRetries: 0 },
+    })
     await expect(store.initialize()).rejects.toMatchObject({ code: 'ERR_NETWORK' })
     const err = await new Promise((resolve) => store.get('a', resolve))
     expect(err.code).toBe('ERR_NETWORK')
@@ -182,14 +215,29 @@ describe('bad options', () => {
     [{ specialKeys: [{ name: 'sids', type: 'S' }] }, 'specialKeys', 'sids'],
   ])('%p is refused: %s may not reuse "%s", an attribute the store owns', (options, name, attribute) => {
     expect(() => new DynamoDBStore({ AWSConfigJSON: connection(), ...options })).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(`"${name}" may not be "${attribute}"`) }),
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message: expect.stringContaining(`"${name}" may not be "${attribute}"`),
+      }),
     )
   })
 
   test('credential strings with a line break or a space are refused before they reach the signer', () => {
-    for (const bad of [{ accessKeyId: 'AKIA\nX-Injected: 1', secretAccessKey: 's' }, { accessKeyId: 'AKIA', secretAccessKey: 'a b' }]) {
-      expect(() => new DynamoDBStore({ table: uniqueTable(), AWSConfigJSON: { endpoint: 'http://127.0.0.1:9', region: 'us-east-1', ...bad } })).toThrow(
-        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/AWSConfigJSON\.(accessKeyId|secretAccessKey)/) }),
+    for (const bad of [
+      { accessKeyId: 'AKIA\nX-Injected: 1', secretAccessKey: 's' },
+      { accessKeyId: 'AKIA', secretAccessKey: 'a b' },
+    ]) {
+      expect(
+        () =>
+          new DynamoDBStore({
+            table: uniqueTable(),
+            AWSConfigJSON: { endpoint: 'http://127.0.0.1:9', region: 'us-east-1', ...bad },
+          }),
+      ).toThrow(
+        expect.objectContaining({
+          code: 'ERR_INVALID_OPTION',
+          message: expect.stringMatching(/AWSConfigJSON\.(accessKeyId|secretAccessKey)/),
+        }),
       )
     }
   })
@@ -205,6 +253,9 @@ describe('bad options', () => {
   })
 
   test('construction does no I/O, so an unreachable endpoint constructs fine', () => {
-    expect(() => new DynamoDBStore({ table: uniqueTable(), AWSConfigJSON: { ...connection(), endpoint: 'http://127.0.0.1:1' } })).not.toThrow()
+    expect(
+      () =>
+        new DynamoDBStore({ table: uniqueTable(), AWSConfigJSON: { ...connection(), endpoint: 'http://127.0.0.1:1' } }),
+    ).not.toThrow()
   })
 })

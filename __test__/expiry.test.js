@@ -43,7 +43,10 @@ describe.each(LAYOUTS)('expiry to the millisecond, %s layout', (layout, options,
     const sess = endingIn(60_000, { n: 3 })
     await store.set('touched', sess)
     // Less than a second later than the save: the same whole second, most of the time.
-    const moved = { ...sess, cookie: { ...sess.cookie, expires: new Date(Date.parse(sess.cookie.expires) + 123).toISOString() } }
+    const moved = {
+      ...sess,
+      cookie: { ...sess.cookie, expires: new Date(Date.parse(sess.cookie.expires) + 123).toISOString() },
+    }
     await store.touch('touched', moved)
     expect((await store.get('touched')).cookie.expires).toBe(moved.cookie.expires)
   })
@@ -71,7 +74,16 @@ describe.each(LAYOUTS)('express-session on the store, %s layout', (layout, optio
   const store = newStore(options)
   afterAll(() => store.close())
   const app = express()
-  app.use(session({ store, secret: 'expiry', resave: false, saveUninitialized: true, name: 'sid', cookie: { maxAge: 60_000 } }))
+  app.use(
+    session({
+      store,
+      secret: 'expiry',
+      resave: false,
+      saveUninitialized: true,
+      name: 'sid',
+      cookie: { maxAge: 60_000 },
+    }),
+  )
   app.get('/short', (req, res) => {
     req.session.cookie.maxAge = 5
     req.session.n = 1
@@ -114,7 +126,10 @@ test('with touchAfter, a touch it skips writes nothing and leaves the stored exp
   const sess = endingIn(60_000, { n: 6 })
   await store.set('lazy', sess)
   await store.get('lazy')
-  const moved = { ...sess, cookie: { ...sess.cookie, expires: new Date(Date.parse(sess.cookie.expires) + 500).toISOString() } }
+  const moved = {
+    ...sess,
+    cookie: { ...sess.cookie, expires: new Date(Date.parse(sess.cookie.expires) + 500).toISOString() },
+  }
   await store.touch('lazy', moved)
   expect(store.stats()).toMatchObject({ skippedWrites: 1, operations: { touch: 0 } })
   expect((await store.get('lazy')).cookie.expires).toBe(sess.cookie.expires)

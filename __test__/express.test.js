@@ -8,7 +8,16 @@ const raw = rawClient()
 const store = newStore()
 
 const app = express()
-app.use(session({ store, secret: 'test secret', resave: false, saveUninitialized: false, name: 'sid', cookie: { maxAge: 600_000 } }))
+app.use(
+  session({
+    store,
+    secret: 'test secret',
+    resave: false,
+    saveUninitialized: false,
+    name: 'sid',
+    cookie: { maxAge: 600_000 },
+  }),
+)
 app.post('/login', (req, res, next) =>
   req.session.regenerate((err) => {
     if (err) return next(err)
@@ -19,7 +28,8 @@ app.post('/login', (req, res, next) =>
 app.get('/whoami', (req, res) => res.json({ user: req.session.user || null, sid: req.sessionID }))
 app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.json({ ok: true }))))
 
-const sidOf = (res) => decodeURIComponent(res.headers['set-cookie'][0].split(';')[0].split('=')[1]).slice(2).split('.')[0]
+const sidOf = (res) =>
+  decodeURIComponent(res.headers['set-cookie'][0].split(';')[0].split('=')[1]).slice(2).split('.')[0]
 const stored = (sid) => rawItem(raw, store.table, `sess:${sid}`)
 
 afterAll(async () => {

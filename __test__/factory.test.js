@@ -7,8 +7,11 @@ const { session, connectDynamoDB, connection, uniqueTable, cookieSession } = req
 
 const run = (args) =>
   new Promise((resolve, reject) =>
-    execFile(process.execPath, args, { cwd: path.join(__dirname, '..'), env: process.env, timeout: 30_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(stderr || err.message)) : resolve(stdout),
+    execFile(
+      process.execPath,
+      args,
+      { cwd: path.join(__dirname, '..'), env: process.env, timeout: 30_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout)),
     ),
   )
 

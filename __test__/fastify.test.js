@@ -8,8 +8,11 @@ const path = require('node:path')
 
 const run = (flow) =>
   new Promise((resolve, reject) =>
-    execFile(process.execPath, [path.join(__dirname, 'fixtures', 'fastify-flows.js'), flow], { env: process.env }, (err, stdout, stderr) =>
-      err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout)),
+    execFile(
+      process.execPath,
+      [path.join(__dirname, 'fixtures', 'fastify-flows.js'), flow],
+      { env: process.env },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout))),
     ),
   )
 

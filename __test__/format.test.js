@@ -11,7 +11,11 @@ const { DescribeTimeToLiveCommand } = require('@aws-sdk/client-dynamodb')
 const { session, newStore, rawClient, rawItem, endpoint, nowSeconds } = require('./helpers')
 
 const raw = rawClient()
-const v2 = new AWS.DynamoDB({ endpoint: endpoint(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+const v2 = new AWS.DynamoDB({
+  endpoint: endpoint(),
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+})
 const TheirStore = connectDynamodbSession(session)
 
 /** The real package on the same table; touchAfter 0 unless given (its default is 10 s). */
@@ -64,7 +68,7 @@ describe("format: 'connect-dynamodb-session'", () => {
     expect(await their.get('from-ours')).toEqual(asStored(b))
   })
 
-  test("its touchAfter keeps lastModified inside the content, and this store leaves it there", async () => {
+  test('its touchAfter keeps lastModified inside the content, and this store leaves it there', async () => {
     const lazy = theirs(ours.table, { touchAfter: 60_000 })
     const sess = cookieSession({ n: 1 })
     await lazy.set('lazy', sess)
@@ -79,7 +83,7 @@ describe("format: 'connect-dynamodb-session'", () => {
     expect((await ours.get('lazy')).n).toBe(2)
   })
 
-  test('touch moves both expiry attributes, on either package\'s items', async () => {
+  test("touch moves both expiry attributes, on either package's items", async () => {
     await their.set('touch-theirs', cookieSession({ n: 1 }, 10_000))
     const touched = await ours.touch('touch-theirs', cookieSession({ n: 1 }, 3_600_000))
     expect(Number(touched.expires)).toBeGreaterThan(nowSeconds() + 3_500)
@@ -127,7 +131,12 @@ describe("format: 'connect-dynamodb-session'", () => {
   })
 
   test("this store's touchAfter works in milliseconds too", async () => {
-    const lazy = newStore({ table: ours.table, format: 'connect-dynamodb-session', touchAfter: 60_000, initialized: true })
+    const lazy = newStore({
+      table: ours.table,
+      format: 'connect-dynamodb-session',
+      touchAfter: 60_000,
+      initialized: true,
+    })
     await lazy.set('ours-lazy', cookieSession({ n: 1 }, 3_600_000))
     await lazy.get('ours-lazy')
     const before = (await rawItem(raw, ours.table, 'ours-lazy')).expires.N
@@ -163,7 +172,11 @@ describe("format: 'connect-dynamodb-session'", () => {
   })
 
   test('an unknown format or migrateFrom is refused', () => {
-    for (const option of [{ format: 'redis' }, { migrateFrom: 'connect-dynamodb' }, { migrateFrom: 'connect-dynamodb-session', prefix: '' }]) {
+    for (const option of [
+      { format: 'redis' },
+      { migrateFrom: 'connect-dynamodb' },
+      { migrateFrom: 'connect-dynamodb-session', prefix: '' },
+    ]) {
       expect(() => newStore(option)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
     }
   })

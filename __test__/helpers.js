@@ -1,7 +1,13 @@
 'use strict'
 
 const session = require('express-session')
-const { DynamoDBClient, GetItemCommand, PutItemCommand, DescribeTableCommand, CreateTableCommand } = require('@aws-sdk/client-dynamodb')
+const {
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  DescribeTableCommand,
+  CreateTableCommand,
+} = require('@aws-sdk/client-dynamodb')
 const connectDynamoDB = require('..')
 
 const DynamoDBStore = connectDynamoDB(session)
@@ -17,10 +23,16 @@ const newStore = (options = {}) => new DynamoDBStore({ table: uniqueTable(), AWS
 
 /** A real JS SDK client, to look at the table from outside the store. */
 const rawClient = () =>
-  new DynamoDBClient({ endpoint: endpoint(), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+  new DynamoDBClient({
+    endpoint: endpoint(),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  })
 
 async function rawItem(client, table, key, hashKey = 'id') {
-  const { Item } = await client.send(new GetItemCommand({ TableName: table, Key: { [hashKey]: { S: key } }, ConsistentRead: true }))
+  const { Item } = await client.send(
+    new GetItemCommand({ TableName: table, Key: { [hashKey]: { S: key } }, ConsistentRead: true }),
+  )
   return Item
 }
 

@@ -51,7 +51,20 @@ test('the packed packages install into a fresh app, load, and keep an express se
   fs.mkdirSync(app)
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'fresh-app', private: true }))
   const tarballs = [main, platform].map((pack) => path.join(packs, pack.filename))
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs, 'express@5', 'express-session@1', 'supertest@7'], app)
+  await run(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      ...tarballs,
+      'express@5',
+      'express-session@1',
+      'supertest@7',
+    ],
+    app,
+  )
   fs.writeFileSync(
     path.join(app, 'app.js'),
     `const express = require('express')
@@ -66,7 +79,11 @@ const agent = request.agent(app)
 agent.get('/').then(() => agent.get('/')).then((res) => { console.log(JSON.stringify(res.body)); return store.close() })
 `,
   )
-  const out = JSON.parse(await run(process.execPath, ['app.js', uniqueTable('install'), endpoint()], app, { AWS_EC2_METADATA_DISABLED: 'true' }))
+  const out = JSON.parse(
+    await run(process.execPath, ['app.js', uniqueTable('install'), endpoint()], app, {
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }),
+  )
   expect(out.visits).toBe(2)
   expect(out.from.startsWith(path.join(app, 'node_modules', 'connect-dynamodb-rs'))).toBe(true)
 }, 180_000)

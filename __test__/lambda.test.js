@@ -45,7 +45,12 @@ function httpApiEvent(rawPath, cookies) {
     rawPath,
     rawQueryString: '',
     cookies,
-    headers: { host: 'sessions.example', 'user-agent': 'test', 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' },
+    headers: {
+      host: 'sessions.example',
+      'user-agent': 'test',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-for': '203.0.113.7',
+    },
     requestContext: {
       accountId: '123456789012',
       apiId: 'api',
@@ -64,14 +69,34 @@ let relay
 let fn
 const table = uniqueTable('lambda')
 beforeAll(async () => {
-  const client = new DynamoDBClient({ endpoint: endpoint(), region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+  const client = new DynamoDBClient({
+    endpoint: endpoint(),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+  })
   await client.send(
-    new CreateTableCommand({ TableName: table, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }),
+    new CreateTableCommand({
+      TableName: table,
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
   )
   client.destroy()
   relay = await idleClosingRelay(new URL(endpoint()), 300)
-  const env = { ...process.env, SESSIONS_TABLE: table, SESSION_SECRET: 'lambda', AWS_ENDPOINT_URL_DYNAMODB: relay.endpoint, AWS_ACCESS_KEY_ID: connection().accessKeyId, AWS_SECRET_ACCESS_KEY: connection().secretAccessKey }
-  fn = fork(path.join(__dirname, 'fixtures', 'lambda-runtime.js'), [path.join(__dirname, '..', 'examples', 'lambda.js')], { env })
+  const env = {
+    ...process.env,
+    SESSIONS_TABLE: table,
+    SESSION_SECRET: 'lambda',
+    AWS_ENDPOINT_URL_DYNAMODB: relay.endpoint,
+    AWS_ACCESS_KEY_ID: connection().accessKeyId,
+    AWS_SECRET_ACCESS_KEY: connection().secretAccessKey,
+  }
+  fn = fork(
+    path.join(__dirname, 'fixtures', 'lambda-runtime.js'),
+    [path.join(__dirname, '..', 'examples', 'lambda.js')],
+    { env },
+  )
   await new Promise((resolve) => fn.once('message', resolve))
 })
 afterAll(async () => {

@@ -45,8 +45,11 @@ function flood(socket, chunk) {
 /** Runs `script` in a new Node process; resolves `{ code, signal, stdout, stderr }`. */
 function runNode(args, script, env = {}, timeout = 60_000) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...args, '-e', script], { env: { ...process.env, ...env }, timeout, cwd: root }, (err, stdout, stderr) =>
-      resolve({ code: err ? err.code : 0, signal: err ? err.signal : null, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [...args, '-e', script],
+      { env: { ...process.env, ...env }, timeout, cwd: root },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, signal: err ? err.signal : null, stdout, stderr }),
     )
   })
 }
@@ -83,7 +86,10 @@ describe.each(CARRIERS)('the HTTP client, on %s, against servers that misbehave'
   })
 
   test.each([
-    ['a Content-Length past what DynamoDB sends', (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n')],
+    [
+      'a Content-Length past what DynamoDB sends',
+      (socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n'),
+    ],
     [
       'an endless chunked body',
       (socket) => {
@@ -226,9 +232,13 @@ describe.each(CARRIERS)('the HTTP client, on %s, against servers that misbehave'
 
   test('a reply followed by a reset is read; an early error then a reset reaches the caller with its code', async () => {
     const s = await listen(({ socket, index }) => {
-      if (index < 10) socket.write(reply(itemBody('sess:x', { n: index }), ['Connection: close']), () => socket.resetAndDestroy())
+      if (index < 10)
+        socket.write(reply(itemBody('sess:x', { n: index }), ['Connection: close']), () => socket.resetAndDestroy())
       else {
-        const body = JSON.stringify({ __type: 'com.amazon.coral.validate#ValidationException', message: 'Item size has exceeded the maximum allowed size' })
+        const body = JSON.stringify({
+          __type: 'com.amazon.coral.validate#ValidationException',
+          message: 'Item size has exceeded the maximum allowed size',
+        })
         const head = `HTTP/1.1 400 Bad Request\r\nx-amzn-ErrorType: ValidationException\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`
         socket.write(head + body, () => socket.resetAndDestroy())
       }
@@ -261,7 +271,9 @@ describe.each(CARRIERS)('the HTTP client, on %s, against servers that misbehave'
     const s = await listen(({ socket, index }) => {
       if (index > 0) return socket.write(reply(itemBody('sess:x', { n: index })))
       const body = '{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}'
-      socket.write(`HTTP/1.1 400 Bad Request\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: ${body.length}\r\n\r\n${body}`)
+      socket.write(
+        `HTTP/1.1 400 Bad Request\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      )
     })
     const store = storeFor(s, { maxRetries: 3 })
     const got = store.get('x')
@@ -336,7 +348,11 @@ async function relay(target) {
     client.pipe(upstream).pipe(client)
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { open, endpoint: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((resolve) => server.close(resolve)) }
+  return {
+    open,
+    endpoint: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  }
 }
 
 describe.each(CARRIERS)('the HTTP client, on %s, against DynamoDB Local', (carrier) => {
@@ -407,23 +423,35 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
     ;(async () => { ${body}; await store.close() })()`
   const carrierEnv = (carrier) => ({ CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' })
 
-  test.each(CARRIERS)('over TLS, a server that answers and closes at once fails none of 200 calls at once (%s)', async (carrier) => {
-    const s = await rawServer(({ socket, index }) => socket.end(reply(itemBody(keyOf(s.requests[index]), { n: index }))), {
-      tls: { key: certificates.key, cert: certificates.cert },
-    })
-    const body = `
+  test.each(CARRIERS)(
+    'over TLS, a server that answers and closes at once fails none of 200 calls at once (%s)',
+    async (carrier) => {
+      const s = await rawServer(
+        ({ socket, index }) => socket.end(reply(itemBody(keyOf(s.requests[index]), { n: index }))),
+        {
+          tls: { key: certificates.key, cert: certificates.cert },
+        },
+      )
+      const body = `
       const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => store.get('k' + i)))
       console.log(JSON.stringify(count(results)))`
-    const { code, stdout, stderr } = await runNode([], withStore(s.endpoint, body, { timeout: 10_000 }), { ...carrierEnv(carrier), NODE_EXTRA_CA_CERTS: certificates.ca })
-    await s.close()
-    expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
-    expect(JSON.parse(stdout)).toEqual({ ok: 200 })
-  })
+      const { code, stdout, stderr } = await runNode([], withStore(s.endpoint, body, { timeout: 10_000 }), {
+        ...carrierEnv(carrier),
+        NODE_EXTRA_CA_CERTS: certificates.ca,
+      })
+      await s.close()
+      expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
+      expect(JSON.parse(stdout)).toEqual({ ok: 200 })
+    },
+  )
 
   test('on Node sockets with AWS_CA_BUNDLE, connections share one secure context', async () => {
-    const s = await rawServer(({ socket, index }) => socket.end(reply(itemBody(keyOf(s.requests[index]), { n: index }))), {
-      tls: { key: certificates.key, cert: certificates.cert },
-    })
+    const s = await rawServer(
+      ({ socket, index }) => socket.end(reply(itemBody(keyOf(s.requests[index]), { n: index }))),
+      {
+        tls: { key: certificates.key, cert: certificates.cert },
+      },
+    )
     const body = `
       const tls = require('node:tls')
       let made = 0
@@ -431,39 +459,52 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
       tls.createSecureContext = (...args) => (made++, create(...args))
       for (let i = 0; i < 20; i++) await store.get('k' + i)
       console.log(JSON.stringify({ connections: 20, made }))`
-    const { code, stdout, stderr } = await runNode([], withStore(s.endpoint, body), { ...carrierEnv('node'), AWS_CA_BUNDLE: certificates.ca })
+    const { code, stdout, stderr } = await runNode([], withStore(s.endpoint, body), {
+      ...carrierEnv('node'),
+      AWS_CA_BUNDLE: certificates.ca,
+    })
     await s.close()
     expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
     expect(JSON.parse(stdout)).toEqual({ connections: 20, made: 1 })
     expect(s.connections).toBe(20)
   })
 
-  test.each(CARRIERS)('a name with an address that refuses and one that answers is reached on every call (%s)', async (carrier) => {
-    // *.dual.test resolves to ::1 first, then 127.0.0.1; the server listens on IPv4 only.
-    const s = await rawServer(({ socket, index }) => socket.end(reply(itemBody(keyOf(s.requests[index]), { n: index }))))
-    const body = `
+  test.each(CARRIERS)(
+    'a name with an address that refuses and one that answers is reached on every call (%s)',
+    async (carrier) => {
+      // *.dual.test resolves to ::1 first, then 127.0.0.1; the server listens on IPv4 only.
+      const s = await rawServer(({ socket, index }) =>
+        socket.end(reply(itemBody(keyOf(s.requests[index]), { n: index }))),
+      )
+      const body = `
       const results = []
       for (let i = 0; i < 10; i++) results.push(await store.get('k' + i).then(() => ({ status: 'fulfilled' }), (reason) => ({ reason })))
       console.log(JSON.stringify(count(results)))`
-    const { code, stdout, stderr } = await runNode([], withStore(`http://db.dual.test:${s.port}`, body), { ...carrierEnv(carrier), LD_PRELOAD: shim })
-    await s.close()
-    expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
-    expect(JSON.parse(stdout)).toEqual({ ok: 10 })
-  })
+      const { code, stdout, stderr } = await runNode([], withStore(`http://db.dual.test:${s.port}`, body), {
+        ...carrierEnv(carrier),
+        LD_PRELOAD: shim,
+      })
+      await s.close()
+      expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
+      expect(JSON.parse(stdout)).toEqual({ ok: 10 })
+    },
+  )
 
-  test.each(CARRIERS)('a reply that comes before its request has left ends the request; the next goes on a new connection (%s)', async (carrier) => {
-    const s = await rawServer(
-      ({ socket, index }) => {
-        if (index === 0) {
-          // Answer at once and stop reading: with a small send buffer, the rest of the request cannot leave.
-          socket.pause()
-          socket.write(reply('{}'))
-          setTimeout(() => socket.resume(), 300)
-        } else socket.write(reply(itemBody('sess:y', { n: 2 })))
-      },
-      { onHead: true },
-    )
-    const script = `
+  test.each(CARRIERS)(
+    'a reply that comes before its request has left ends the request; the next goes on a new connection (%s)',
+    async (carrier) => {
+      const s = await rawServer(
+        ({ socket, index }) => {
+          if (index === 0) {
+            // Answer at once and stop reading: with a small send buffer, the rest of the request cannot leave.
+            socket.pause()
+            socket.write(reply('{}'))
+            setTimeout(() => socket.resume(), 300)
+          } else socket.write(reply(itemBody('sess:y', { n: 2 })))
+        },
+        { onHead: true },
+      )
+      const script = `
       const Store = require(${JSON.stringify(root)})(require('express-session'))
       const store = new Store({ table: 'fake', initialized: true, circuitBreaker: false, maxRetries: 0, AWSConfigJSON: { endpoint: '${s.endpoint}', region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 'b' } })
       ;(async () => {
@@ -471,18 +512,25 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
         console.log(JSON.stringify(await store.get('y')))
         await store.close()
       })()`
-    const env = { LD_PRELOAD: shim, SHIM_SNDBUF: '4096', CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
-    const { code, stdout, stderr } = await runNode([], script, env, 20_000)
-    await s.close()
-    expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
-    expect(JSON.parse(stdout)).toEqual({ n: 2 })
-    expect(s.requests.map((r) => r.head)).toEqual(['POST / HTTP/1.1', 'POST / HTTP/1.1'])
-    expect(s.requests[1].conn).not.toBe(s.requests[0].conn)
-  })
+      const env = {
+        LD_PRELOAD: shim,
+        SHIM_SNDBUF: '4096',
+        CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '',
+      }
+      const { code, stdout, stderr } = await runNode([], script, env, 20_000)
+      await s.close()
+      expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
+      expect(JSON.parse(stdout)).toEqual({ n: 2 })
+      expect(s.requests.map((r) => r.head)).toEqual(['POST / HTTP/1.1', 'POST / HTTP/1.1'])
+      expect(s.requests[1].conn).not.toBe(s.requests[0].conn)
+    },
+  )
 
-  test.each(CARRIERS)('workers that end while a name lookup is pending leave the process running (%s)', async (carrier) => {
-    const s = await rawServer(({ socket }) => socket.write(reply(itemBody('sess:x', { n: 1 }))))
-    const script = `
+  test.each(CARRIERS)(
+    'workers that end while a name lookup is pending leave the process running (%s)',
+    async (carrier) => {
+      const s = await rawServer(({ socket }) => socket.write(reply(itemBody('sess:x', { n: 1 }))))
+      const script = `
       const { Worker } = require('node:worker_threads')
       const code = \`
         const Store = require(${JSON.stringify(root)})(require('express-session'))
@@ -500,16 +548,26 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
         for (let i = 0; i < 3; i++) { await one('terminate'); await one('exit') }
         console.log('alive')
       })()`
-    const env = { LD_PRELOAD: shim, CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
-    const { code, signal, stdout, stderr } = await runNode([], script, env)
-    await s.close()
-    expect({ code, signal, stderr: stderr.split('\n').filter((l) => /abort|uv_loop|Assertion|panic/i.test(l)) }).toEqual({ code: 0, signal: null, stderr: [] })
-    expect(stdout.trim()).toBe('alive')
-  })
+      const env = { LD_PRELOAD: shim, CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
+      const { code, signal, stdout, stderr } = await runNode([], script, env)
+      await s.close()
+      expect({
+        code,
+        signal,
+        stderr: stderr.split('\n').filter((l) => /abort|uv_loop|Assertion|panic/i.test(l)),
+      }).toEqual({ code: 0, signal: null, stderr: [] })
+      expect(stdout.trim()).toBe('alive')
+    },
+  )
 
-  test.each(CARRIERS)('workers that end at random points during calls leave the process running (%s)', async (carrier) => {
-    const options = { table: uniqueTable('workers'), AWSConfigJSON: { ...connection(), endpoint: endpoint().replace('127.0.0.1', 'localhost') } }
-    const script = `
+  test.each(CARRIERS)(
+    'workers that end at random points during calls leave the process running (%s)',
+    async (carrier) => {
+      const options = {
+        table: uniqueTable('workers'),
+        AWSConfigJSON: { ...connection(), endpoint: endpoint().replace('127.0.0.1', 'localhost') },
+      }
+      const script = `
       const { Worker } = require('node:worker_threads')
       const code = \`
         const Store = require(${JSON.stringify(root)})(require('express-session'))
@@ -529,15 +587,22 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
         await Promise.all(runs)
         console.log('alive')
       })()`
-    const env = { CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
-    const { code, signal, stdout, stderr } = await runNode([], script, env, 90_000)
-    expect({ code, signal, stderr: stderr.split('\n').filter((l) => /abort|uv_loop|Assertion|panic/i.test(l)) }).toEqual({ code: 0, signal: null, stderr: [] })
-    expect(stdout.trim()).toBe('alive')
-  })
+      const env = { CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
+      const { code, signal, stdout, stderr } = await runNode([], script, env, 90_000)
+      expect({
+        code,
+        signal,
+        stderr: stderr.split('\n').filter((l) => /abort|uv_loop|Assertion|panic/i.test(l)),
+      }).toEqual({ code: 0, signal: null, stderr: [] })
+      expect(stdout.trim()).toBe('alive')
+    },
+  )
 
-  test.each(CARRIERS)('a store nobody references any more is collected, and its connections close (%s)', async (carrier) => {
-    const s = await rawServer(({ socket, index }) => socket.write(reply(itemBody('sess:x', { n: index }))))
-    const script = `
+  test.each(CARRIERS)(
+    'a store nobody references any more is collected, and its connections close (%s)',
+    async (carrier) => {
+      const s = await rawServer(({ socket, index }) => socket.write(reply(itemBody('sess:x', { n: index }))))
+      const script = `
       const Store = require(${JSON.stringify(root)})(require('express-session'))
       const collected = new Set()
       const registry = new FinalizationRegistry((i) => collected.add(i))
@@ -556,13 +621,14 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
         await new Promise((resolve) => setTimeout(resolve, 200))
         console.log(JSON.stringify({ collected: collected.size }))
       })()`
-    const env = { CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
-    const { code, stdout, stderr } = await runNode(['--expose-gc'], script, env)
-    const openAfter = s.open.size
-    await s.close()
-    expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
-    expect(JSON.parse(stdout)).toEqual({ collected: 40 })
-    expect(s.connections).toBe(40)
-    expect(openAfter).toBe(0)
-  })
+      const env = { CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
+      const { code, stdout, stderr } = await runNode(['--expose-gc'], script, env)
+      const openAfter = s.open.size
+      await s.close()
+      expect({ code, stderr: stderr.trim() }).toEqual({ code: 0, stderr: '' })
+      expect(JSON.parse(stdout)).toEqual({ collected: 40 })
+      expect(s.connections).toBe(40)
+      expect(openAfter).toBe(0)
+    },
+  )
 })

@@ -26,17 +26,21 @@ test("README's options table lists exactly the core's options, each with its def
   expect([...readme.keys()].sort()).toEqual(listed.map((option) => option.name).sort())
   for (const option of listed) {
     const cell = readme.get(option.name)
-    expect({ option: option.name, starts: cell.startsWith(option.default) }).toEqual({ option: option.name, starts: true })
+    expect({ option: option.name, starts: cell.startsWith(option.default) }).toEqual({
+      option: option.name,
+      starts: true,
+    })
   }
 })
 
-test("README names every alias, and index.d.ts declares every name", () => {
+test('README names every alias, and index.d.ts declares every name', () => {
   const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8')
   const types = fs.readFileSync(path.join(root, 'index.d.ts'), 'utf8')
   for (const option of table) {
     for (const name of [option.name, ...option.aliases]) {
       expect({ name, declared: new RegExp(`\\b${name}\\?:`).test(types) }).toEqual({ name, declared: true })
-      if (option.aliases.includes(name)) expect({ name, inReadme: readme.includes(`\`${name}\``) }).toEqual({ name, inReadme: true })
+      if (option.aliases.includes(name))
+        expect({ name, inReadme: readme.includes(`\`${name}\``) }).toEqual({ name, inReadme: true })
     }
   }
 })
@@ -49,18 +53,29 @@ test('an alias and its name given different values is ERR_INVALID_OPTION naming 
     ['cleanupInterval', 'reapInterval', 1000, 2000],
   ]) {
     expect(() => new DynamoDBStore({ ...base, [name]: a, [alias]: b })).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(new RegExp(`"${name}".*"${alias}"`)) }),
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message: expect.stringMatching(new RegExp(`"${name}".*"${alias}"`)),
+      }),
     )
     expect(() => new DynamoDBStore({ ...base, [name]: a, [alias]: a })).not.toThrow()
   }
   const store = new DynamoDBStore({ ...base, tableName: uniqueTable('alias') })
   expect(store.table).toMatch(/^alias-/)
-  expect(() => new DynamoDBStore({ AWSConfigJSON: { region: 'eu-west-1' }, region: 'us-east-1' })).toThrow(/"region" and "AWSConfigJSON.region"/)
+  expect(() => new DynamoDBStore({ AWSConfigJSON: { region: 'eu-west-1' }, region: 'us-east-1' })).toThrow(
+    /"region" and "AWSConfigJSON.region"/,
+  )
 })
 
 test('maxRetries follows one rule wherever it is set', () => {
-  for (const options of [{ maxRetries: 11 }, { AWSConfigJSON: { maxRetries: 11 } }, { AWSConfigJSON: { maxRetries: 1.5 } }]) {
-    expect(() => new DynamoDBStore(options)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/maxRetries.*0 to 10/) }))
+  for (const options of [
+    { maxRetries: 11 },
+    { AWSConfigJSON: { maxRetries: 11 } },
+    { AWSConfigJSON: { maxRetries: 1.5 } },
+  ]) {
+    expect(() => new DynamoDBStore(options)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/maxRetries.*0 to 10/) }),
+    )
   }
   expect(() => new DynamoDBStore({ AWSConfigJSON: { maxRetries: 10 } })).not.toThrow()
 })

@@ -9,17 +9,35 @@ const { execFile } = require('node:child_process')
 
 const root = path.join(__dirname, '..')
 const run = (file, args) =>
-  new Promise((resolve) => execFile(file, args, { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr })))
+  new Promise((resolve) =>
+    execFile(file, args, { cwd: root, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    ),
+  )
 
 test('the tarball holds the entry points, their loader, types and license, and no tests, bench or sources', async () => {
   const { code, stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'])
   expect(code).toBe(0)
   const [pack] = JSON.parse(stdout)
   const files = pack.files.map((f) => f.path).sort()
-  for (const needed of ['LICENSE', 'README.md', 'index.d.ts', 'index.js', 'index.mjs', 'lib/binding.js', 'lib/client.js', 'lib/errors.js', 'native.d.ts', 'native.js', 'package.json']) {
+  for (const needed of [
+    'LICENSE',
+    'README.md',
+    'index.d.ts',
+    'index.js',
+    'index.mjs',
+    'lib/binding.js',
+    'lib/client.js',
+    'lib/errors.js',
+    'native.d.ts',
+    'native.js',
+    'package.json',
+  ]) {
     expect(files).toContain(needed)
   }
-  expect(files.filter((f) => /^(__test__|bench|src|support|examples|target|npm|scripts)\//.test(f) || f.endsWith('.node'))).toEqual([])
+  expect(
+    files.filter((f) => /^(__test__|bench|src|support|examples|target|npm|scripts)\//.test(f) || f.endsWith('.node')),
+  ).toEqual([])
   // Every module the entry points require from the package is in it (native.js, napi's loader,
   // tries local binaries first and falls back to the platform packages).
   for (const file of files.filter((f) => (f.endsWith('.js') || f.endsWith('.mjs')) && f !== 'native.js')) {

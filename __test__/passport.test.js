@@ -10,10 +10,9 @@ const store = newStore({ userPath: 'passport.user' })
 const app = createApp(store)
 afterAll(() => store.close())
 
-const login = (agent, username, password = `${username}-password`) =>
-  agent.post('/login').send({ username, password })
+const login = (agent, username, password = `${username}-password`) => agent.post('/login').send({ username, password })
 
-test('logging in on a second browser ends the first browser\'s session', async () => {
+test("logging in on a second browser ends the first browser's session", async () => {
   const first = request.agent(app)
   const second = request.agent(app)
   expect((await login(first, 'ann').expect(200)).body).toEqual({ user: 'ann', endedOtherSessions: 0 })

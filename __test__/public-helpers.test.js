@@ -4,7 +4,17 @@
 // calls them keeps working after the switch. Each is checked against what
 // connect-dynamodb itself answers for the same table or item.
 const ConnectDynamoDB = require('connect-dynamodb')
-const { session, newStore, rawClient, uniqueTable, connection, DynamoDBStore, cookieSession, viaCallback, nowSeconds } = require('./helpers')
+const {
+  session,
+  newStore,
+  rawClient,
+  uniqueTable,
+  connection,
+  DynamoDBStore,
+  cookieSession,
+  viaCallback,
+  nowSeconds,
+} = require('./helpers')
 
 const raw = rawClient()
 const Theirs = ConnectDynamoDB(session)
@@ -124,7 +134,9 @@ describe('getExpiresValue(sess)', () => {
     expect(ours.getExpiresValue(sess)).toBe(expected)
     await ours.set('expires-value', sess)
     const { GetItemCommand } = require('@aws-sdk/client-dynamodb')
-    const { Item } = await raw.send(new GetItemCommand({ TableName: ours.table, Key: { id: { S: 'sess:expires-value' } } }))
+    const { Item } = await raw.send(
+      new GetItemCommand({ TableName: ours.table, Key: { id: { S: 'sess:expires-value' } } }),
+    )
     expect(Number(Item.expires.N)).toBe(expected)
   })
 

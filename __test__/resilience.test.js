@@ -31,7 +31,7 @@ const elapsed = async (promise) => {
   const started = Date.now()
   const outcome = await promise.then(
     (value) => ({ value }),
-    (error) => ({ error })
+    (error) => ({ error }),
   )
   return { ...outcome, ms: Date.now() - started }
 }
@@ -56,7 +56,7 @@ describe('retries', () => {
     await store.close()
   })
 
-  test('maxRetries bounds the attempts; the caller gets DynamoDB\'s error code', async () => {
+  test("maxRetries bounds the attempts; the caller gets DynamoDB's error code", async () => {
     const store = await storeBehindProxy({ maxRetries: 1 })
     proxy.fault = { kind: 'throttle', only: 'GetItem' }
     const { error } = await elapsed(store.get('r3'))
@@ -159,10 +159,15 @@ describe('circuit breaker', () => {
   })
 
   test('errors that are answers (a missing table) never open it', async () => {
-    const store = newStore({ AWSConfigJSON: { ...connection(), endpoint: proxy.endpoint }, initialized: true, circuitBreaker: { failures: 2 } })
+    const store = newStore({
+      AWSConfigJSON: { ...connection(), endpoint: proxy.endpoint },
+      initialized: true,
+      circuitBreaker: { failures: 2 },
+    })
     const events = []
     store.on('disconnect', () => events.push('disconnect'))
-    for (let i = 0; i < 4; i++) await expect(store.get('x')).rejects.toMatchObject({ code: 'ResourceNotFoundException' })
+    for (let i = 0; i < 4; i++)
+      await expect(store.get('x')).rejects.toMatchObject({ code: 'ResourceNotFoundException' })
     expect(events).toEqual([])
     await store.close()
   })
@@ -170,7 +175,8 @@ describe('circuit breaker', () => {
   test('circuitBreaker: false keeps sending every call', async () => {
     const store = await storeBehindProxy({ timeout: 300, circuitBreaker: false })
     proxy.fault = { kind: 'down' }
-    for (let i = 0; i < 7; i++) await expect(store.get('b2')).rejects.toMatchObject({ code: expect.stringMatching(/ERR_NETWORK|ERR_TIMEOUT/) })
+    for (let i = 0; i < 7; i++)
+      await expect(store.get('b2')).rejects.toMatchObject({ code: expect.stringMatching(/ERR_NETWORK|ERR_TIMEOUT/) })
     proxy.fault = null
     expect(await store.get('b2')).toBeNull()
     await store.close()
@@ -246,7 +252,9 @@ describe('a destroyed session stays destroyed', () => {
     expect((await store.all()).map((s) => s.id)).toEqual(['d4'])
     const Theirs = require('connect-dynamodb')(session)
     const theirs = new Theirs({ table: store.table, client: raw })
-    expect(await new Promise((resolve, reject) => theirs.get('d3', (err, sess) => (err ? reject(err) : resolve(sess))))).toBeNull()
+    expect(
+      await new Promise((resolve, reject) => theirs.get('d3', (err, sess) => (err ? reject(err) : resolve(sess)))),
+    ).toBeNull()
     const item = await rawItem(raw, store.table, 'sess:d3')
     expect(Object.keys(item).sort()).toEqual(['destroyed', 'expires', 'expiresMs', 'id', 'type'])
     await store.close()
@@ -264,6 +272,8 @@ describe('options', () => {
     [{ circuitBreaker: { probeInterval: 1 } }, 'circuitBreaker.probeInterval'],
     [{ circuitBreaker: { after: 3 } }, 'circuitBreaker.after'],
   ])('%j is refused, naming %s', (options, name) => {
-    expect(() => newStore(options)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(`"${name}"`) }))
+    expect(() => newStore(options)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(`"${name}"`) }),
+    )
   })
 })

@@ -13,14 +13,21 @@ const root = path.join(__dirname, '..')
 
 test('on Node.js on Linux, auto is the core own sockets; node is Node sockets; the choice is reported', async () => {
   expect(runtime()).toBe('node')
-  const stores = [newStore(), newStore({ transport: 'auto' }), newStore({ transport: 'native' }), newStore({ transport: 'node' })]
+  const stores = [
+    newStore(),
+    newStore({ transport: 'auto' }),
+    newStore({ transport: 'native' }),
+    newStore({ transport: 'node' }),
+  ]
   expect(stores.map((store) => store.transport)).toEqual(['native', 'native', 'native', 'node'])
   await Promise.all(stores.map((store) => store.close()))
 })
 
 test('transport takes one of three names, with ERR_INVALID_OPTION for anything else', () => {
   for (const bad of ['uv', 'NATIVE', 1, null]) {
-    expect(() => newStore({ transport: bad })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/"transport"/) }))
+    expect(() => newStore({ transport: bad })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/"transport"/) }),
+    )
   }
 })
 
@@ -31,7 +38,12 @@ test('CONNECT_DYNAMODB_RS_TRANSPORT overrides the option, for operators', async 
     console.log([new Store(options).transport, new Store({ ...options, transport: 'native' }).transport].join(' '))
     process.exit(0)`
   const out = await new Promise((resolve, reject) =>
-    execFile(process.execPath, ['-e', script], { env: { ...process.env, CONNECT_DYNAMODB_RS_TRANSPORT: 'node' } }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim()))),
+    execFile(
+      process.execPath,
+      ['-e', script],
+      { env: { ...process.env, CONNECT_DYNAMODB_RS_TRANSPORT: 'node' } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
+    ),
   )
   expect(out).toBe('node node')
 })

@@ -36,9 +36,15 @@ describe('encryption', () => {
     const store = newStore({ encryption: { keys: { k1: key() }, primaryKeyId: 'k1' } })
     await store.set('e4', secretSession())
     const wrong = newStore({ table: store.table, encryption: { keys: { k1: key() }, primaryKeyId: 'k1' } })
-    await expect(wrong.get('e4')).rejects.toMatchObject({ code: 'ERR_DECRYPT', message: expect.stringMatching(/authenticate/) })
+    await expect(wrong.get('e4')).rejects.toMatchObject({
+      code: 'ERR_DECRYPT',
+      message: expect.stringMatching(/authenticate/),
+    })
     const unknown = newStore({ table: store.table, encryption: { keys: { k9: key() }, primaryKeyId: 'k9' } })
-    await expect(unknown.get('e4')).rejects.toMatchObject({ code: 'ERR_DECRYPT', message: expect.stringMatching(/"k1"/) })
+    await expect(unknown.get('e4')).rejects.toMatchObject({
+      code: 'ERR_DECRYPT',
+      message: expect.stringMatching(/"k1"/),
+    })
     const none = newStore({ table: store.table })
     await expect(none.get('e4')).rejects.toMatchObject({ code: 'ERR_DECRYPT' })
     await Promise.all([store.close(), wrong.close(), unknown.close(), none.close()])
@@ -58,8 +64,15 @@ describe('encryption', () => {
     const store = newStore({ encryption: { keys: { k1: key() }, primaryKeyId: 'k1' } })
     await store.initialize()
     const future = { N: String(Math.floor(Date.now() / 1000) + 3600) }
-    await putRaw(raw, store.table, { id: { S: 'sess:forged' }, expires: future, sess: { S: '{"cookie":{},"role":"admin"}' } })
-    await expect(store.get('forged')).rejects.toMatchObject({ code: 'ERR_SESSION_UNSEALED', message: expect.stringMatching(/acceptUnsealed/) })
+    await putRaw(raw, store.table, {
+      id: { S: 'sess:forged' },
+      expires: future,
+      sess: { S: '{"cookie":{},"role":"admin"}' },
+    })
+    await expect(store.get('forged')).rejects.toMatchObject({
+      code: 'ERR_SESSION_UNSEALED',
+      message: expect.stringMatching(/acceptUnsealed/),
+    })
     const deflating = newStore({ table: store.table, compress: { minBytes: 0 } })
     await deflating.set('deflated', cookieSession({ role: 'admin', pad: 'ab'.repeat(800) }))
     expect((await rawItem(raw, store.table, 'sess:deflated')).sess.B[0]).toBe(1)
@@ -76,7 +89,11 @@ describe('encryption', () => {
     await plain.set('old2', cookieSession({ user: 'bob' }))
     const logs = []
     const keys = { k1: key() }
-    const store = newStore({ table: plain.table, log: (m) => logs.push(m), encryption: { keys, primaryKeyId: 'k1', acceptUnsealed: true } })
+    const store = newStore({
+      table: plain.table,
+      log: (m) => logs.push(m),
+      encryption: { keys, primaryKeyId: 'k1', acceptUnsealed: true },
+    })
     expect(await store.get('old1')).toMatchObject({ user: 'ann' })
     expect(await store.get('old2')).toMatchObject({ user: 'bob' })
     expect(logs.filter((m) => m.startsWith('warn: ') && m.includes('acceptUnsealed'))).toHaveLength(1)
@@ -89,7 +106,10 @@ describe('encryption', () => {
     expect(await sealedOnly.get('old2')).toMatchObject({ user: 'bob' })
     await sealedOnly.close()
     expect(() => newStore({ encryption: { keys: { k1: key() }, primaryKeyId: 'k1', acceptUnsealed: 'yes' } })).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('"encryption.acceptUnsealed"') }),
+      expect.objectContaining({
+        code: 'ERR_INVALID_OPTION',
+        message: expect.stringContaining('"encryption.acceptUnsealed"'),
+      }),
     )
     await Promise.all([plain.close(), store.close()])
   })
@@ -100,7 +120,10 @@ describe('encryption', () => {
     const { expires, ...immortal } = await rawItem(raw, store.table, 'sess:e5')
     expect(expires.N).toBeDefined()
     await putRaw(raw, store.table, immortal)
-    await expect(store.get('e5')).rejects.toMatchObject({ code: 'ERR_SESSION_CORRUPT', message: expect.stringMatching(/expires/) })
+    await expect(store.get('e5')).rejects.toMatchObject({
+      code: 'ERR_SESSION_CORRUPT',
+      message: expect.stringMatching(/expires/),
+    })
     await store.close()
   })
 
@@ -110,7 +133,9 @@ describe('encryption', () => {
     [{ keys: [], primaryKeyId: 'k1' }, 'encryption.keys'],
     ['on', 'encryption'],
   ])('%j is refused, naming %s', (encryption, name) => {
-    expect(() => newStore({ encryption })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(`"${name}"`) }))
+    expect(() => newStore({ encryption })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(`"${name}"`) }),
+    )
   })
 })
 
@@ -158,6 +183,8 @@ describe('hashIds', () => {
   })
 
   test('a short secret is refused', () => {
-    expect(() => newStore({ hashIds: { secret: 'short' } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
+    expect(() => newStore({ hashIds: { secret: 'short' } })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    )
   })
 })

@@ -18,7 +18,12 @@ async function fakeDynamoDB(answer) {
     const chunks = []
     req.on('data', (chunk) => chunks.push(chunk))
     req.on('end', () => {
-      const request = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }
+      const request = {
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      }
       requests.push(request)
       const [status, body, headers = {}] = answer(request)
       res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', ...headers })
@@ -26,7 +31,11 @@ async function fakeDynamoDB(answer) {
     })
   })
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { requests, endpoint: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) }
+  return {
+    requests,
+    endpoint: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((r) => server.close(r)),
+  }
 }
 
 const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest()
@@ -35,7 +44,8 @@ const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex')
 /** The signature AWS would expect for this request, and the scope it was signed for. */
 function recompute(request, secret) {
   const auth = request.headers.authorization
-  const [, scope, signedHeaders] = /^AWS4-HMAC-SHA256 Credential=[^/]+\/([^,]+), SignedHeaders=([^,]+), Signature=[0-9a-f]{64}$/.exec(auth)
+  const [, scope, signedHeaders] =
+    /^AWS4-HMAC-SHA256 Credential=[^/]+\/([^,]+), SignedHeaders=([^,]+), Signature=[0-9a-f]{64}$/.exec(auth)
   const names = signedHeaders.split(';')
   const canonicalHeaders = names.map((name) => `${name}:${String(request.headers[name]).trim()}\n`).join('')
   const canonical = [request.method, request.url, '', canonicalHeaders, signedHeaders, sha256(request.body)].join('\n')
@@ -67,13 +77,20 @@ test('each session call is a SigV4-signed DynamoDB JSON request that AWS would a
   await fake.close()
 
   const targets = fake.requests.map((r) => r.headers['x-amz-target'])
-  expect(targets).toEqual(['DynamoDB_20120810.GetItem', 'DynamoDB_20120810.PutItem', 'DynamoDB_20120810.UpdateItem', 'DynamoDB_20120810.PutItem'])
+  expect(targets).toEqual([
+    'DynamoDB_20120810.GetItem',
+    'DynamoDB_20120810.PutItem',
+    'DynamoDB_20120810.UpdateItem',
+    'DynamoDB_20120810.PutItem',
+  ])
   for (const request of fake.requests) {
     const { signature, scope, names } = recompute(request, SECRET)
     expect(signatureOf(request)).toBe(signature)
     expect(recompute(request, `${SECRET}x`).signature).not.toBe(signature)
     expect(scope).toMatch(/^\d{8}\/eu-central-1\/dynamodb\/aws4_request$/)
-    expect(names).toEqual(expect.arrayContaining(['host', 'x-amz-date', 'x-amz-target', 'content-type', 'x-amz-security-token']))
+    expect(names).toEqual(
+      expect.arrayContaining(['host', 'x-amz-date', 'x-amz-target', 'content-type', 'x-amz-security-token']),
+    )
     expect(request.headers['x-amz-security-token']).toBe(credentials.sessionToken)
     expect(request.headers['content-type']).toBe('application/x-amz-json-1.0')
     const body = JSON.parse(request.body)
@@ -85,11 +102,15 @@ test('each session call is a SigV4-signed DynamoDB JSON request that AWS would a
   expect(JSON.parse(set.Item.sess.S)).toMatchObject({ n: 1 })
 })
 
-test('a signature refused for a distant clock is signed again with DynamoDB\'s time, once', async () => {
+test("a signature refused for a distant clock is signed again with DynamoDB's time, once", async () => {
   const tenMinutesAhead = new Date(Date.now() + 600_000)
-  const fake = await fakeDynamoDB((request) =>
+  const fake = await fakeDynamoDB((_request) =>
     fake.requests.length === 1
-      ? [400, { __type: 'com.amazon.coral.service#InvalidSignatureException', message: 'Signature expired' }, { date: tenMinutesAhead.toUTCString() }]
+      ? [
+          400,
+          { __type: 'com.amazon.coral.service#InvalidSignatureException', message: 'Signature expired' },
+          { date: tenMinutesAhead.toUTCString() },
+        ]
       : [200, {}],
   )
   const store = storeOn(fake.endpoint, { maxRetries: 1 })
@@ -98,7 +119,10 @@ test('a signature refused for a distant clock is signed again with DynamoDB\'s t
   await fake.close()
 
   expect(fake.requests).toHaveLength(2)
-  const signedAt = (request) => Date.parse(request.headers['x-amz-date'].replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'))
+  const signedAt = (request) =>
+    Date.parse(
+      request.headers['x-amz-date'].replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
+    )
   const shift = signedAt(fake.requests[1]) - signedAt(fake.requests[0])
   expect(shift).toBeGreaterThan(590_000)
   expect(shift).toBeLessThan(620_000)
@@ -106,7 +130,11 @@ test('a signature refused for a distant clock is signed again with DynamoDB\'s t
 })
 
 test('a refused signature without a clock to blame is not retried', async () => {
-  const fake = await fakeDynamoDB(() => [400, { __type: 'com.amazon.coral.service#InvalidSignatureException', message: 'bad signature' }, { date: new Date().toUTCString() }])
+  const fake = await fakeDynamoDB(() => [
+    400,
+    { __type: 'com.amazon.coral.service#InvalidSignatureException', message: 'bad signature' },
+    { date: new Date().toUTCString() },
+  ])
   const store = storeOn(fake.endpoint, { maxRetries: 3 })
   await expect(store.get('x')).rejects.toMatchObject({ code: 'InvalidSignatureException', message: 'bad signature' })
   await store.close()

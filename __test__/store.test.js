@@ -1,7 +1,8 @@
 'use strict'
 
 const helpers = require('./helpers')
-const { rawClient, rawItem, putRaw, cookieSession, viaCallback, nowSeconds, uniqueTable, createTableWithoutTtl } = helpers
+const { rawClient, rawItem, putRaw, cookieSession, viaCallback, nowSeconds, uniqueTable, createTableWithoutTtl } =
+  helpers
 
 const raw = rawClient()
 afterAll(() => raw.destroy())
@@ -86,10 +87,18 @@ describe('item layout and expiry', () => {
 
   test('expired, sessionless and malformed items read as null', async () => {
     const table = store.table
-    await putRaw(raw, table, { id: { S: 'sess:old' }, expires: { N: String(nowSeconds() - 1) }, sess: { S: '{"a":1}' } })
+    await putRaw(raw, table, {
+      id: { S: 'sess:old' },
+      expires: { N: String(nowSeconds() - 1) },
+      sess: { S: '{"a":1}' },
+    })
     await putRaw(raw, table, { id: { S: 'sess:now' }, expires: { N: String(nowSeconds()) }, sess: { S: '{"a":1}' } })
     await putRaw(raw, table, { id: { S: 'sess:stub' }, expires: { N: String(nowSeconds() + 60) } })
-    await putRaw(raw, table, { id: { S: 'sess:bad' }, expires: { N: String(nowSeconds() + 60) }, sess: { S: '{not json' } })
+    await putRaw(raw, table, {
+      id: { S: 'sess:bad' },
+      expires: { N: String(nowSeconds() + 60) },
+      sess: { S: '{not json' },
+    })
     await putRaw(raw, table, { id: { S: 'sess:num' }, expires: { N: String(nowSeconds() + 60) }, sess: { N: '5' } })
     await putRaw(raw, table, { id: { S: 'sess:arr' }, expires: { N: String(nowSeconds() + 60) }, sess: { S: '[1]' } })
     for (const sid of ['old', 'now', 'stub', 'bad', 'num', 'arr']) {
@@ -149,7 +158,11 @@ describe('all / ids / length / clear / reap', () => {
       store.set('a', cookieSession({ n: 'a' })),
       store.set('b', cookieSession({ n: 'b' })),
       neighbour.set('x', cookieSession({ n: 'x' })),
-      putRaw(raw, store.table, { id: { S: 'app1:expired' }, expires: { N: String(nowSeconds() - 10) }, sess: { S: '{}' } }),
+      putRaw(raw, store.table, {
+        id: { S: 'app1:expired' },
+        expires: { N: String(nowSeconds() - 10) },
+        sess: { S: '{}' },
+      }),
     ])
   })
 
@@ -165,7 +178,11 @@ describe('all / ids / length / clear / reap', () => {
   })
 
   test('reap deletes only expired sessions of its prefix, and calls back once', async () => {
-    await putRaw(raw, store.table, { id: { S: 'app2:expired' }, expires: { N: String(nowSeconds() - 10) }, sess: { S: '{}' } })
+    await putRaw(raw, store.table, {
+      id: { S: 'app2:expired' },
+      expires: { N: String(nowSeconds() - 10) },
+      sess: { S: '{}' },
+    })
     const { args, calls } = await viaCallback((cb) => store.reap(cb))
     expect(calls).toBe(1)
     expect(args).toEqual([null, 1])
@@ -206,11 +223,19 @@ describe('reapInterval', () => {
     await createTableWithoutTtl(raw, table)
     const store = newStore({ table, reapInterval: 200 })
     await store.initialize()
-    await putRaw(raw, store.table, { id: { S: 'sess:stale' }, expires: { N: String(nowSeconds() - 10) }, sess: { S: '{}' } })
+    await putRaw(raw, store.table, {
+      id: { S: 'sess:stale' },
+      expires: { N: String(nowSeconds() - 10) },
+      sess: { S: '{}' },
+    })
     await new Promise((r) => setTimeout(r, 800))
     expect(await rawItem(raw, store.table, 'sess:stale')).toBeUndefined()
     await store.clearInterval()
-    await putRaw(raw, store.table, { id: { S: 'sess:stale2' }, expires: { N: String(nowSeconds() - 10) }, sess: { S: '{}' } })
+    await putRaw(raw, store.table, {
+      id: { S: 'sess:stale2' },
+      expires: { N: String(nowSeconds() - 10) },
+      sess: { S: '{}' },
+    })
     await new Promise((r) => setTimeout(r, 500))
     expect(await rawItem(raw, store.table, 'sess:stale2')).toBeDefined()
     await store.close()
@@ -225,7 +250,9 @@ describe('reapInterval', () => {
       setTimeout(() => console.log('alive after 300 ms'), 300)`
     const started = Date.now()
     const stdout = await new Promise((resolve, reject) =>
-      execFile(process.execPath, ['-e', script], { cwd: __dirname, timeout: 10_000 }, (err, out) => (err ? reject(err) : resolve(out))),
+      execFile(process.execPath, ['-e', script], { cwd: __dirname, timeout: 10_000 }, (err, out) =>
+        err ? reject(err) : resolve(out),
+      ),
     )
     expect(stdout.trim()).toBe('alive after 300 ms')
     expect(Date.now() - started).toBeLessThan(5_000)

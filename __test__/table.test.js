@@ -6,7 +6,11 @@ const { newStore, rawClient, describeTable, uniqueTable, cookieSession } = requi
 const raw = rawClient()
 afterAll(() => raw.destroy())
 
-const tableExists = (name) => describeTable(raw, name).then(() => true, (err) => (err.name === 'ResourceNotFoundException' ? false : Promise.reject(err)))
+const tableExists = (name) =>
+  describeTable(raw, name).then(
+    () => true,
+    (err) => (err.name === 'ResourceNotFoundException' ? false : Promise.reject(err)),
+  )
 
 test('construction is lazy: no table until the first call', async () => {
   const store = newStore()
@@ -56,7 +60,9 @@ test('initialized: true never describes or creates the table', async () => {
   await expect(store.initialize()).resolves.toBeUndefined()
   await expect(store.set('a', cookieSession())).rejects.toMatchObject({ code: 'ResourceNotFoundException' })
   // DescribeTable, not ListTables: one ListTables page holds only 100 names.
-  await expect(raw.send(new DescribeTableCommand({ TableName: store.table }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' })
+  await expect(raw.send(new DescribeTableCommand({ TableName: store.table }))).rejects.toMatchObject({
+    name: 'ResourceNotFoundException',
+  })
   await store.close()
 })
 

@@ -90,10 +90,14 @@ afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-test.each(['NODE_EXTRA_CA_CERTS', 'AWS_CA_BUNDLE'])('a CA named in %s is trusted on both paths', async (variable) => {
-  const result = await runChild({ [variable]: ca })
-  expect(result).toEqual({ ok: true, n: 1, touched: true, count: 1, after: null, big: 200000 })
-}, 40_000)
+test.each(['NODE_EXTRA_CA_CERTS', 'AWS_CA_BUNDLE'])(
+  'a CA named in %s is trusted on both paths',
+  async (variable) => {
+    const result = await runChild({ [variable]: ca })
+    expect(result).toEqual({ ok: true, n: 1, touched: true, count: 1, after: null, big: 200000 })
+  },
+  40_000,
+)
 
 test('an unknown CA is a fast ERR_NETWORK that names the TLS failure', async () => {
   const result = await runChild({})
@@ -112,7 +116,9 @@ describe("Node's CA switches", () => {
   let other
   beforeAll(async () => {
     const { rawServer, reply, itemBody } = require('./fixtures/raw-server')
-    server = await rawServer(({ socket }) => socket.write(reply(itemBody('sess:x', { n: 1 }))), { tls: { key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) } })
+    server = await rawServer(({ socket }) => socket.write(reply(itemBody('sess:x', { n: 1 }))), {
+      tls: { key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) },
+    })
     // A CA that signed nothing here.
     other = makeCertificates()
   })
@@ -138,26 +144,37 @@ describe("Node's CA switches", () => {
     // Only what the case sets: no CA variable of the machine's leaks in.
     const childEnv = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true', ...env }
     return new Promise((resolve, reject) =>
-      execFile(process.execPath, [...flags, '-e', script], { env: childEnv, cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
-        try {
-          resolve(JSON.parse(stdout.trim().split('\n').pop()))
-        } catch {
-          reject(new Error(`child failed: ${err && err.message}\n${stdout}\n${stderr}`))
-        }
-      }),
+      execFile(
+        process.execPath,
+        [...flags, '-e', script],
+        { env: childEnv, cwd: root, timeout: 30_000 },
+        (err, stdout, stderr) => {
+          try {
+            resolve(JSON.parse(stdout.trim().split('\n').pop()))
+          } catch {
+            reject(new Error(`child failed: ${err && err.message}\n${stdout}\n${stderr}`))
+          }
+        },
+      ),
     )
   }
 
   test.each(switches.map((flags) => [flags.join(' ') || 'no switch', flags]))(
     '%s: the store trusts exactly what https trusts, on both carriers',
     async (_, flags) => {
-      for (const env of [{ SSL_CERT_FILE: ca }, { SSL_CERT_FILE: other.ca }, { NODE_EXTRA_CA_CERTS: ca }, { SSL_CERT_FILE: other.ca, AWS_CA_BUNDLE: ca }]) {
+      for (const env of [
+        { SSL_CERT_FILE: ca },
+        { SSL_CERT_FILE: other.ca },
+        { NODE_EXTRA_CA_CERTS: ca },
+        { SSL_CERT_FILE: other.ca, AWS_CA_BUNDLE: ca },
+      ]) {
         const seen = await probe(flags, env)
         const expected = env.AWS_CA_BUNDLE ? 'trusted' : seen.node
         expect({ env, ...seen }).toEqual({ env, node: seen.node, native: expected, sockets: expected })
       }
       // The switch that reads the file named in SSL_CERT_FILE trusts it.
-      if (flags[0] === '--use-openssl-ca' || flags[0] === '--use-system-ca') expect((await probe(flags, { SSL_CERT_FILE: ca })).node).toBe('trusted')
+      if (flags[0] === '--use-openssl-ca' || flags[0] === '--use-system-ca')
+        expect((await probe(flags, { SSL_CERT_FILE: ca })).node).toBe('trusted')
     },
     60_000,
   )

@@ -3,8 +3,18 @@
 const { CreateTableCommand, QueryCommand } = require('@aws-sdk/client-dynamodb')
 const { DynamoDBClient } = require('@aws-sdk/client-dynamodb')
 const { startDynamoDBLocal } = require('../support/dynamodb-local')
-const { newStore, connection, uniqueTable, rawClient, rawItem, putRaw, describeTable, cookieSession, viaCallback, nowSeconds } =
-  require('./helpers')
+const {
+  newStore,
+  connection,
+  uniqueTable,
+  rawClient,
+  rawItem,
+  putRaw,
+  describeTable,
+  cookieSession,
+  viaCallback,
+  nowSeconds,
+} = require('./helpers')
 
 const raw = rawClient()
 afterAll(() => raw.destroy())
@@ -195,19 +205,28 @@ describe('ensureUserIndex on an existing table', () => {
   let privateRaw
   beforeAll(async () => {
     local = await startDynamoDBLocal()
-    privateRaw = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } })
+    privateRaw = new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    })
   }, 90_000)
   afterAll(async () => {
     privateRaw.destroy()
     await local.stop()
   })
-  const privateStore = (options) => newStore({ AWSConfigJSON: { ...connection(), endpoint: local.endpoint }, ...options })
+  const privateStore = (options) =>
+    newStore({ AWSConfigJSON: { ...connection(), endpoint: local.endpoint }, ...options })
 
   test('user methods fail with ERR_USER_INDEX_MISSING until the index is added', async () => {
     const before = privateStore()
     await before.set('o1', cookieSession())
     const logs = []
-    const store = privateStore({ table: before.table, userPath: 'passport.user', log: (m) => logs.push(`${Date.now()} ${m}`) })
+    const store = privateStore({
+      table: before.table,
+      userPath: 'passport.user',
+      log: (m) => logs.push(`${Date.now()} ${m}`),
+    })
     // If DynamoDB Local never finishes the index, show what the store saw while waiting.
     const timer = setTimeout(() => process.stderr.write(`ensureUserIndex still waiting:\n${logs.join('\n')}\n`), 25_000)
     await store.set('o2', loggedIn('otto'))
@@ -271,10 +290,10 @@ describe('bad input', () => {
     ['over 1,024 bytes', 'x'.repeat(1025)],
     ['an array', ['a']],
   ])('a user that is %s is refused with ERR_INVALID_USER', async (_, user) => {
-      await expect(store.listSessionsForUser(user)).rejects.toMatchObject({ code: 'ERR_INVALID_USER' })
-      await expect(store.destroyAllSessionsForUser(user)).rejects.toMatchObject({ code: 'ERR_INVALID_USER' })
-      const viaCb = await viaCallback((cb) => store.destroyOtherSessionsForUser(user, 'keep', cb))
-      expect(viaCb.args[0].code).toBe('ERR_INVALID_USER')
+    await expect(store.listSessionsForUser(user)).rejects.toMatchObject({ code: 'ERR_INVALID_USER' })
+    await expect(store.destroyAllSessionsForUser(user)).rejects.toMatchObject({ code: 'ERR_INVALID_USER' })
+    const viaCb = await viaCallback((cb) => store.destroyOtherSessionsForUser(user, 'keep', cb))
+    expect(viaCb.args[0].code).toBe('ERR_INVALID_USER')
   })
 
   test('a keepSid that is not a sid is refused', async () => {
@@ -305,7 +324,9 @@ describe('bad input', () => {
     [{ maxSessionsPerUser: 3 }, 'userPath'],
     [{ userPath: 'u', maxSessionsPerUser: -1 }, 'maxSessionsPerUser'],
   ])('option %p is refused, naming %s', (options, name) => {
-    expect(() => newStore(options)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(name) }))
+    expect(() => newStore(options)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining(name) }),
+    )
   })
 })
 
@@ -321,7 +342,9 @@ describe('one user with more than a thousand sessions', () => {
   test('all are listed, all but one destroyed, and no other user is touched', async () => {
     await store.set('bystander', loggedIn('other-user'))
     for (let i = 0; i < COUNT; i += 40) {
-      await Promise.all(Array.from({ length: Math.min(40, COUNT - i) }, (_, j) => store.set(sidOf(i + j), loggedIn('bulk'))))
+      await Promise.all(
+        Array.from({ length: Math.min(40, COUNT - i) }, (_, j) => store.set(sidOf(i + j), loggedIn('bulk'))),
+      )
     }
     const firstPage = await raw.send(
       new QueryCommand({

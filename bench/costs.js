@@ -28,7 +28,13 @@ const { realisticSession } = require('./sessions')
 
 const QUICK = process.env.QUICK === '1'
 const SCALE = 10
-const MODEL = { browsers: QUICK ? 4 : 10, pages: QUICK ? 3 : 20, requestsPerPage: 5, pageEveryMs: 10_000 / SCALE, changeEvery: 50 }
+const MODEL = {
+  browsers: QUICK ? 4 : 10,
+  pages: QUICK ? 3 : 20,
+  requestsPerPage: 5,
+  pageEveryMs: 10_000 / SCALE,
+  changeEvery: 50,
+}
 const TOUCH_AFTER_MS = 60_000 / SCALE
 const DynamoDBStore = require('..')(session)
 const Theirs = ConnectDynamoDB(session)
@@ -56,7 +62,7 @@ function meteredClient(connection) {
       }
       return result
     },
-    { step: 'initialize', name: 'meterCapacity' }
+    { step: 'initialize', name: 'meterCapacity' },
   )
   return client
 }
@@ -102,7 +108,11 @@ function fastifyApp(store) {
   const app = Fastify()
   app.register(require('@fastify/cookie'))
   // @fastify/session's defaults, except a cookie plain HTTP can carry.
-  app.register(require('@fastify/session'), { store, secret: 'costs bench, a secret of at least 32 chars', cookie: { secure: false } })
+  app.register(require('@fastify/session'), {
+    store,
+    secret: 'costs bench, a secret of at least 32 chars',
+    cookie: { secure: false },
+  })
   app.get('/login/:browser', async (request) => {
     for (const [key, value] of Object.entries(sessionData(request.params.browser))) request.session.set(key, value)
     return { ok: true }
@@ -158,7 +168,9 @@ async function traffic(framework, connection) {
     const start = Date.now() + 100
     // Browsers start spread over one page interval, as real ones do.
     const counts = await Promise.all(
-      Array.from({ length: MODEL.browsers }, (_, b) => browse(url, b, start + (b * MODEL.pageEveryMs) / MODEL.browsers))
+      Array.from({ length: MODEL.browsers }, (_, b) =>
+        browse(url, b, start + (b * MODEL.pageEveryMs) / MODEL.browsers),
+      ),
     )
     await stop()
     const requests = counts.reduce((a, b) => a + b, 0)
@@ -176,10 +188,17 @@ async function compression(connection) {
   const packed = new DynamoDBStore({ table: 'costs-packed', AWSConfigJSON: connection, compress: true })
   await Promise.all([plain.initialize(), packed.initialize()])
   const rows = []
-  for (const [label, bytes, rounds] of [['4 KB', 4096, QUICK ? 5 : 40], ['64 KB', 65536, QUICK ? 3 : 20], ['1 MB', 1 << 20, QUICK ? 1 : 5]]) {
+  for (const [label, bytes, rounds] of [
+    ['4 KB', 4096, QUICK ? 5 : 40],
+    ['64 KB', 65536, QUICK ? 3 : 20],
+    ['1 MB', 1 << 20, QUICK ? 1 : 5],
+  ]) {
     const sess = realisticSession(bytes, label)
     const row = { label, json: JSON.stringify(sess).length }
-    for (const [name, store] of [['plain', plain], ['packed', packed]]) {
+    for (const [name, store] of [
+      ['plain', plain],
+      ['packed', packed],
+    ]) {
       const before = store.stats().consumedCapacity
       const times = []
       const cpu = process.cpuUsage()
@@ -218,7 +237,13 @@ async function compression(connection) {
  * session of about `bytes`, with the user index alone and with device fields recorded too.
  */
 async function devices(connection) {
-  const req = { headers: { 'user-agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15' }, ip: '203.0.113.7' }
+  const req = {
+    headers: {
+      'user-agent':
+        'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+    },
+    ip: '203.0.113.7',
+  }
   const rows = []
   for (const bytes of [700, 1500]) {
     const row = { bytes }
@@ -227,7 +252,12 @@ async function devices(connection) {
       ['indexed', { userPath: 'user' }],
       ['devices', { userPath: 'user', sessionMetadata: () => ({ deviceName: 'Work laptop' }) }],
     ]) {
-      const store = new DynamoDBStore({ table: `costs-devices-${name}`, AWSConfigJSON: connection, touchAfter: 60_000, ...options })
+      const store = new DynamoDBStore({
+        table: `costs-devices-${name}`,
+        AWSConfigJSON: connection,
+        touchAfter: 60_000,
+        ...options,
+      })
       await store.initialize()
       const units = async (call) => {
         const before = store.stats().consumedCapacity.writeUnits
@@ -242,7 +272,12 @@ async function devices(connection) {
         save: await units(() => store.set(sid, { ...sess, changed: true })),
         touchWithin: await units(() => store.touch(sid, sess)),
       }
-      const later = new DynamoDBStore({ table: `costs-devices-${name}`, AWSConfigJSON: connection, initialized: true, ...options })
+      const later = new DynamoDBStore({
+        table: `costs-devices-${name}`,
+        AWSConfigJSON: connection,
+        initialized: true,
+        ...options,
+      })
       const before = later.stats().consumedCapacity.writeUnits
       await later.touch(sid, sess)
       row[name].touch = later.stats().consumedCapacity.writeUnits - before
@@ -267,8 +302,16 @@ function report(traffics, packed, deviceRows) {
     '',
   ]
   for (const [framework, rows] of traffics) {
-    lines.push(`### ${framework}`, '', '| store | requests | WCU / 1,000 req | vs connect-dynamodb | RCU / 1,000 req |', '| --- | ---: | ---: | ---: | ---: |')
-    for (const row of rows) lines.push(`| ${row.name} | ${row.requests} | ${round(row.wcu, 1)} | ${round(row.ratio)}x | ${round(row.rcu, 1)} |`)
+    lines.push(
+      `### ${framework}`,
+      '',
+      '| store | requests | WCU / 1,000 req | vs connect-dynamodb | RCU / 1,000 req |',
+      '| --- | ---: | ---: | ---: | ---: |',
+    )
+    for (const row of rows)
+      lines.push(
+        `| ${row.name} | ${row.requests} | ${round(row.wcu, 1)} | ${round(row.ratio)}x | ${round(row.rcu, 1)} |`,
+      )
     lines.push('')
   }
   lines.push(
@@ -277,13 +320,20 @@ function report(traffics, packed, deviceRows) {
     'Realistic session JSON (tokens and ids among repeated keys; see bench/sessions.js). Each round saves a changed session and reads it back.',
     '',
     '| session | JSON bytes | WCU per save, plain -> compressed | RCU per get, plain -> compressed | p50 save+get ms, plain -> compressed | CPU ms per save+get, plain -> compressed |',
-    '| --- | ---: | --- | --- | --- | --- |'
+    '| --- | ---: | --- | --- | --- | --- |',
   )
-  const pair = (row, key, digits = 1) => `${row.plain.refused ? 'refused' : round(row.plain[key], digits)} -> ${round(row.packed[key], digits)}`
+  const pair = (row, key, digits = 1) =>
+    `${row.plain.refused ? 'refused' : round(row.plain[key], digits)} -> ${round(row.packed[key], digits)}`
   for (const row of packed) {
-    lines.push(`| ${row.label} | ${row.json} | ${pair(row, 'wcu')} | ${pair(row, 'rcu')} | ${pair(row, 'p50')} | ${pair(row, 'cpuMs')} |`)
+    lines.push(
+      `| ${row.label} | ${row.json} | ${pair(row, 'wcu')} | ${pair(row, 'rcu')} | ${pair(row, 'p50')} | ${pair(row, 'cpuMs')} |`,
+    )
   }
-  lines.push('', `Plain sessions over 400 KB are refused (\`${packed.find((r) => r.plain.refused)?.plain.refused || 'none'}\`): DynamoDB's item limit.`, '')
+  lines.push(
+    '',
+    `Plain sessions over 400 KB are refused (\`${packed.find((r) => r.plain.refused)?.plain.refused || 'none'}\`): DynamoDB's item limit.`,
+    '',
+  )
   lines.push(
     '## Devices (`userPath`, `sessionMetadata`)',
     '',
@@ -293,11 +343,14 @@ function report(traffics, packed, deviceRows) {
     'touch past it comes from another store process.',
     '',
     '| session JSON | first save | later save | touch past touchAfter | touch within touchAfter |',
-    '| ---: | --- | --- | --- | --- |'
+    '| ---: | --- | --- | --- | --- |',
   )
-  const both = (row, key) => `${round(row.plain[key], 1)} / ${round(row.indexed[key], 1)} / ${round(row.devices[key], 1)}`
+  const both = (row, key) =>
+    `${round(row.plain[key], 1)} / ${round(row.indexed[key], 1)} / ${round(row.devices[key], 1)}`
   for (const row of deviceRows) {
-    lines.push(`| ~${row.bytes} B | ${both(row, 'firstSave')} | ${both(row, 'save')} | ${both(row, 'touch')} | ${both(row, 'touchWithin')} |`)
+    lines.push(
+      `| ~${row.bytes} B | ${both(row, 'firstSave')} | ${both(row, 'save')} | ${both(row, 'touch')} | ${both(row, 'touchWithin')} |`,
+    )
   }
   lines.push('')
   return lines.join('\n')

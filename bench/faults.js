@@ -18,14 +18,24 @@ const { DynamoDBClient } = require('@aws-sdk/client-dynamodb')
 const { runUnderFault, CREDENTIALS } = require('../support/fault-run')
 
 const QUICK = process.env.QUICK === '1'
-const TIMES = QUICK ? { healthyMs: 1000, faultMs: 2000, afterMs: 2000 } : { healthyMs: 2000, faultMs: 5000, afterMs: 4000 }
+const TIMES = QUICK
+  ? { healthyMs: 1000, faultMs: 2000, afterMs: 2000 }
+  : { healthyMs: 2000, faultMs: 5000, afterMs: 4000 }
 
 const SCENARIOS = [
   { name: 'DynamoDB Local stopped, then started again', fault: { stop: 'SIGTERM' } },
   { name: 'DynamoDB Local killed (SIGKILL), then started again', fault: { stop: 'SIGKILL' }, full: true },
   { name: 'network partition (requests never answered)', fault: { proxy: { kind: 'blackhole' } }, full: true },
-  { name: 'throttling on 30% of requests', fault: { proxy: { kind: 'throttle', rate: 0.3 } }, also: ['connect-dynamodb-rs, maxRetries 5'] },
-  { name: 'connection dropped mid-response on 10% of requests', fault: { proxy: { kind: 'drop', rate: 0.1 } }, full: true },
+  {
+    name: 'throttling on 30% of requests',
+    fault: { proxy: { kind: 'throttle', rate: 0.3 } },
+    also: ['connect-dynamodb-rs, maxRetries 5'],
+  },
+  {
+    name: 'connection dropped mid-response on 10% of requests',
+    fault: { proxy: { kind: 'drop', rate: 0.1 } },
+    full: true,
+  },
   { name: '+300 ms latency on 20% of requests', fault: { proxy: { kind: 'latency', ms: 300, rate: 0.2 } }, full: true },
 ].filter((scenario) => !QUICK || !scenario.full)
 
@@ -36,7 +46,12 @@ const STORES = {
   },
   'connect-dynamodb-rs, maxRetries 5': (endpoint, table) => {
     const DynamoDBStore = require('..')(session)
-    return new DynamoDBStore({ table, maxRetries: 5, AWSConfigJSON: { endpoint, region: 'us-east-1', ...CREDENTIALS }, log: () => {} })
+    return new DynamoDBStore({
+      table,
+      maxRetries: 5,
+      AWSConfigJSON: { endpoint, region: 'us-east-1', ...CREDENTIALS },
+      log: () => {},
+    })
   },
   'connect-dynamodb 3.0.5': (endpoint, table) => {
     const DynamoDBStore = require('connect-dynamodb')(session)
@@ -80,15 +95,15 @@ async function main() {
     '# Faults under load',
     '',
     `Command: \`${QUICK ? 'QUICK=1 ' : ''}npm run bench:faults\`. Each run: 8 workers, each owning 4 sessions and`,
-    'alternating `get` and `set` (one call at a time, 5 ms apart), through express-session\'s',
+    "alternating `get` and `set` (one call at a time, 5 ms apart), through express-session's",
     `callback API. ${TIMES.healthyMs / 1000} s healthy, ${TIMES.faultMs / 1000} s of fault, ${TIMES.afterMs / 1000} s after the heal.`,
     'A stopped DynamoDB Local keeps its data on disk (`-dbPath`) and is started again on the same',
     `port; it takes ${Math.min(...restarts)}–${Math.max(...restarts)} ms to answer again, not counted in "after heal".`,
     'This store runs with its defaults (timeout 2 s, 3 retries, circuit breaker after 5 outage errors,',
-    'probe every 250 ms); connect-dynamodb with the AWS SDK\'s defaults (no timeout).',
+    "probe every 250 ms); connect-dynamodb with the AWS SDK's defaults (no timeout).",
     '"During" counts the calls that ended after the fault began and started before the heal;',
     '"—" means there were none (every worker was stuck in a call).',
-    'An acknowledged write is lost when the session\'s stored counter, read after the run, is below',
+    "An acknowledged write is lost when the session's stored counter, read after the run, is below",
     'the last save its worker saw succeed.',
     '',
     table(results),

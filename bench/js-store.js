@@ -19,7 +19,15 @@ const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex')
 const hmac = (key, data) => crypto.createHmac('sha256', key).update(data).digest()
 
 class JsStore extends Store {
-  constructor({ endpoint, region = 'us-east-1', table, accessKeyId, secretAccessKey, prefix = 'sess:', transport = 'http' }) {
+  constructor({
+    endpoint,
+    region = 'us-east-1',
+    table,
+    accessKeyId,
+    secretAccessKey,
+    prefix = 'sess:',
+    transport = 'http',
+  }) {
     super()
     const url = new URL(endpoint)
     this.host = url.host
@@ -41,7 +49,12 @@ class JsStore extends Store {
   }
 
   set(sid, sess, cb) {
-    const item = { id: { S: this.prefix + sid }, expires: { N: String(this.#expires(sess)) }, type: { S: 'connect-session' }, sess: { S: JSON.stringify(sess) } }
+    const item = {
+      id: { S: this.prefix + sid },
+      expires: { N: String(this.#expires(sess)) },
+      type: { S: 'connect-session' },
+      sess: { S: JSON.stringify(sess) },
+    }
     this.#call('PutItem', { TableName: this.table, Item: item }, cb, () => undefined)
   }
 
@@ -66,7 +79,8 @@ class JsStore extends Store {
   }
 
   #expires(sess) {
-    const at = sess && sess.cookie && sess.cookie.expires ? new Date(sess.cookie.expires).getTime() : Date.now() + 86_400_000
+    const at =
+      sess && sess.cookie && sess.cookie.expires ? new Date(sess.cookie.expires).getTime() : Date.now() + 86_400_000
     return Math.ceil(at / 1000)
   }
 
@@ -81,7 +95,12 @@ class JsStore extends Store {
       } catch (e) {
         return cb(e)
       }
-      if (status !== 200) return cb(Object.assign(new Error(reply.message || reply.Message || `HTTP ${status}`), { code: String(reply.__type).split('#').pop() }))
+      if (status !== 200)
+        return cb(
+          Object.assign(new Error(reply.message || reply.Message || `HTTP ${status}`), {
+            code: String(reply.__type).split('#').pop(),
+          }),
+        )
       let value
       try {
         value = read(reply)

@@ -39,7 +39,12 @@ function once(kind, env) {
       process.exit(0)
     })`
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ...QUIET, ...env } }, (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout)))),
+    execFile(
+      process.execPath,
+      ['-e', script],
+      { cwd: root, env: { ...process.env, ...QUIET, ...env } },
+      (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout))),
+    ),
   )
 }
 
@@ -53,8 +58,19 @@ async function main() {
     const table = 'lambda-init'
     const connection = { endpoint: local.endpoint, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' }
     const { DynamoDBClient, CreateTableCommand } = require('@aws-sdk/client-dynamodb')
-    const client = new DynamoDBClient({ endpoint: local.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } })
-    await client.send(new CreateTableCommand({ TableName: table, AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }))
+    const client = new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+    })
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    )
     client.destroy()
     const env = { TABLE: table, CONNECTION: JSON.stringify(connection), AWS_EC2_METADATA_DISABLED: 'true' }
     const runs = { rs: [], cd: [] }
@@ -68,7 +84,9 @@ async function main() {
       const init = runs[kind].map((r) => r.init)
       const first = runs[kind].map((r) => r.first)
       const get = runs[kind].map((r) => r.first - r.init)
-      console.log(`| ${kind} | ${Math.round(median(init))} (${spread(init)}) | ${Math.round(median(first))} (${spread(first)}) | ${Math.round(median(get))} (${spread(get)}) |`)
+      console.log(
+        `| ${kind} | ${Math.round(median(init))} (${spread(init)}) | ${Math.round(median(first))} (${spread(first)}) | ${Math.round(median(get))} (${spread(get)}) |`,
+      )
     }
   } finally {
     await local.stop()

@@ -43,7 +43,13 @@ async function main() {
   const stub = child('stub-dynamodb.js', [], process.env)
   try {
     const { endpoint } = await new Promise((resolve) => stub.once('message', resolve))
-    const env = { ...process.env, ...QUIET, BENCH_ENDPOINT: endpoint, BENCH_TABLE: 'bench-sessions', AWS_EC2_METADATA_DISABLED: 'true' }
+    const env = {
+      ...process.env,
+      ...QUIET,
+      BENCH_ENDPOINT: endpoint,
+      BENCH_TABLE: 'bench-sessions',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }
     const results = Object.fromEntries(KINDS.map((kind) => [kind, []]))
     const serial = Object.fromEntries(KINDS.map((kind) => [kind, []]))
     for (let round = 0; round < ROUNDS; round++) {
@@ -78,7 +84,10 @@ async function main() {
       '',
     ]
     const pick = (kind, key) => median(results[kind].map((r) => r[key]))
-    lines.push('| store | ops/s | p50 ms | p99 ms | CPU µs per op | p99 × cd | ops/s × cd |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    lines.push(
+      '| store | ops/s | p50 ms | p99 ms | CPU µs per op | p99 × cd | ops/s × cd |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    )
     for (const kind of KINDS) {
       const p99 = pick(kind, 'p99')
       const ops = pick(kind, 'opsPerSec')

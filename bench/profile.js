@@ -7,7 +7,10 @@
 const { createStore, call, sessionOfSize } = require('./stores')
 
 const [kind = 'rs', op = 'get', size = '1024', count = '2000'] = process.argv.slice(2)
-const store = createStore(kind, { endpoint: process.env.BENCH_ENDPOINT, table: process.env.BENCH_TABLE || 'bench-sessions' })
+const store = createStore(kind, {
+  endpoint: process.env.BENCH_ENDPOINT,
+  table: process.env.BENCH_TABLE || 'bench-sessions',
+})
 const sess = sessionOfSize(Number(size))
 const sid = (i) => `profile-${kind}-${i % 100}`
 
@@ -20,7 +23,15 @@ async function main() {
   for (let i = 0; i < Number(count); i++) await call(store, op, ...args(i))
   const { user, system } = process.cpuUsage(cpu0)
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6
-  console.log(JSON.stringify({ kind, op, size: Number(size), cpuUsPerOp: (user + system) / Number(count), wallMsPerOp: wallMs / Number(count) }))
+  console.log(
+    JSON.stringify({
+      kind,
+      op,
+      size: Number(size),
+      cpuUsPerOp: (user + system) / Number(count),
+      wallMsPerOp: wallMs / Number(count),
+    }),
+  )
   process.exit(0)
 }
 

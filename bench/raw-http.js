@@ -99,7 +99,9 @@ class RawHttp {
   post(headers, payload, cb) {
     let head = 'POST / HTTP/1.1\r\n'
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`
-    this.send(Buffer.from(`${head}\r\n${payload}`), (err, status, body) => (err ? cb(err) : cb(null, status, body.toString('utf8'))))
+    this.send(Buffer.from(`${head}\r\n${payload}`), (err, status, body) =>
+      err ? cb(err) : cb(null, status, body.toString('utf8')),
+    )
   }
 
   release(connection) {

@@ -12,7 +12,9 @@ const median = (values) => {
 /** Median over rounds of every number, keeping the shape of one round. */
 function summarize(rounds) {
   const merge = (values) =>
-    typeof values[0] === 'number' ? median(values) : Object.fromEntries(Object.keys(values[0]).map((k) => [k, merge(values.map((v) => v[k]))]))
+    typeof values[0] === 'number'
+      ? median(values)
+      : Object.fromEntries(Object.keys(values[0]).map((k) => [k, merge(values.map((v) => v[k]))]))
   return merge(rounds)
 }
 
@@ -37,7 +39,11 @@ function targets(s) {
   const { rs, cd, js } = s
   const small = (k) => !k.endsWith(' 65536')
   const worst = (other, op) =>
-    Math.max(...opKeys(rs.sequential).filter((k) => k.startsWith(`${op} `) && small(k)).map((k) => rs.sequential[k].cpuUs / other.sequential[k].cpuUs))
+    Math.max(
+      ...opKeys(rs.sequential)
+        .filter((k) => k.startsWith(`${op} `) && small(k))
+        .map((k) => rs.sequential[k].cpuUs / other.sequential[k].cpuUs),
+    )
   const rows = []
   for (const op of ['get', 'set', 'touch', 'destroy']) {
     rows.push([`CPU per ${op}, 200 B and 1 KB (worst), vs cd`, worst(cd, op), 0.12, false])
@@ -47,7 +53,14 @@ function targets(s) {
     const key = `${op} 65536`
     if (!rs.sequential[key] || !rs.sequential.json) return []
     const net = (x) => x.sequential[key].cpuUs - x.sequential.json[65536][json]
-    return [[`CPU per ${op}, 64 KB, net of ${json === 'parseUs' ? 'JSON.parse' : 'JSON.stringify'}, vs cd`, net(rs) / net(cd), 0.2, false]]
+    return [
+      [
+        `CPU per ${op}, 64 KB, net of ${json === 'parseUs' ? 'JSON.parse' : 'JSON.stringify'}, vs cd`,
+        net(rs) / net(cd),
+        0.2,
+        false,
+      ],
+    ]
   }
   rows.push(...big('get', 'parseUs'), ...big('set', 'stringifyUs'))
   rows.push(['64 in flight: p99 vs cd', rs.concurrent.p99 / cd.concurrent.p99, 0.7, false])
@@ -68,8 +81,13 @@ function markdown(s, meta) {
     `Machine: ${meta.machine}. ${meta.quick ? 'QUICK run (smoke check only). ' : ''}Medians of ${meta.config.rounds} round(s), each store starting a round in turn; every store warmed until its CPU per call settled (${meta.config.warm.min}–${meta.config.warm.max} calls) in each process. rs = connect-dynamodb-rs, cd = connect-dynamodb 3.0.5, js = the hand-written JS store (bench/js-store.js); × = rs / other.`,
     '',
   )
-  lines.push('**Sequential** (one call at a time; CPU is the whole process, per call; rs range = min–max of the rounds)', '')
-  lines.push('| op | session | p50 ms rs | cd | js | p99 ms rs | cd | js | CPU µs rs | rs range | cd | js | × cd | × js |')
+  lines.push(
+    '**Sequential** (one call at a time; CPU is the whole process, per call; rs range = min–max of the rounds)',
+    '',
+  )
+  lines.push(
+    '| op | session | p50 ms rs | cd | js | p99 ms rs | cd | js | CPU µs rs | rs range | cd | js | × cd | × js |',
+  )
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const key of opKeys(rs.sequential)) {
     const [op, size] = key.split(' ')
@@ -87,11 +105,25 @@ function markdown(s, meta) {
     }
   }
   const c = meta.config.concurrent
-  table(`**Concurrent** (${c.inFlight} in flight; 80% get, 15% touch, 5% set over ${c.sessions} sessions of 1 KB)`, [['opsPerSec', 'ops/s'], ['p50', 'p50 ms'], ['p99', 'p99 ms'], ['cpuUs', 'CPU µs per op']], (x) => x.concurrent)
+  table(
+    `**Concurrent** (${c.inFlight} in flight; 80% get, 15% touch, 5% set over ${c.sessions} sessions of 1 KB)`,
+    [
+      ['opsPerSec', 'ops/s'],
+      ['p50', 'p50 ms'],
+      ['p99', 'p99 ms'],
+      ['cpuUs', 'CPU µs per op'],
+    ],
+    (x) => x.concurrent,
+  )
   const e = meta.config.express
   table(
     `**Express end to end** (express-session, resave: false; autocannon, ${e.connections} connections, ${e.seconds} s after ${e.warmSeconds} s of warm-up, one logged-in session: get + touch per request)`,
-    [['rps', 'requests/s'], ['p50', 'p50 ms'], ['p99', 'p99 ms'], ['cpuUs', 'server CPU µs per request']],
+    [
+      ['rps', 'requests/s'],
+      ['p50', 'p50 ms'],
+      ['p99', 'p99 ms'],
+      ['cpuUs', 'server CPU µs per request'],
+    ],
     (x) => x.express,
   )
   if (s.memory) {
@@ -112,7 +144,11 @@ function markdown(s, meta) {
   const cpu64k = rs.sequential['get 65536'].cpuUs
   lines.push('', `CPU of a 64 KB get vs a 1 KB get (rs): ${(cpu64k / cpu1k).toFixed(2)}×.`)
   const json = rs.sequential.json && rs.sequential.json[65536]
-  if (json) lines.push('', `The JSON every store must do for a 64 KB session (express-session hands over objects): JSON.parse ${fmt(json.parseUs, 0)} µs, JSON.stringify ${fmt(json.stringifyUs, 0)} µs (rs's process).`)
+  if (json)
+    lines.push(
+      '',
+      `The JSON every store must do for a 64 KB session (express-session hands over objects): JSON.parse ${fmt(json.parseUs, 0)} µs, JSON.stringify ${fmt(json.stringifyUs, 0)} µs (rs's process).`,
+    )
   lines.push('')
   return lines.join('\n')
 }

@@ -18,10 +18,29 @@ const { summarize, spreadOf, markdown, svgChart, scaleMarkdown } = require('./re
 
 const QUICK = process.env.QUICK === '1'
 const CONFIG = QUICK
-  ? { rounds: 1, sizes: [200, 1024, 65536], count: 30, warm: { batch: 50, min: 100, max: 200 }, concurrent: { sessions: 200, inFlight: 64, durationMs: 1500 }, express: { seconds: 2, warmSeconds: 1, connections: 32 }, colds: 1, scale: { counts: [100, 1000], gets: 50 } }
-  : { rounds: 5, sizes: [200, 1024, 65536], count: 300, warm: { batch: 200, min: 2000, max: 12000 }, concurrent: { sessions: 1000, inFlight: 64, durationMs: 8000 }, express: { seconds: 8, warmSeconds: 4, connections: 32 }, colds: 3, scale: { counts: [1000, 10000], gets: 500 } }
+  ? {
+      rounds: 1,
+      sizes: [200, 1024, 65536],
+      count: 30,
+      warm: { batch: 50, min: 100, max: 200 },
+      concurrent: { sessions: 200, inFlight: 64, durationMs: 1500 },
+      express: { seconds: 2, warmSeconds: 1, connections: 32 },
+      colds: 1,
+      scale: { counts: [100, 1000], gets: 50 },
+    }
+  : {
+      rounds: 5,
+      sizes: [200, 1024, 65536],
+      count: 300,
+      warm: { batch: 200, min: 2000, max: 12000 },
+      concurrent: { sessions: 1000, inFlight: 64, durationMs: 8000 },
+      express: { seconds: 8, warmSeconds: 4, connections: 32 },
+      colds: 3,
+      scale: { counts: [1000, 10000], gets: 500 },
+    }
 const KINDS = ['rs', 'cd', 'js']
-const OUT = process.env.BENCH_OUT || (QUICK ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')) : path.join(__dirname, 'results'))
+const OUT =
+  process.env.BENCH_OUT || (QUICK ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-')) : path.join(__dirname, 'results'))
 const TABLE = 'bench-sessions'
 
 function inWorker(kind, scenario, env, params) {
@@ -36,8 +55,11 @@ function inWorker(kind, scenario, env, params) {
 
 function run(file, args, env) {
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [path.join(__dirname, file), ...args], { env, maxBuffer: 1 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout)),
+    execFile(
+      process.execPath,
+      [path.join(__dirname, file), ...args],
+      { env, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(JSON.parse(stdout))),
     ),
   )
 }
@@ -80,7 +102,13 @@ async function coldStart(kind, env) {
 async function main() {
   const started = Date.now()
   const local = await startDynamoDBLocal()
-  const env = { ...process.env, ...QUIET, BENCH_ENDPOINT: local.endpoint, BENCH_TABLE: TABLE, AWS_EC2_METADATA_DISABLED: 'true' }
+  const env = {
+    ...process.env,
+    ...QUIET,
+    BENCH_ENDPOINT: local.endpoint,
+    BENCH_TABLE: TABLE,
+    AWS_EC2_METADATA_DISABLED: 'true',
+  }
   const setup = createStore('rs', { endpoint: local.endpoint, table: TABLE })
   await call(setup, 'initialize')
   await call(setup, 'close')
@@ -93,7 +121,11 @@ async function main() {
     for (const kind of KINDS) {
       process.stderr.write(`warm-up: ${STORES[kind]}\n`)
       await inWorker(kind, 'sequential', env, { sizes: CONFIG.sizes, count: QUICK ? 30 : 150, warm: CONFIG.warm })
-      await inWorker(kind, 'concurrent', env, { ...CONFIG.concurrent, durationMs: QUICK ? 500 : 2000, warm: CONFIG.warm })
+      await inWorker(kind, 'concurrent', env, {
+        ...CONFIG.concurrent,
+        durationMs: QUICK ? 500 : 2000,
+        warm: CONFIG.warm,
+      })
     }
     for (let r = 0; r < (only ? 0 : CONFIG.rounds); r++) {
       // Each round starts with another store, so drift over the run falls on each in turn.
@@ -102,7 +134,11 @@ async function main() {
       for (const kind of order) {
         process.stderr.write(`round ${r + 1}/${CONFIG.rounds}: ${STORES[kind]}\n`)
         round[kind] = {
-          sequential: await inWorker(kind, 'sequential', env, { sizes: CONFIG.sizes, count: CONFIG.count, warm: CONFIG.warm }),
+          sequential: await inWorker(kind, 'sequential', env, {
+            sizes: CONFIG.sizes,
+            count: CONFIG.count,
+            warm: CONFIG.warm,
+          }),
           concurrent: await inWorker(kind, 'concurrent', env, { ...CONFIG.concurrent, warm: CONFIG.warm }),
           express: await expressRun(kind, env),
           cold: await coldStart(kind, env),
@@ -136,7 +172,7 @@ async function main() {
     seconds: Math.round((Date.now() - started) / 1000),
   }
   fs.mkdirSync(OUT, { recursive: true })
-  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ meta, summary, rounds }, null, 2) + '\n')
+  fs.writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify({ meta, summary, rounds }, null, 2)}\n`)
   const table = markdown(summary, meta)
   fs.writeFileSync(path.join(OUT, 'results.md'), table)
   fs.writeFileSync(path.join(OUT, 'chart.svg'), svgChart(summary))

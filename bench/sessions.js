@@ -33,9 +33,20 @@ function realisticSession(bytes, seed = 'session') {
   const title = () => `${pick(WORDS)} ${pick(WORDS)} ${pick(WORDS)}`
 
   const sess = {
-    cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000).toISOString(), secure: true, httpOnly: true, path: '/', sameSite: 'lax' },
+    cookie: {
+      originalMaxAge: 86_400_000,
+      expires: new Date(Date.now() + 86_400_000).toISOString(),
+      secure: true,
+      httpOnly: true,
+      path: '/',
+      sameSite: 'lax',
+    },
     passport: { user: uuid() },
-    auth: { accessToken: `${token(36)}.${token(180)}.${token(64)}`, refreshToken: token(48), scope: 'openid profile email orders:read' },
+    auth: {
+      accessToken: `${token(36)}.${token(180)}.${token(64)}`,
+      refreshToken: token(48),
+      scope: 'openid profile email orders:read',
+    },
     csrfSecret: token(18),
     prefs: { theme: 'dark', lang: 'en-GB', currency: 'GBP', newsletter: true },
     flash: { info: ['Welcome back!'] },
@@ -46,7 +57,17 @@ function realisticSession(bytes, seed = 'session') {
   while (size < bytes) {
     const [list, entry] =
       next() < 0.5
-        ? [sess.cart, { id: uuid(), sku: `SKU-${hex(6).toUpperCase()}`, title: title(), qty: 1 + Math.floor(next() * 4), price: Math.floor(next() * 20000) / 100, addedAt: when() }]
+        ? [
+            sess.cart,
+            {
+              id: uuid(),
+              sku: `SKU-${hex(6).toUpperCase()}`,
+              title: title(),
+              qty: 1 + Math.floor(next() * 4),
+              price: Math.floor(next() * 20000) / 100,
+              addedAt: when(),
+            },
+          ]
         : [sess.recentlyViewed, { productId: uuid(), title: title(), at: when() }]
     list.push(entry)
     size += JSON.stringify(entry).length + 1

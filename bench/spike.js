@@ -19,7 +19,6 @@
 // p50, p99 and CPU per call. QUICK=1 runs a short version (a smoke check).
 // `--loop <contender> <calls>` runs one contender alone, for a profiler.
 
-const path = require('node:path')
 const { fork } = require('node:child_process')
 const { performance } = require('node:perf_hooks')
 
@@ -105,7 +104,12 @@ async function concurrent(store) {
   await Promise.all(Array.from({ length: CONFIG.inFlight }, lane))
   const elapsed = performance.now() - started
   latencies.sort((a, b) => a - b)
-  return { opsPerSec: (latencies.length / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUs: cpuUs(cpu0) / latencies.length }
+  return {
+    opsPerSec: (latencies.length / elapsed) * 1000,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuUs: cpuUs(cpu0) / latencies.length,
+  }
 }
 
 function runContender(kind) {
@@ -152,7 +156,13 @@ async function main() {
       await Promise.all(Array.from({ length: 50 }, (_, j) => call(seeder, 'set', sid(i + j), sess)))
     }
     await new Promise((resolve) => seeder.close(resolve))
-    const env = { ...process.env, ...QUIET, SPIKE_ENDPOINT: local.endpoint, SPIKE_TABLE: table, AWS_EC2_METADATA_DISABLED: 'true' }
+    const env = {
+      ...process.env,
+      ...QUIET,
+      SPIKE_ENDPOINT: local.endpoint,
+      SPIKE_TABLE: table,
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }
     for (const kind of CONTENDERS) {
       const child = fork(__filename, ['--contender', kind], { env })
       await new Promise((resolve) => child.once('message', resolve))
@@ -176,11 +186,24 @@ function report(children) {
   const rows = children.map((c) => {
     const cpu = median(c.seq)
     const pick = (key) => median(c.conc.map((r) => r[key]))
-    return { kind: c.kind, warmCalls: c.warmed.calls, cpu, range: range(c.seq), ops: pick('opsPerSec'), p50: pick('p50'), p99: pick('p99'), concCpu: pick('cpuUs') }
+    return {
+      kind: c.kind,
+      warmCalls: c.warmed.calls,
+      cpu,
+      range: range(c.seq),
+      ops: pick('opsPerSec'),
+      p50: pick('p50'),
+      p99: pick('p99'),
+      concCpu: pick('cpuUs'),
+    }
   })
   const [cdRow, jsRow] = [rows.find((r) => r.kind === cd.kind), rows.find((r) => r.kind === js.kind)]
-  console.log(`\nGetItem, 1 KB session, ${CONFIG.rounds} rounds of ${CONFIG.calls} sequential calls; ${CONFIG.inFlight} in flight for ${CONFIG.concurrentMs} ms`)
-  console.log('| contender | warm-up calls | CPU/call µs (median, range) | vs cd | vs js | 64 in flight ops/s | p50 ms | p99 ms | CPU/call µs |')
+  console.log(
+    `\nGetItem, 1 KB session, ${CONFIG.rounds} rounds of ${CONFIG.calls} sequential calls; ${CONFIG.inFlight} in flight for ${CONFIG.concurrentMs} ms`,
+  )
+  console.log(
+    '| contender | warm-up calls | CPU/call µs (median, range) | vs cd | vs js | 64 in flight ops/s | p50 ms | p99 ms | CPU/call µs |',
+  )
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of rows) {
     console.log(

@@ -20,12 +20,19 @@ function createStore(kind, { endpoint, table }) {
     if (kind.endsWith('-node')) process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'node'
     // BENCH_BASELINE: the directory of a copy of this package as it was (say, before a change).
     const DynamoDBStore = require(kind.startsWith('base') ? process.env.BENCH_BASELINE : '..')(session)
-    return new DynamoDBStore({ table, AWSConfigJSON: { endpoint, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' } })
+    return new DynamoDBStore({
+      table,
+      AWSConfigJSON: { endpoint, region: 'us-east-1', accessKeyId: 'bench', secretAccessKey: 'bench' },
+    })
   }
   if (kind === 'cd') {
     const { DynamoDBClient } = require('@aws-sdk/client-dynamodb')
     const DynamoDBStore = require('connect-dynamodb')(session)
-    const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } })
+    const client = new DynamoDBClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+    })
     return new DynamoDBStore({ table, client })
   }
   if (kind === 'js') {
@@ -43,7 +50,12 @@ const call = (store, method, ...args) =>
 /** A session whose JSON is about `bytes` long, shaped like a real one. */
 function sessionOfSize(bytes) {
   const base = {
-    cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000).toISOString(), httpOnly: true, path: '/' },
+    cookie: {
+      originalMaxAge: 86_400_000,
+      expires: new Date(Date.now() + 86_400_000).toISOString(),
+      httpOnly: true,
+      path: '/',
+    },
     passport: { user: 'user-0001' },
     csrfSecret: 'k3Jq9xY2pL0aVb7nT4sWm1',
     prefs: { theme: 'dark', lang: 'en-GB' },
@@ -58,6 +70,9 @@ function sessionOfSize(bytes) {
 }
 
 /** The AWS SDKs' notices about Node versions say nothing about the stores: keep a run readable. */
-const QUIET = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' }
+const QUIET = {
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
+}
 
 module.exports = { STORES, QUIET, createStore, call, sessionOfSize }

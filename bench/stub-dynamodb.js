@@ -60,8 +60,13 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     const action = String(req.headers['x-amz-target'] || '').split('.')[1]
     const handler = handlers[action]
     const body = handler ? handler(JSON.parse(Buffer.concat(chunks))) : null
-    const text = JSON.stringify(body || { __type: 'com.amazon.coral.validate#ValidationException', message: `the stub does not do ${action}` })
-    res.writeHead(body ? 200 : 400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) })
+    const text = JSON.stringify(
+      body || { __type: 'com.amazon.coral.validate#ValidationException', message: `the stub does not do ${action}` },
+    )
+    res.writeHead(body ? 200 : 400, {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': Buffer.byteLength(text),
+    })
     res.end(text)
   })
 })

@@ -11,11 +11,18 @@ const session = require('express-session')
 const { startDynamoDBLocal } = require('../support/dynamodb-local')
 
 const QUICK = process.env.QUICK === '1'
-const CONFIG = QUICK ? { rounds: 1, saves: 20, logins: 5, bulk: 100 } : { rounds: 5, saves: 300, logins: 50, bulk: 1000 }
+const CONFIG = QUICK
+  ? { rounds: 1, saves: 20, logins: 5, bulk: 100 }
+  : { rounds: 5, saves: 300, logins: 50, bulk: 1000 }
 const DynamoDBStore = require('..')(session)
 
 const sessionOf = (user) => ({
-  cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' },
+  cookie: {
+    originalMaxAge: 3_600_000,
+    expires: new Date(Date.now() + 3_600_000).toISOString(),
+    httpOnly: true,
+    path: '/',
+  },
   passport: { user },
   cart: Array.from({ length: 8 }, (_, i) => ({ sku: `sku-${i}`, qty: i })),
 })
@@ -44,7 +51,15 @@ async function main() {
     await Promise.all([plain.initialize(), users.initialize()])
     const rows = { first: { plain: [], users: [] }, again: { plain: [], users: [] } }
     for (let round = 0; round < CONFIG.rounds; round++) {
-      for (const [name, store] of round % 2 ? [['users', users], ['plain', plain]] : [['plain', plain], ['users', users]]) {
+      for (const [name, store] of round % 2
+        ? [
+            ['users', users],
+            ['plain', plain],
+          ]
+        : [
+            ['plain', plain],
+            ['users', users],
+          ]) {
         const sid = (i) => `r${round}-${i}`
         rows.first[name].push(await measure(CONFIG.saves, (i) => store.set(sid(i), sessionOf(`user-${round}-${i}`))))
         rows.again[name].push(await measure(CONFIG.saves, (i) => store.set(sid(i), sessionOf(`user-${round}-${i}`))))
@@ -63,7 +78,11 @@ async function main() {
     })
 
     for (let i = 0; i < CONFIG.bulk; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, CONFIG.bulk - i) }, (_, j) => users.set(`bulk-${i + j}`, sessionOf('bulk-user'))))
+      await Promise.all(
+        Array.from({ length: Math.min(50, CONFIG.bulk - i) }, (_, j) =>
+          users.set(`bulk-${i + j}`, sessionOf('bulk-user')),
+        ),
+      )
     }
     const listStart = process.hrtime.bigint()
     const listed = await users.listSessionsForUser('bulk-user')
@@ -71,12 +90,18 @@ async function main() {
     const destroyStart = process.hrtime.bigint()
     const destroyed = await users.destroyAllSessionsForUser('bulk-user')
     const destroyMs = Number(process.hrtime.bigint() - destroyStart) / 1e6
-    if (listed.length !== CONFIG.bulk || destroyed !== CONFIG.bulk) throw new Error(`bulk: listed ${listed.length}, destroyed ${destroyed}`)
+    if (listed.length !== CONFIG.bulk || destroyed !== CONFIG.bulk)
+      throw new Error(`bulk: listed ${listed.length}, destroyed ${destroyed}`)
 
     const cell = (runs, key) => median(runs.map((r) => r[key]))
     const ratio = (a, b) => `${(a / b).toFixed(2)}×`
     const saveRow = (label, pair) => {
-      const [pp, up, pc, uc] = [cell(pair.plain, 'p50'), cell(pair.users, 'p50'), cell(pair.plain, 'cpu'), cell(pair.users, 'cpu')]
+      const [pp, up, pc, uc] = [
+        cell(pair.plain, 'p50'),
+        cell(pair.users, 'p50'),
+        cell(pair.plain, 'cpu'),
+        cell(pair.users, 'cpu'),
+      ]
       return `| ${label} | ${pp.toFixed(2)} ms / ${pc.toFixed(0)} µs | ${up.toFixed(2)} ms / ${uc.toFixed(0)} µs | ${ratio(up, pp)} / ${ratio(uc, pc)} |`
     }
     const report = [

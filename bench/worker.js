@@ -29,7 +29,13 @@ async function sequential(count, op) {
   const elu = performance.eventLoopUtilization(elu0).utilization
   const { user, system } = process.cpuUsage(cpu0)
   latencies.sort()
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpuUs: (user + system) / count, sysUs: system / count, elu }
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    cpuUs: (user + system) / count,
+    sysUs: system / count,
+    elu,
+  }
 }
 
 /**
@@ -96,10 +102,15 @@ async function runConcurrent() {
   const sess = sessionOfSize(1024)
   const sid = (i) => `conc-${kind}-${i}`
   for (let i = 0; i < sessions; i += 50) {
-    await Promise.all(Array.from({ length: Math.min(50, sessions - i) }, (_, j) => call(store, 'set', sid(i + j), sess)))
+    await Promise.all(
+      Array.from({ length: Math.min(50, sessions - i) }, (_, j) => call(store, 'set', sid(i + j), sess)),
+    )
   }
   let seed = 42
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed / 2147483648
+  }
   const latencies = []
   const cpu0 = process.cpuUsage()
   const elu0 = performance.eventLoopUtilization()
@@ -140,11 +151,16 @@ async function runScale() {
   let stored = 0
   for (const target of params.counts) {
     for (; stored < target; stored += 64) {
-      await Promise.all(Array.from({ length: Math.min(64, target - stored) }, (_, j) => call(store, 'set', sid(stored + j), sess)))
+      await Promise.all(
+        Array.from({ length: Math.min(64, target - stored) }, (_, j) => call(store, 'set', sid(stored + j), sess)),
+      )
     }
     stored = target
     let seed = 7
-    const pick = () => sid((seed = (seed * 48271) % 2147483647) % target)
+    const pick = () => {
+      seed = (seed * 48271) % 2147483647
+      return sid(seed % target)
+    }
     for (let i = 0; i < 50; i++) await call(store, 'get', pick())
     results[target] = await sequential(params.gets, () => call(store, 'get', pick()))
   }

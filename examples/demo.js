@@ -8,7 +8,7 @@ const session = require('express-session')
 const DynamoDBStore = require('..')(session)
 const { serve, runIfMain } = require('./serve')
 
-const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+const escapeHtml = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 /** Fetched by the page once its response is over, so it shows what the store did for it. */
 const storeView = `<h2>What the store did</h2>
@@ -28,13 +28,13 @@ fetch('/store.json').then((r) => r.json()).then(({ item, stats }) => {
 function page(req) {
   const { user, visits } = req.session
   const who = user
-    ? `<p>Signed in as <b>${escape(user)}</b>.</p><form method="post" action="/logout"><button>Log out</button></form>`
+    ? `<p>Signed in as <b>${escapeHtml(user)}</b>.</p><form method="post" action="/logout"><button>Log out</button></form>`
     : `<form method="post" action="/login"><input name="user" placeholder="your name" required> <button>Log in</button></form>`
   return `<!doctype html><title>connect-dynamodb-rs demo</title>
 <h1>connect-dynamodb-rs demo</h1>
 <p>You have seen this page <b>${visits}</b> time${visits === 1 ? '' : 's'} in this session.</p>
 ${who}
-<p><small>Session <code>${escape(req.sessionID)}</code> lives in DynamoDB table <code>${escape(req.sessionStore.table)}</code>.</small></p>
+<p><small>Session <code>${escapeHtml(req.sessionID)}</code> lives in DynamoDB table <code>${escapeHtml(req.sessionStore.table)}</code>.</small></p>
 ${storeView}`
 }
 
@@ -42,10 +42,15 @@ ${storeView}`
 async function storedItem(store, sid) {
   const { GetItemCommand } = require('@aws-sdk/client-dynamodb')
   const key = { [store.hashKey]: { S: store.prefix + sid } }
-  const { Item } = await store.client.send(new GetItemCommand({ TableName: store.table, Key: key, ConsistentRead: true }))
+  const { Item } = await store.client.send(
+    new GetItemCommand({ TableName: store.table, Key: key, ConsistentRead: true }),
+  )
   if (!Item || !Item.sess) return null
   const attributes = Object.fromEntries(Object.entries(Item).map(([name, value]) => [name, Object.values(value)[0]]))
-  const bytes = Object.entries(attributes).reduce((n, [name, v]) => n + Buffer.byteLength(name) + Buffer.byteLength(String(v)), 0)
+  const bytes = Object.entries(attributes).reduce(
+    (n, [name, v]) => n + Buffer.byteLength(name) + Buffer.byteLength(String(v)),
+    0,
+  )
   return { attributes, bytes, expiresAt: new Date(Number(attributes.expires) * 1000).toISOString() }
 }
 
@@ -87,9 +92,12 @@ function createApp(store) {
     }
   })
   app.post('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.redirect('/'))))
-  app.use((err, req, res, next) => {
+  app.use((err, _req, res, _next) => {
     console.error(err)
-    res.status(500).type('text').send(`Session store error: ${err.code || ''} ${err.message}`)
+    res
+      .status(500)
+      .type('text')
+      .send(`Session store error: ${err.code || ''} ${err.message}`)
   })
   return app
 }
@@ -98,7 +106,8 @@ runIfMain(module, () =>
   serve({
     name: 'Demo',
     table: 'connect-dynamodb-rs-demo',
-    createStore: (options) => new DynamoDBStore({ ...options, touchAfter: 10_000, log: process.env.DEMO_DEBUG ? console.log : undefined }),
+    createStore: (options) =>
+      new DynamoDBStore({ ...options, touchAfter: 10_000, log: process.env.DEMO_DEBUG ? console.log : undefined }),
     createApp,
   }),
 )

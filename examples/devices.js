@@ -39,8 +39,11 @@ const samePassword = (given, expected) => {
  */
 const handleOf = (sid) => crypto.createHmac('sha256', SECRET).update(sid).digest('base64url').slice(0, 16)
 
-const escape = (text) =>
-  String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
+const escapeHtml = (text) =>
+  String(text ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+  )
 
 function createApp(store) {
   const app = express()
@@ -59,7 +62,8 @@ function createApp(store) {
 
   app.post('/login', async (req, res, next) => {
     const user = USERS.get(req.body.username)
-    if (!user || !samePassword(req.body.password, user.password)) return res.status(401).json({ error: 'wrong username or password' })
+    if (!user || !samePassword(req.body.password, user.password))
+      return res.status(401).json({ error: 'wrong username or password' })
     try {
       // A new session id on login (no session fixation), keeping what the session held.
       await rotateSession(req)
@@ -99,9 +103,11 @@ function createApp(store) {
     }
   })
 
-  app.get('/me', (req, res) => (req.session.user ? res.json({ user: req.session.user }) : res.status(401).json({ error: 'not logged in' })))
+  app.get('/me', (req, res) =>
+    req.session.user ? res.json({ user: req.session.user }) : res.status(401).json({ error: 'not logged in' }),
+  )
 
-  app.use((err, req, res, next) => {
+  app.use((err, _req, res, _next) => {
     res.status(500).json({ error: `${err.code || ''} ${err.message}`.trim() })
   })
   return app
@@ -131,9 +137,11 @@ async function devicesOf(store, req) {
 function page(devices) {
   const rows = devices
     .map(
-      (d) => `<tr><td>${escape(d.browser)}${d.current ? ' <b>(this device)</b>' : ''}</td><td>${escape(d.address)}</td>
-<td>${escape(d.signedInAt && d.signedInAt.toISOString())}</td><td>${escape(d.lastSeenAt && d.lastSeenAt.toISOString())}</td>
-<td>${d.current ? '' : `<form method="post" action="/devices/${escape(d.handle)}/sign-out"><button>Sign out</button></form>`}</td></tr>`,
+      (
+        d,
+      ) => `<tr><td>${escapeHtml(d.browser)}${d.current ? ' <b>(this device)</b>' : ''}</td><td>${escapeHtml(d.address)}</td>
+<td>${escapeHtml(d.signedInAt && d.signedInAt.toISOString())}</td><td>${escapeHtml(d.lastSeenAt && d.lastSeenAt.toISOString())}</td>
+<td>${d.current ? '' : `<form method="post" action="/devices/${escapeHtml(d.handle)}/sign-out"><button>Sign out</button></form>`}</td></tr>`,
     )
     .join('\n')
   return `<!doctype html><title>Your devices</title><h1>Your devices</h1>

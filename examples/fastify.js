@@ -18,7 +18,10 @@ function createApp(store) {
     secret: process.env.SESSION_SECRET || 'connect-dynamodb-rs fastify example secret, 32+ chars',
     cookie: { secure: false, maxAge: 24 * 3600 * 1000 },
   })
-  app.get('/', async (request) => ({ visits: request.session.get('visits') || 0, sessionId: request.session.sessionId }))
+  app.get('/', async (request) => ({
+    visits: request.session.get('visits') || 0,
+    sessionId: request.session.sessionId,
+  }))
   app.post('/visit', async (request) => {
     request.session.set('visits', (request.session.get('visits') || 0) + 1)
     return { visits: request.session.get('visits') }

@@ -9,11 +9,14 @@ const { startDynamoDBLocal } = require('../support/dynamodb-local')
 
 async function serve({ name, table, createStore, createApp }) {
   process.env.AWS_EC2_METADATA_DISABLED = process.env.AWS_EC2_METADATA_DISABLED || 'true'
-  const configured = process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL || process.env.DEMO_AWS === '1'
+  const configured =
+    process.env.AWS_ENDPOINT_URL_DYNAMODB || process.env.AWS_ENDPOINT_URL || process.env.DEMO_AWS === '1'
   const local = configured ? null : await startDynamoDBLocal()
   const store = createStore({
     table: process.env.DEMO_TABLE || table,
-    AWSConfigJSON: local ? { endpoint: local.endpoint, region: 'us-east-1', accessKeyId: 'demo', secretAccessKey: 'demo' } : undefined,
+    AWSConfigJSON: local
+      ? { endpoint: local.endpoint, region: 'us-east-1', accessKeyId: 'demo', secretAccessKey: 'demo' }
+      : undefined,
   })
   await store.initialize()
   const port = Number(process.env.PORT || 3000)

@@ -89,7 +89,7 @@ function createApp(store) {
     store.destroyAllSessionsForUser(req.user.id, (err, ended) => (err ? next(err) : res.json({ endedSessions: ended })))
   })
 
-  app.use((err, req, res, next) => {
+  app.use((err, _req, res, _next) => {
     console.error(err)
     res.status(500).json({ error: `${err.code || ''} ${err.message}`.trim() })
   })

@@ -41,7 +41,8 @@ function reasons(err, seen = new Set()) {
 function whyNotLoaded(cause) {
   const messages = reasons(cause).map((err) => String((err && err.message) || err))
   const ffi = messages.find((m) => /allow-ffi/.test(m))
-  if (ffi) return `Deno needs permission to load a native addon: run with --allow-ffi (or -A). Deno said: ${ffi.split('\n')[0]}`
+  if (ffi)
+    return `Deno needs permission to load a native addon: run with --allow-ffi (or -A). Deno said: ${ffi.split('\n')[0]}`
   const glibc = messages.find((m) => /GLIBC_[\d.]+' not found/.test(m))
   if (glibc) return `this system's glibc is older than the binary needs (glibc 2.17 or newer): ${glibc.split('\n')[0]}`
   // "Cannot find …" and "Unsupported …" mean there is no binary here at all.

@@ -41,7 +41,8 @@ class Engine {
    */
   hooks(carrier) {
     const me = new WeakRef(this)
-    const done = (id, code, message, value, end, version, exact) => me.deref()?.#done(id, code, message, value, end, version, exact)
+    const done = (id, code, message, value, end, version, exact) =>
+      me.deref()?.#done(id, code, message, value, end, version, exact)
     const wake = (id) => me.deref()?.#poll(id)
     if (carrier === 'native') return [done, wake, trustedCertificates, undefined]
     this.#sockets = new NodeSockets()

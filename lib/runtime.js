@@ -33,7 +33,10 @@ function chooseCarrier(option, ownSockets) {
   const override = process.env.CONNECT_DYNAMODB_RS_TRANSPORT
   const asked = CARRIERS.includes(override) ? override : option === undefined ? 'auto' : option
   if (!CARRIERS.includes(asked)) {
-    throw storeError('ERR_INVALID_OPTION', `option "transport" must be "auto", "native" or "node", not ${JSON.stringify(asked)}`)
+    throw storeError(
+      'ERR_INVALID_OPTION',
+      `option "transport" must be "auto", "native" or "node", not ${JSON.stringify(asked)}`,
+    )
   }
   if (asked === 'node') return 'node'
   const runs = nativeCarrierRuns(ownSockets)

@@ -53,7 +53,13 @@ class NodeSockets {
 
   #open(conn, host, port, https) {
     const socket = https
-      ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, secureContext: tlsSecureContext(), ALPNProtocols: ['http/1.1'] })
+      ? tls.connect({
+          host,
+          port,
+          servername: net.isIP(host) ? undefined : host,
+          secureContext: tlsSecureContext(),
+          ALPNProtocols: ['http/1.1'],
+        })
       : net.connect({ host, port })
     socket.setNoDelay(true)
     // A store with calls pending keeps the process alive; a socket never does on its own.

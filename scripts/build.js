@@ -25,7 +25,12 @@ function main() {
   if (supported(target) && process.env.CONNECT_DYNAMODB_RS_HOST_TOOLCHAIN !== '1') {
     env = { ...env, ...glibcFloorEnv(target, host) }
   }
-  const result = spawnSync('napi', [...napi, ...args], { cwd: root, env, stdio: 'inherit', shell: process.platform === 'win32' })
+  const result = spawnSync('napi', [...napi, ...args], {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+  })
   process.exit(result.status === null ? 1 : result.status)
 }
 

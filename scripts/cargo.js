@@ -34,5 +34,9 @@ if (supported(host) && env.CONNECT_DYNAMODB_RS_HOST_TOOLCHAIN !== '1') Object.as
 const folder = lastTypeDefFolder()
 if (folder && !env.NAPI_TYPE_DEF_TMP_FOLDER) env.NAPI_TYPE_DEF_TMP_FOLDER = folder
 const [command = 'test', ...args] = process.argv.slice(2)
-const { status } = spawnSync('cargo', [command, '--release', '--target', host, ...args], { cwd: root, env, stdio: 'inherit' })
+const { status } = spawnSync('cargo', [command, '--release', '--target', host, ...args], {
+  cwd: root,
+  env,
+  stdio: 'inherit',
+})
 process.exit(status === null ? 1 : status)

@@ -30,7 +30,9 @@ function main() {
   const newest = versions[versions.length - 1]
   console.log(`${file}: needs glibc ${newest} (floor ${floor})`)
   if (compare(newest, floor) > 0) {
-    console.error(`needs GLIBC_${newest}, newer than the promised floor ${floor}: build with "npm run build" (it links against glibc ${floor})`)
+    console.error(
+      `needs GLIBC_${newest}, newer than the promised floor ${floor}: build with "npm run build" (it links against glibc ${floor})`,
+    )
     process.exitCode = 1
   }
 }

@@ -16,7 +16,9 @@ function nodeBinary(pkg, major) {
   const bin = path.join(dir, 'package', 'bin', 'node')
   if (fs.existsSync(bin)) return bin
   fs.mkdirSync(dir, { recursive: true })
-  const out = execFileSync('npm', ['pack', `${pkg}@${major}`, '--silent', '--pack-destination', dir], { encoding: 'utf8' })
+  const out = execFileSync('npm', ['pack', `${pkg}@${major}`, '--silent', '--pack-destination', dir], {
+    encoding: 'utf8',
+  })
   const tarball = path.join(dir, out.trim().split('\n').pop())
   execFileSync('tar', ['xzf', tarball, '-C', dir])
   fs.rmSync(tarball)

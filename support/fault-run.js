@@ -60,7 +60,16 @@ function timed(operation) {
  * @param {number} [o.sessionsPerWorker]
  * @param {number} [o.thinkMs] pause between one worker's calls
  */
-async function runUnderFault({ makeStore, fault, healthyMs, faultMs, afterMs, workers = 8, sessionsPerWorker = 4, thinkMs = 5 }) {
+async function runUnderFault({
+  makeStore,
+  fault,
+  healthyMs,
+  faultMs,
+  afterMs,
+  workers = 8,
+  sessionsPerWorker = 4,
+  thinkMs = 5,
+}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-faults-'))
   let ddb = await startDynamoDBLocal({ path: dir })
   const { port, endpoint } = ddb
@@ -78,7 +87,12 @@ async function runUnderFault({ makeStore, fault, healthyMs, faultMs, afterMs, wo
   let acknowledgedWrites = 0
   const attempted = new Map()
   const session = (n) => ({
-    cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' },
+    cookie: {
+      originalMaxAge: 3_600_000,
+      expires: new Date(Date.now() + 3_600_000).toISOString(),
+      httpOnly: true,
+      path: '/',
+    },
     n,
   })
   for (const sid of sids) {
@@ -135,7 +149,9 @@ async function runUnderFault({ makeStore, fault, healthyMs, faultMs, afterMs, wo
   let lost = 0
   let landedUnacknowledged = 0
   for (const sid of sids) {
-    const { Item } = await raw.send(new GetItemCommand({ TableName: table, Key: { id: { S: `sess:${sid}` } }, ConsistentRead: true }))
+    const { Item } = await raw.send(
+      new GetItemCommand({ TableName: table, Key: { id: { S: `sess:${sid}` } }, ConsistentRead: true }),
+    )
     const stored = Item && Item.sess && Item.sess.S ? JSON.parse(Item.sess.S).n : -1
     if (stored < acked.get(sid)) lost += 1
     if (stored > acked.get(sid)) landedUnacknowledged += 1
@@ -167,8 +183,14 @@ async function runUnderFault({ makeStore, fault, healthyMs, faultMs, afterMs, wo
     successRateHealthy: rate(healthy),
     successRateDown: rate(down),
     successRateAfter: rate(after),
-    failDownP50Ms: percentile(failedDown.map((c) => c.ms), 50),
-    failDownP99Ms: percentile(failedDown.map((c) => c.ms), 99),
+    failDownP50Ms: percentile(
+      failedDown.map((c) => c.ms),
+      50,
+    ),
+    failDownP99Ms: percentile(
+      failedDown.map((c) => c.ms),
+      99,
+    ),
     failDownMaxMs: failedDown.length ? Math.max(...failedDown.map((c) => c.ms)) : null,
     downCodes: codes,
     hung: calls.filter((c) => c.code === 'HUNG').length,

@@ -29,7 +29,10 @@ const newStore = (options = {}) => {
   stores.push(store)
   return store
 }
-const cookieSession = (data) => ({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() }, ...data })
+const cookieSession = (data) => ({
+  cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() },
+  ...data,
+})
 
 const checks = []
 const check = (name, run) => checks.push({ name, run })
@@ -38,7 +41,8 @@ check('the carrier is chosen for this runtime, before anything native touches th
   const store = newStore()
   assert.equal(store.transport, process.env.EXPECT_TRANSPORT)
   assert.throws(() => newStore({ transport: 'carrier pigeon' }), { code: 'ERR_INVALID_OPTION' })
-  if (runtime() !== 'node') assert.throws(() => newStore({ transport: 'native' }), { code: 'ERR_INVALID_OPTION', message: /needs Node\.js/ })
+  if (runtime() !== 'node')
+    assert.throws(() => newStore({ transport: 'native' }), { code: 'ERR_INVALID_OPTION', message: /needs Node\.js/ })
 })
 
 check('set, get, touch and destroy', async () => {
@@ -135,7 +139,7 @@ check("the user index: a user's other sessions end", async () => {
   assert.equal((await store.get('u2')).user, 'ann')
 })
 
-check("an error from DynamoDB reaches the callback with its code", async () => {
+check('an error from DynamoDB reaches the callback with its code', async () => {
   const store = new DynamoDBStore({ table: `rt-missing-${label}`, initialized: true, AWSConfigJSON: connection })
   stores.push(store)
   const err = await new Promise((resolve) => store.get('x', resolve))
@@ -156,7 +160,12 @@ async function main() {
       console.log(`ok   ${name}`)
     } catch (err) {
       failed += 1
-      console.log(`FAIL ${name}\n     ${String(err && err.stack ? err.stack : err).split('\n').slice(0, 3).join('\n     ')}`)
+      console.log(
+        `FAIL ${name}\n     ${String(err && err.stack ? err.stack : err)
+          .split('\n')
+          .slice(0, 3)
+          .join('\n     ')}`,
+      )
     }
   }
   await Promise.all(stores.map((store) => store.close().catch(() => {})))

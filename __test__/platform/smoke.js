@@ -27,14 +27,20 @@ const newStore = (options = {}) => {
   stores.push(store)
   return store
 }
-const cookieSession = (data) => ({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() }, ...data })
+const cookieSession = (data) => ({
+  cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() },
+  ...data,
+})
 after(() => Promise.all(stores.map((store) => store.close())))
 
 test(`the addon loaded is this platform's (${process.platform}-${process.arch})`, () => {
   assert.ok(endpoint, 'DYNAMODB_TEST_ENDPOINT names the DynamoDB Local to use')
   const loaded = Object.keys(require.cache).filter((file) => file.endsWith('.node'))
   assert.equal(loaded.length, 1)
-  assert.match(path.basename(loaded[0]), new RegExp(`\\.${process.platform}-${process.arch}(-gnu|-musl|-msvc)?\\.node$`))
+  assert.match(
+    path.basename(loaded[0]),
+    new RegExp(`\\.${process.platform}-${process.arch}(-gnu|-musl|-msvc)?\\.node$`),
+  )
 })
 
 test('set, get, touch and destroy', async () => {
@@ -68,7 +74,12 @@ test('a bad call reaches its callback with a code, on a later tick', async () =>
   })
   assert.equal(err.later, true)
   assert.equal(err.e.code, 'ERR_INVALID_ARGUMENT')
-  const unreachable = new DynamoDBStore({ table, maxRetries: 0, circuitBreaker: false, AWSConfigJSON: { ...connection, endpoint: 'http://127.0.0.1:9' } })
+  const unreachable = new DynamoDBStore({
+    table,
+    maxRetries: 0,
+    circuitBreaker: false,
+    AWSConfigJSON: { ...connection, endpoint: 'http://127.0.0.1:9' },
+  })
   stores.push(unreachable)
   const refused = await new Promise((resolve) => unreachable.get('x', resolve))
   assert.equal(refused.code, 'ERR_NETWORK')

@@ -1,8 +1,11 @@
 // Compiled by types.test.js: what a TypeScript user writes must type-check,
 // and each line marked @ts-expect-error must be rejected.
-import session from 'express-session'
+
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import session from 'express-session'
+
 import connectDynamoDB = require('../..')
+
 import { DynamoDBStore as NamedStore } from '../..'
 
 const DynamoDBStore = connectDynamoDB(session)
@@ -25,7 +28,7 @@ const options: connectDynamoDB.DynamoDBStoreOptions = {
   maxSessionsPerUser: 3,
   touchAfter: 60_000,
   skipUnchangedWrites: true,
-  ttl: (sess) => (sess.cookie.maxAge ?? 3_600_000),
+  ttl: (sess) => sess.cookie.maxAge ?? 3_600_000,
   consistentRead: true,
   billingMode: 'PAY_PER_REQUEST',
   autoCreate: true,
@@ -54,13 +57,13 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const n: number = await s.length()
   const ids: string[] = await s.ids()
   const reaped: number = await s.reap()
-  s.get('sid', (err, value) => value?.cookie)
+  s.get('sid', (_err, value) => value?.cookie)
   s.destroy('sid', (err) => err)
   await s.ensureUserIndex()
   const devices: connectDynamoDB.UserSession[] = await s.listSessionsForUser('u-1')
   const firstExpiry: Date | undefined = devices[0]?.expires
   const ended: number = await s.destroyOtherSessionsForUser(42, 'sid')
-  s.destroyAllSessionsForUser('u-1', (err, count) => count)
+  s.destroyAllSessionsForUser('u-1', (_err, count) => count)
   const written: number = s.stats().consumedCapacity.writeUnits
   const carrier: 'native' | 'node' = s.transport
   const token: string = await s.lock('sid', 'refresh-token-value')
@@ -72,12 +75,29 @@ async function use(s: connectDynamoDB.DynamoDBStore, sess: session.SessionData):
   const status: string | undefined = described.Table?.TableStatus
   const created: Date | undefined = described.Table?.CreationDateTime
   await s.createSessionsTable()
-  s.describeSessionsTable((err, out) => out?.Table?.KeySchema)
+  s.describeSessionsTable((_err, out) => out?.Table?.KeySchema)
   const parsed: session.SessionData | null = s.getParsedSession({ Item: { sess: { S: '{}' }, expires: { N: '1' } } })
   const expiresAt: number = s.getExpiresValue(sess)
-  s.getExpiresValue(sess, (err, at) => at)
+  s.getExpiresValue(sess, (_err, at) => at)
   await s.close()
-  void [got, expires, n, ids, reaped, firstExpiry, ended, written, carrier, version, status, created, parsed, expiresAt]
+  void [
+    got,
+    expires,
+    n,
+    ids,
+    reaped,
+    firstExpiry,
+    ended,
+    written,
+    carrier,
+    released,
+    held,
+    version,
+    status,
+    created,
+    parsed,
+    expiresAt,
+  ]
 }
 
 // @ts-expect-error table must be a string

@@ -27,7 +27,9 @@ function storeOptions(flags, extra = {}) {
     timeout: 10_000,
     ...extra,
   }
-  const set = (name, value) => value !== undefined && (options[name] = value)
+  const set = (name, value) => {
+    if (value !== undefined) options[name] = value
+  }
   set('prefix', flags.prefix)
   set('hashKey', flags['hash-key'])
   set('format', flags.format)
@@ -54,7 +56,8 @@ function openStore(flags, extra) {
 function number(flags, name, { min = 0 } = {}) {
   if (flags[name] === undefined) return undefined
   const value = Number(flags[name])
-  if (!Number.isFinite(value) || value < min) throw new CliError(`--${name} must be a number >= ${min}, not "${flags[name]}"`, 2)
+  if (!Number.isFinite(value) || value < min)
+    throw new CliError(`--${name} must be a number >= ${min}, not "${flags[name]}"`, 2)
   return value
 }
 
@@ -64,7 +67,9 @@ async function describeTable(store) {
     return (await store.describeSessionsTable()).Table
   } catch (err) {
     if (err.code === 'ResourceNotFoundException') {
-      throw new CliError(`table "${store.table}" does not exist (create it with: npx connect-dynamodb-rs init --table ${store.table})`)
+      throw new CliError(
+        `table "${store.table}" does not exist (create it with: npx connect-dynamodb-rs init --table ${store.table})`,
+      )
     }
     throw err
   }
@@ -76,7 +81,8 @@ async function openSessionTable(flags) {
   try {
     const table = await describeTable(store)
     const problems = checkKeySchema(table, store)
-    if (problems.length) throw new CliError(`table "${store.table}" is not a session table of these options: ${problems.join('; ')}`)
+    if (problems.length)
+      throw new CliError(`table "${store.table}" is not a session table of these options: ${problems.join('; ')}`)
     return { store, admin: store[ADMIN](), table }
   } catch (err) {
     await store.close()
@@ -90,7 +96,8 @@ function checkKeySchema(table, store) {
   const range = table.KeySchema.find((key) => key.KeyType === 'RANGE')
   const type = (table.AttributeDefinitions.find((a) => a.AttributeName === hash.AttributeName) || {}).AttributeType
   const problems = []
-  if (hash.AttributeName !== store.hashKey) problems.push(`its hash key is "${hash.AttributeName}", the store's is "${store.hashKey}" (--hash-key)`)
+  if (hash.AttributeName !== store.hashKey)
+    problems.push(`its hash key is "${hash.AttributeName}", the store's is "${store.hashKey}" (--hash-key)`)
   if (type !== 'S') problems.push(`its hash key is of type ${type}, the store writes strings (S)`)
   if (range) problems.push(`it has a range key "${range.AttributeName}", the store's items have only a hash key`)
   return problems
@@ -168,25 +175,38 @@ class Progress {
 async function waiting(label, enabled, promise) {
   const started = Date.now()
   const timer = enabled
-    ? setInterval(() => process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}${label}: ${clock((Date.now() - started) / 1000)}${process.stderr.isTTY ? '\x1b[K' : '\n'}`), 500)
+    ? setInterval(
+        () =>
+          process.stderr.write(
+            `${process.stderr.isTTY ? '\r' : ''}${label}: ${clock((Date.now() - started) / 1000)}${process.stderr.isTTY ? '\x1b[K' : '\n'}`,
+          ),
+        500,
+      )
     : null
   try {
     return await promise
   } finally {
     if (timer) {
       clearInterval(timer)
-      process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}${label}: done in ${clock((Date.now() - started) / 1000)}${process.stderr.isTTY ? '\x1b[K\n' : '\n'}`)
+      process.stderr.write(
+        `${process.stderr.isTTY ? '\r' : ''}${label}: done in ${clock((Date.now() - started) / 1000)}${process.stderr.isTTY ? '\x1b[K\n' : '\n'}`,
+      )
     }
   }
 }
 
 function clock(seconds) {
   const s = Math.round(seconds)
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
 
 /** Every page of the table, with the capacity budget and progress applied; `onPage(items)` per page. */
-async function scanTable(admin, { budget, progress, limit = 100, start, measure = false, onPage, stopped = () => false }) {
+async function scanTable(
+  admin,
+  { budget, progress, limit = 100, start, measure = false, onPage, stopped = () => false },
+) {
   let next = start
   do {
     const page = await admin.scanPage(next, limit, measure)
@@ -204,4 +224,18 @@ function kib(bytes) {
 
 const { ADMIN } = connectDynamoDB
 
-module.exports = { ADMIN, CliError, openStore, openSessionTable, storeOptions, number, describeTable, checkKeySchema, Budget, Progress, waiting, scanTable, kib }
+module.exports = {
+  ADMIN,
+  CliError,
+  openStore,
+  openSessionTable,
+  storeOptions,
+  number,
+  describeTable,
+  checkKeySchema,
+  Budget,
+  Progress,
+  waiting,
+  scanTable,
+  kib,
+}

@@ -33,7 +33,9 @@ async function init(flags, out) {
         status: table.TableStatus,
         billingMode: (table.BillingModeSummary && table.BillingModeSummary.BillingMode) || 'PROVISIONED',
         ttl: { status: ttl.status, attribute: ttl.attribute || null },
-        userIndex: spec.userIndex ? ((table.GlobalSecondaryIndexes || []).find((i) => i.IndexName === spec.userIndex) || {}).IndexStatus || null : null,
+        userIndex: spec.userIndex
+          ? ((table.GlobalSecondaryIndexes || []).find((i) => i.IndexName === spec.userIndex) || {}).IndexStatus || null
+          : null,
       },
       (r) =>
         [
@@ -74,7 +76,14 @@ function render(kind, spec) {
 }
 
 function cloudformation(s) {
-  const throughput = (indent) => (s.onDemand ? [] : [`${indent}ProvisionedThroughput:`, `${indent}  ReadCapacityUnits: ${s.read}`, `${indent}  WriteCapacityUnits: ${s.write}`])
+  const throughput = (indent) =>
+    s.onDemand
+      ? []
+      : [
+          `${indent}ProvisionedThroughput:`,
+          `${indent}  ReadCapacityUnits: ${s.read}`,
+          `${indent}  WriteCapacityUnits: ${s.write}`,
+        ]
   const lines = [
     'Resources:',
     '  SessionsTable:',
@@ -161,7 +170,7 @@ function cdk(s) {
       `  indexName: '${s.userIndex}',`,
       `  partitionKey: { name: '${s.userAttribute}', type: dynamodb.AttributeType.STRING },`,
       `  sortKey: { name: '${s.hashKey}', type: dynamodb.AttributeType.STRING },`,
-      '  projectionType: dynamodb.ProjectionType.KEYS_ONLY,' + (s.onDemand ? '' : `\n  readCapacity: ${s.read},\n  writeCapacity: ${s.write},`),
+      `  projectionType: dynamodb.ProjectionType.KEYS_ONLY,${s.onDemand ? '' : `\n  readCapacity: ${s.read},\n  writeCapacity: ${s.write},`}`,
       '})',
     )
   }

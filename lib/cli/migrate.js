@@ -16,9 +16,13 @@ const { CliError, openSessionTable, number, Budget, Progress, scanTable } = requ
 
 async function migrate(flags, out) {
   if (flags.from !== 'connect-dynamodb-session') {
-    throw new CliError('migrate needs --from connect-dynamodb-session (it moves that package\'s sessions into this store\'s layout)', 2)
+    throw new CliError(
+      "migrate needs --from connect-dynamodb-session (it moves that package's sessions into this store's layout)",
+      2,
+    )
   }
-  if (flags.format === 'connect-dynamodb-session') throw new CliError('migrate moves sessions into the connect-dynamodb layout: leave out --format', 2)
+  if (flags.format === 'connect-dynamodb-session')
+    throw new CliError('migrate moves sessions into the connect-dynamodb layout: leave out --format', 2)
   const { store, admin, table } = await openSessionTable(flags)
   const stateFile = path.resolve(flags.state || `.connect-dynamodb-rs-migrate-${flags.table || 'sessions'}.json`)
   let interrupted = false
@@ -62,13 +66,24 @@ async function migrate(flags, out) {
     progress.finish()
     const done = !next
     if (!dryRun && done) fs.rmSync(stateFile, { force: true })
-    const result = { table: store.table, dryRun, done, scanned: state.scanned, moved: state.moved, skipped: state.skipped, wouldMove: dryRun ? state.wouldMove : undefined, stateFile: done ? undefined : stateFile }
-    out.result(result, (r) => [
-      r.dryRun
-        ? `Dry run: ${r.wouldMove} of ${r.scanned} items are sessions in connect-dynamodb-session's layout and would move; nothing was written.`
-        : `${r.done ? 'Done' : 'Interrupted'}: ${r.moved} sessions moved, ${r.skipped} left (expired, or changed meanwhile: run again), ${r.scanned} items scanned${state.resumed ? ' (since the first, interrupted run)' : ''}.`,
-      r.done ? null : `Run the same command again to resume (position kept in ${r.stateFile}).`,
-    ].filter(Boolean))
+    const result = {
+      table: store.table,
+      dryRun,
+      done,
+      scanned: state.scanned,
+      moved: state.moved,
+      skipped: state.skipped,
+      wouldMove: dryRun ? state.wouldMove : undefined,
+      stateFile: done ? undefined : stateFile,
+    }
+    out.result(result, (r) =>
+      [
+        r.dryRun
+          ? `Dry run: ${r.wouldMove} of ${r.scanned} items are sessions in connect-dynamodb-session's layout and would move; nothing was written.`
+          : `${r.done ? 'Done' : 'Interrupted'}: ${r.moved} sessions moved, ${r.skipped} left (expired, or changed meanwhile: run again), ${r.scanned} items scanned${state.resumed ? ' (since the first, interrupted run)' : ''}.`,
+        r.done ? null : `Run the same command again to resume (position kept in ${r.stateFile}).`,
+      ].filter(Boolean),
+    )
     return done ? 0 : 130
   } finally {
     process.removeListener('SIGINT', onSignal)
@@ -90,7 +105,8 @@ function resume(file, store) {
   } catch {
     throw new CliError(`the state file ${file} is damaged: delete it to start over`)
   }
-  if (state.table !== store.table) throw new CliError(`the state file ${file} belongs to table "${state.table}": pass --state for another file`)
+  if (state.table !== store.table)
+    throw new CliError(`the state file ${file} belongs to table "${state.table}": pass --state for another file`)
   return { ...state, resumed: true }
 }
 

@@ -18,7 +18,7 @@ async function reap(flags, out) {
     const progress = new Progress(dryRun ? 'checking' : 'reaping', { total: table.ItemCount, enabled: out.progress })
     const now = Date.now() / 1000
     const counts = { scanned: 0, expired: 0, destroyed: 0, other: 0 }
-    let doomed = []
+    const doomed = []
     const flush = async () => {
       const keys = doomed.splice(0)
       if (dryRun || keys.length === 0) return
@@ -45,7 +45,15 @@ async function reap(flags, out) {
     await flush()
     progress.finish()
     const total = counts.expired + counts.destroyed + counts.other
-    const result = { table: store.table, dryRun, scanned: counts.scanned, deleted: dryRun ? 0 : total, expired: counts.expired, destroyed: counts.destroyed, locksAndRegistry: counts.other }
+    const result = {
+      table: store.table,
+      dryRun,
+      scanned: counts.scanned,
+      deleted: dryRun ? 0 : total,
+      expired: counts.expired,
+      destroyed: counts.destroyed,
+      locksAndRegistry: counts.other,
+    }
     out.result(result, (r) => [
       `${r.dryRun ? 'Dry run: would delete' : 'Deleted'} ${total} of ${r.scanned} items: ${r.expired} expired sessions, ${r.destroyed} old tombstones, ${r.locksAndRegistry} expired locks and user registry items.`,
     ])

@@ -17,8 +17,22 @@ async function stats(flags, out) {
   try {
     const budget = new Budget(number(flags, 'max-rcu', { min: 0.1 }) || Infinity)
     const progress = new Progress('scanning', { total: table.ItemCount, enabled: out.progress })
-    const summary = { items: 0, kinds: {}, live: { count: 0, bytes: 0, json: 0, deflated: 0 }, histogram: BUCKETS.map(() => 0), largest: [], users: new Map() }
-    await scanTable(admin, { budget, progress, measure: true, onPage: (items) => items.forEach((item) => add(summary, item)) })
+    const summary = {
+      items: 0,
+      kinds: {},
+      live: { count: 0, bytes: 0, json: 0, deflated: 0 },
+      histogram: BUCKETS.map(() => 0),
+      largest: [],
+      users: new Map(),
+    }
+    await scanTable(admin, {
+      budget,
+      progress,
+      measure: true,
+      onPage: (items) => {
+        for (const item of items) add(summary, item)
+      },
+    })
     progress.finish()
     const result = report(summary, flags, budget, table)
     out.result(result, () => human(result))
@@ -37,7 +51,12 @@ function add(summary, item) {
   live.bytes += item.bytes
   live.json += item.jsonBytes || 0
   live.deflated += item.deflatedBytes || 0
-  summary.histogram[Math.max(BUCKETS.findIndex((bound) => item.bytes < bound), 0)] += 1
+  summary.histogram[
+    Math.max(
+      BUCKETS.findIndex((bound) => item.bytes < bound),
+      0,
+    )
+  ] += 1
   summary.largest.push({ key: item.key, bytes: item.bytes })
   summary.largest.sort((a, b) => b.bytes - a.bytes).splice(5)
   if (item.user) summary.users.set(item.user, (summary.users.get(item.user) || 0) + 1)
@@ -75,14 +94,18 @@ function report(summary, flags, budget, table) {
     live: live.count,
     expired: summary.kinds.expired || 0,
     destroyed: summary.kinds.destroyed || 0,
-    other: Object.fromEntries(Object.entries(summary.kinds).filter(([kind]) => !['live', 'expired', 'destroyed'].includes(kind))),
+    other: Object.fromEntries(
+      Object.entries(summary.kinds).filter(([kind]) => !['live', 'expired', 'destroyed'].includes(kind)),
+    ),
     sizes: {
       averageBytes: average,
       histogram: BUCKETS.map((bound, i) => ({ under: bound, sessions: summary.histogram[i] })),
       largest: summary.largest,
       deflatedShare: round(share),
     },
-    users: summary.users.size ? { count: summary.users.size, top: topUsers.map(([user, sessions]) => ({ user, sessions })) } : null,
+    users: summary.users.size
+      ? { count: summary.users.size, top: topUsers.map(([user, sessions]) => ({ user, sessions })) }
+      : null,
     perThousandRequests: estimate(average, share, flags),
     read: { units: round(budget.spent), unitsPerSecond: round(budget.rate()) },
   }
@@ -91,7 +114,11 @@ function report(summary, flags, budget, table) {
 function human(r) {
   const lines = [
     `Table ${r.table}: ${r.items} items; ${r.live} live sessions, ${r.expired} expired, ${r.destroyed} destroyed (tombstones)` +
-      (Object.keys(r.other).length ? `; ${Object.entries(r.other).map(([kind, n]) => `${n} ${kind}`).join(', ')}` : ''),
+      (Object.keys(r.other).length
+        ? `; ${Object.entries(r.other)
+            .map(([kind, n]) => `${n} ${kind}`)
+            .join(', ')}`
+        : ''),
     '',
     `Session sizes (stored item; average ${kib(r.sizes.averageBytes)}):`,
   ]
@@ -100,8 +127,14 @@ function human(r) {
     const bar = '█'.repeat(Math.round((bucket.sessions / most) * 40))
     lines.push(`  < ${kib(bucket.under).padStart(7)} ${bar} ${bucket.sessions}`)
   }
-  if (r.sizes.largest.length) lines.push('Largest:', ...r.sizes.largest.map((l) => `  ${kib(l.bytes).padStart(8)}  ${l.key}`))
-  if (r.users) lines.push('', `Users: ${r.users.count}; most sessions:`, ...r.users.top.map((u) => `  ${String(u.sessions).padStart(5)}  ${u.user}`))
+  if (r.sizes.largest.length)
+    lines.push('Largest:', ...r.sizes.largest.map((l) => `  ${kib(l.bytes).padStart(8)}  ${l.key}`))
+  if (r.users)
+    lines.push(
+      '',
+      `Users: ${r.users.count}; most sessions:`,
+      ...r.users.top.map((u) => `  ${String(u.sessions).padStart(5)}  ${u.user}`),
+    )
   const e = r.perThousandRequests
   lines.push(
     '',
