@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::error::{code, StoreError, StoreResult};
 use crate::logger::Logger;
+use crate::options::BreakerOptions;
 
 /// The probe of an open circuit: every `probe_interval`, one attempt of
 /// `ask` given up within the interval (so a probe stuck on a dead connection
@@ -35,12 +36,6 @@ where
             return;
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BreakerOptions {
-    pub failures: u32,
-    pub probe_interval: Duration,
 }
 
 /// What a call's outcome did to the circuit.

@@ -3,23 +3,17 @@
 //! `type` S = "connect-session", `sess` S = the session JSON, plus special
 //! keys) or with connect-dynamodb-session (see `layout.rs`).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
 use crate::error::{code, StoreError, StoreResult};
-use crate::layout::{End, Layout, SESSION_TYPE};
-use crate::options::{AttrKind, SpecialKey, StoreOptions, DESTROYED_ATTR, EXPIRES_ATTR};
+use crate::item::{extend, item_size, number, read_number, Item, MAX_ITEM_BYTES};
+use crate::layout::{End, Layout};
+use crate::options::{AttrKind, PayloadOptions, SpecialKey, StoreOptions, UserOptions};
 use crate::payload;
-use crate::payload::PayloadOptions;
-use crate::store::users;
+use crate::schema::{DESTROYED_ATTR, EXPIRES_ATTR, SESSION_TYPE};
 
-pub type Item = HashMap<String, AttributeValue>;
-
-/// DynamoDB's item limit, attribute names included.
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// DynamoDB's limit on a partition key value.
 const MAX_KEY_BYTES: usize = 2048;
 /// Whether an item of the connect-dynamodb layout has ended (to the
@@ -28,13 +22,6 @@ const MAX_KEY_BYTES: usize = 2048;
 pub fn has_ended(item: &Item, now_ms: f64) -> bool {
     let layout = Layout::ConnectDynamoDB;
     layout.has_ended(layout.end_of(item), now_ms)
-}
-
-pub fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() * 1000.0)
-        .unwrap_or(0.0)
 }
 
 /// The table key of a session id.
@@ -68,21 +55,6 @@ pub fn sid_of<'a>(prefix: &str, key: &'a str) -> Option<&'a str> {
     key.strip_prefix(prefix).filter(|sid| !sid.is_empty())
 }
 
-pub fn number(n: i64) -> AttributeValue {
-    AttributeValue::N(n.to_string())
-}
-
-pub fn read_number(value: Option<&AttributeValue>) -> Option<f64> {
-    match value {
-        Some(AttributeValue::N(n)) => n.parse().ok(),
-        _ => None,
-    }
-}
-
-pub fn extend(item: &mut Item, attributes: impl IntoIterator<Item = (&'static str, AttributeValue)>) {
-    item.extend(attributes.into_iter().map(|(name, value)| (name.to_string(), value)));
-}
-
 /// The full item for `set`, ending at `end_ms`. Refuses sessions DynamoDB would refuse, before
 /// anything is sent.
 pub fn encode_item(options: &StoreOptions, key: String, sess: String, end_ms: i64) -> StoreResult<Item> {
@@ -94,7 +66,7 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, end_ms: i6
         for (name, value) in special_values(options, &parsed)? {
             item.insert(name, value);
         }
-        if let Some(user) = users::user_attribute(&options.users, &parsed, &key)? {
+        if let Some(user) = user_attribute(&options.users, &parsed, &key)? {
             item.insert(options.users.attribute.clone(), AttributeValue::S(user));
         }
     }
@@ -114,6 +86,64 @@ pub fn encode_item(options: &StoreOptions, key: String, sess: String, end_ms: i6
         ));
     }
     Ok(item)
+}
+
+/// Users are index keys; this leaves room for the prefix in registry keys.
+const MAX_USER_BYTES: usize = 1024;
+
+/// The user attribute `set` writes for this session, if any: the value at
+/// `userPath` (strings as is, numbers and booleans as JSON), or with
+/// `indexAnonymous` the session key for sessions without a user.
+pub fn user_attribute(users: &UserOptions, session: &Value, key: &str) -> StoreResult<Option<String>> {
+    if !users.enabled() {
+        return Ok(None);
+    }
+    let value = users.path.iter().try_fold(session, |value, segment| value.get(segment));
+    let invalid = |what: &str| {
+        StoreError::new(
+            code::INVALID_USER,
+            format!("the session value at userPath \"{}\" {what}", users.path.join(".")),
+        )
+    };
+    let user = match value {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(value @ (Value::Number(_) | Value::Bool(_))) => Some(value.to_string()),
+        Some(Value::Object(_) | Value::Array(_)) => {
+            return Err(invalid("is an object or array; it must be a string or a number"))
+        }
+    };
+    match user {
+        Some(user) if user.len() > MAX_USER_BYTES => Err(invalid(&format!("is over {MAX_USER_BYTES} bytes"))),
+        Some(user) => Ok(Some(user)),
+        None if users.index_anonymous => Ok(Some(key.to_string())),
+        None => Ok(None),
+    }
+}
+
+/// A user given to one of the user methods, as `set` would have stored it.
+pub fn user_argument(user: UserArg) -> StoreResult<String> {
+    let text = match user {
+        UserArg::Text(text) => text,
+        UserArg::Number(n) => match serde_json::Number::from_f64(n) {
+            Some(_) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => format!("{}", n as i64),
+            Some(number) => number.to_string(),
+            None => String::new(),
+        },
+    };
+    if text.is_empty() || text.len() > MAX_USER_BYTES {
+        return Err(StoreError::new(
+            code::INVALID_USER,
+            format!("user must be a non-empty string of at most {MAX_USER_BYTES} bytes, or a finite number"),
+        ));
+    }
+    Ok(text)
+}
+
+pub enum UserArg {
+    Text(String),
+    Number(f64),
 }
 
 /// How long a destroyed session's tombstone refuses saves: far longer than
@@ -245,21 +275,6 @@ pub fn same_content(stored: &str, given: &str) -> bool {
                     .all(|((ka, va), (kb, vb))| ka == kb && va.get() == vb.get())
         }
         _ => false,
-    }
-}
-
-/// DynamoDB's size of an item: attribute names plus values.
-pub fn item_size(item: &Item) -> usize {
-    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
-}
-
-fn value_size(value: &AttributeValue) -> usize {
-    match value {
-        AttributeValue::S(s) => s.len(),
-        // One byte per two significant digits, plus one.
-        AttributeValue::N(n) => n.chars().filter(char::is_ascii_digit).count().div_ceil(2) + 1,
-        AttributeValue::B(b) => b.as_ref().len(),
-        _ => 1,
     }
 }
 
@@ -517,9 +532,72 @@ mod tests {
         assert_eq!(hashed_sid(b"s", "").unwrap_err().code, code::INVALID_ARGUMENT);
     }
 
+    fn users(path: &str, index_anonymous: bool) -> UserOptions {
+        UserOptions {
+            path: path.split('.').map(str::to_string).collect(),
+            attribute: "user".into(),
+            index: "user-id-index".into(),
+            index_anonymous,
+            max_sessions: None,
+        }
+    }
     #[test]
-    fn number_sizes_follow_dynamodb() {
-        assert_eq!(value_size(&AttributeValue::N("1700000061".into())), 6);
-        assert_eq!(value_size(&AttributeValue::S("héllo".into())), 6);
+    fn user_attribute_follows_the_path() {
+        let u = users("passport.user", false);
+        let at = |session: Value| user_attribute(&u, &session, "sess:k");
+        assert_eq!(
+            at(json!({"passport": {"user": "ann"}})).unwrap().as_deref(),
+            Some("ann")
+        );
+        assert_eq!(at(json!({"passport": {"user": 42}})).unwrap().as_deref(), Some("42"));
+        assert_eq!(at(json!({"passport": {"user": 1.5}})).unwrap().as_deref(), Some("1.5"));
+        assert_eq!(at(json!({"passport": {}})).unwrap(), None);
+        assert_eq!(at(json!({"passport": "x"})).unwrap(), None);
+        assert_eq!(at(json!({"passport": {"user": ""}})).unwrap(), None);
+        assert_eq!(at(json!({"passport": {"user": null}})).unwrap(), None);
+        let object = at(json!({"passport": {"user": {"id": 1}}})).unwrap_err();
+        assert_eq!(object.code, code::INVALID_USER);
+        assert!(object.message.contains("passport.user"));
+        assert_eq!(
+            at(json!({"passport": {"user": "x".repeat(1025)}})).unwrap_err().code,
+            code::INVALID_USER
+        );
+    }
+
+    #[test]
+    fn anonymous_sessions_are_indexed_only_when_asked() {
+        let fork = users("passport.user", true);
+        assert_eq!(
+            user_attribute(&fork, &json!({}), "sess:k").unwrap().as_deref(),
+            Some("sess:k")
+        );
+        let off = UserOptions {
+            path: Vec::new(),
+            ..users("u", true)
+        };
+        assert_eq!(user_attribute(&off, &json!({"u": "ann"}), "k").unwrap(), None);
+    }
+
+    #[test]
+    fn user_arguments_match_what_set_stores() {
+        let u = users("u", false);
+        for value in [json!(42), json!(1.5), json!(-7), json!(1e21)] {
+            let stored = user_attribute(&u, &json!({ "u": value }), "k").unwrap();
+            let given = user_argument(UserArg::Number(value.as_f64().unwrap())).unwrap();
+            assert_eq!(stored.as_deref(), Some(given.as_str()), "{value}");
+        }
+        assert_eq!(user_argument(UserArg::Text("ann".into())).unwrap(), "ann");
+        assert_eq!(
+            user_argument(UserArg::Text(String::new())).unwrap_err().code,
+            code::INVALID_USER
+        );
+        assert_eq!(
+            user_argument(UserArg::Number(f64::NAN)).unwrap_err().code,
+            code::INVALID_USER
+        );
+        assert_eq!(
+            user_argument(UserArg::Text("x".repeat(1025))).unwrap_err().code,
+            code::INVALID_USER
+        );
     }
 }

@@ -24,6 +24,7 @@ use napi::bindgen_prelude::{within_runtime_if_available, FnArgs, FunctionRef, Js
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Result, Status};
 
+use crate::answer::Answer;
 use crate::engine::Engine;
 use crate::logger::{CoreMessage, Logger};
 use crate::net::node_carrier::{self, NodeCarrier};
@@ -31,7 +32,6 @@ use crate::net::pool::Settings;
 use crate::net::{Carrier, Delivery, Io, Lost, Net};
 use crate::store::Store;
 use crate::transport::JsTransport;
-use crate::Answer;
 
 /// Connections per store at most, whichever carrier.
 pub const MAX_SOCKETS: usize = 128;
@@ -315,7 +315,7 @@ impl Host {
     }
 
     fn open_net(&self) -> std::result::Result<Net, String> {
-        let wire = self.store.wire().ok_or("the store is not connected yet")?;
+        let wire = self.store.shared().wire().ok_or("the store is not connected yet")?;
         let endpoint = wire.endpoint();
         let connect_ms = u64::try_from(wire.limits().connect.as_millis()).unwrap_or(u64::MAX);
         let settings = Settings {

@@ -18,18 +18,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::codec::{number, read_number, Item};
-
-pub const EXPIRES_ATTR: &str = "expires";
-pub const TYPE_ATTR: &str = "type";
-pub const SESS_ATTR: &str = "sess";
-/// connect-dynamodb-session's name for the session JSON.
-pub const CONTENT_ATTR: &str = "content";
-/// The seconds attribute TTL uses beside connect-dynamodb-session's milliseconds.
-pub const TTL_ATTR: &str = "ttl";
-/// The end to the millisecond beside connect-dynamodb's whole seconds.
-pub const EXPIRES_MS_ATTR: &str = "expiresMs";
-pub const SESSION_TYPE: &str = "connect-session";
+use crate::item::{number, read_number, Item};
+use crate::schema::{CONTENT_ATTR, EXPIRES_ATTR, EXPIRES_MS_ATTR, SESS_ATTR, TTL_ATTR, TYPE_ATTR};
 
 /// When a session ends: epoch ms, and whether to the millisecond (else its
 /// whole second is all that is known).

@@ -3,6 +3,7 @@
 //! modules below it.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod answer;
 mod breaker;
 mod client;
 mod codec;
@@ -11,12 +12,14 @@ mod engine;
 mod error;
 mod expiry;
 mod host;
+mod item;
 mod layout;
 mod logger;
 mod net;
 mod options;
 mod payload;
 mod recent;
+mod schema;
 mod sigv4;
 mod stats;
 mod store;
@@ -26,30 +29,30 @@ mod trust;
 mod wire;
 mod wire_json;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{BufferSlice, Either, Function, JsObjectValue, Object, Promise, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{BufferSlice, Either, Function, JsObjectValue, Object, Promise, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{sys, Env, Result, ValueType};
+use napi::{Env, Result, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
+use crate::answer::{Answer, StoredSession, TtlInfo, UserSessionInfo};
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
+use crate::codec::UserArg;
 use crate::engine::Engine;
 use crate::error::{code, StoreError, StoreResult};
 use crate::expiry::CookieTimes;
 use crate::host::{Carriers, DoneArgs, Host};
+use crate::item::now_ms;
 use crate::logger::{CoreMessage, Logger};
 use crate::net::node_carrier;
 use crate::net::Io;
 use crate::options::{StoreOptions, OPTIONS};
 use crate::stats::Stats;
-use crate::store::admin::{Probe, ScanPage};
 use crate::store::devices::Device;
-use crate::store::users::UserArg;
-use crate::store::{Found, Store};
+use crate::store::Store;
 use crate::transport::JsTransport;
 
 /// Whether the core carries requests on its own sockets here (libuv poll handles on a Unix socket).
@@ -86,13 +89,6 @@ pub struct ConnectionInfo {
     pub session_token: Option<String>,
 }
 
-/// One live session as `all()` returns it.
-#[napi(object)]
-pub struct StoredSession {
-    pub sid: String,
-    pub sess: String,
-}
-
 /// `store.stats()`, in the shape the shim hands to the app.
 #[napi(object)]
 pub struct StoreStats {
@@ -118,83 +114,6 @@ pub struct OperationCounts {
 pub struct ConsumedCapacity {
     pub read_units: f64,
     pub write_units: f64,
-}
-
-/// One live session of a user as `listSessionsForUser()` returns it.
-#[napi(object)]
-pub struct UserSessionInfo {
-    pub sid: String,
-    /// Epoch seconds.
-    pub expires: i64,
-    /// Epoch ms: the first save, and the last save or touch the store wrote.
-    pub created_at: Option<f64>,
-    pub last_seen_at: Option<f64>,
-    /// The device it was created from (user agent, client address, the app's fields).
-    pub device: Option<HashMap<String, String>>,
-}
-
-/// The table's TTL setting.
-#[napi(object)]
-pub struct TtlInfo {
-    pub status: String,
-    pub attribute: Option<String>,
-}
-
-/// What a call of the engine resolves with.
-pub enum Answer {
-    Nothing,
-    /// A session read: `done` gets its JSON as the value, and its end (epoch
-    /// ms), version and whether the end is to the ms as three more arguments,
-    /// so no object is built.
-    Session(Option<Found>),
-    Number(Option<f64>),
-    Bool(bool),
-    Text(String),
-    Texts(Vec<String>),
-    Sessions(Vec<StoredSession>),
-    UserSessions(Vec<UserSessionInfo>),
-    ScanPage(ScanPage),
-    Probes(Vec<Probe>),
-    Ttl(TtlInfo),
-}
-
-impl Answer {
-    fn count(n: u32) -> Self {
-        Answer::Number(Some(f64::from(n)))
-    }
-}
-
-impl Answer {
-    /// The value `done` gets, and of a session read its end (epoch ms, and
-    /// whether to the ms) and version.
-    pub fn into_parts(self) -> (Answer, Option<f64>, Option<f64>, bool) {
-        match self {
-            Answer::Session(Some(found)) => {
-                let (end, exact) = found.end.map_or((None, false), |end| (Some(end.ms), end.exact));
-                (Answer::Text(found.sess), end, found.version, exact)
-            }
-            Answer::Session(None) => (Answer::Nothing, None, None, false),
-            other => (other, None, None, false),
-        }
-    }
-}
-
-impl ToNapiValue for Answer {
-    unsafe fn to_napi_value(env: sys::napi_env, answer: Self) -> Result<sys::napi_value> {
-        match answer {
-            Answer::Nothing => <()>::to_napi_value(env, ()),
-            Answer::Session(_) => <()>::to_napi_value(env, ()),
-            Answer::Number(number) => Option::<f64>::to_napi_value(env, number),
-            Answer::Bool(flag) => bool::to_napi_value(env, flag),
-            Answer::Text(text) => String::to_napi_value(env, text),
-            Answer::Texts(texts) => Vec::<String>::to_napi_value(env, texts),
-            Answer::Sessions(sessions) => Vec::<StoredSession>::to_napi_value(env, sessions),
-            Answer::UserSessions(sessions) => Vec::<UserSessionInfo>::to_napi_value(env, sessions),
-            Answer::ScanPage(page) => ScanPage::to_napi_value(env, page),
-            Answer::Probes(probes) => Vec::<Probe>::to_napi_value(env, probes),
-            Answer::Ttl(ttl) => TtlInfo::to_napi_value(env, ttl),
-        }
-    }
 }
 
 /// The native half of `DynamoDBStore`. Sessions cross as JSON strings.
@@ -309,7 +228,7 @@ impl NativeStore {
         F: std::future::Future<Output = StoreResult<Answer>> + Send + 'static,
     {
         let (store, call) = (self.store.clone(), call(self.store.clone()));
-        let call = Box::pin(async move { store.guarded(call).await });
+        let call = Box::pin(async move { store.shared().guarded(call).await });
         let engine = self.host.engine();
         self.host.turn(|| engine.start(id, call))
     }
@@ -376,27 +295,27 @@ impl NativeStore {
     /// The validated `reapInterval` (ms); the shim runs the timer.
     #[napi(getter)]
     pub fn reap_interval(&self) -> f64 {
-        self.store.options().reap_interval_ms
+        self.store.shared().options.reap_interval_ms
     }
 
     #[napi(getter)]
     pub fn table(&self) -> String {
-        self.store.options().table.clone()
+        self.store.shared().options.table.clone()
     }
 
     #[napi(getter)]
     pub fn prefix(&self) -> String {
-        self.store.options().prefix.clone()
+        self.store.shared().options.prefix.clone()
     }
 
     #[napi(getter)]
     pub fn hash_key(&self) -> String {
-        self.store.options().hash_key.clone()
+        self.store.shared().options.hash_key.clone()
     }
 
     #[napi(getter)]
     pub fn connection(&self) -> ConnectionInfo {
-        let connection = &self.store.options().connection;
+        let connection = &self.store.shared().options.connection;
         let credentials = connection.credentials.as_ref();
         ConnectionInfo {
             region: connection.region.clone(),
@@ -409,54 +328,55 @@ impl NativeStore {
 
     #[napi]
     pub fn initialize(&self, id: u32) -> Result<()> {
-        self.start(
-            id,
-            |store| async move { store.initialize().await.map(|()| Answer::Nothing) },
-        )
+        self.start(id, |store| async move {
+            store.shared().initialize().await.map(|()| Answer::Nothing)
+        })
     }
 
     /// DescribeTable's answer (DynamoDB's JSON) for `describeSessionsTable`.
     #[napi]
     pub fn describe_table(&self, id: u32) -> Result<()> {
-        self.start(
-            id,
-            |store| async move { store.describe_table().await.map(Answer::Text) },
-        )
+        self.start(id, |store| async move {
+            store.shared().describe_table().await.map(Answer::Text)
+        })
     }
 
     #[napi]
     pub fn create_table(&self, id: u32) -> Result<()> {
         self.start(id, |store| async move {
-            store.create_table().await.map(|()| Answer::Nothing)
+            store.shared().create_table().await.map(|()| Answer::Nothing)
         })
     }
 
     /// `getParsedSession`: the session JSON of an item in DynamoDB JSON, or null.
     #[napi]
     pub fn parse_item(&self, item_json: String) -> Option<String> {
-        self.store.parse_item(&item_json)
+        self.store.shared().parse_item(&item_json)
     }
 
     /// `getExpiresValue`: the `expires` a save now would write, in epoch seconds.
     #[napi]
     pub fn expires_value(&self, cookie_expires: Option<f64>, max_age: Option<f64>, ttl: Option<f64>) -> f64 {
-        let options = self.store.options();
+        let options = &self.store.shared().options;
         let end = self
             .store
-            .end_at(codec::now_ms(), cookie_times(cookie_expires, max_age, ttl));
+            .shared()
+            .end_at(now_ms(), cookie_times(cookie_expires, max_age, ttl));
         options.layout.reported_seconds(end)
     }
 
     /// The item layout (`format`), so the JS side can describe it.
     #[napi(getter)]
     pub fn format(&self) -> String {
-        self.store.options().layout.name().to_string()
+        self.store.shared().options.layout.name().to_string()
     }
 
     /// The stored session, or null.
     #[napi]
     pub fn get(&self, id: u32, sid: String) -> Result<()> {
-        self.start(id, |store| async move { store.get(&sid).await.map(Answer::Session) })
+        self.start(id, |store| async move {
+            store.sessions().get(&sid).await.map(Answer::Session)
+        })
     }
 
     /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
@@ -480,7 +400,11 @@ impl NativeStore {
                 Some(json) => Device::from_json(&json)?,
                 None => None,
             };
-            store.set(&sid, sess, times, version, device).await.map(Answer::Number)
+            store
+                .sessions()
+                .set(&sid, sess, times, version, device)
+                .await
+                .map(Answer::Number)
         })
     }
 
@@ -488,12 +412,12 @@ impl NativeStore {
     /// or the shim has a `sessionMetadata` hook).
     #[napi(getter)]
     pub fn devices(&self) -> bool {
-        self.store.options().devices
+        self.store.shared().options.devices
     }
 
     #[napi(getter)]
     pub fn versioning(&self) -> bool {
-        self.store.options().versioning
+        self.store.shared().options.versioning
     }
 
     /// `verification` is the JSON of the value the session's
@@ -501,7 +425,7 @@ impl NativeStore {
     #[napi]
     pub fn lock(&self, id: u32, sid: String, verification: String) -> Result<()> {
         self.start(id, |store| async move {
-            store.lock(&sid, &verification).await.map(Answer::Text)
+            store.locks().lock(&sid, &verification).await.map(Answer::Text)
         })
     }
 
@@ -509,14 +433,14 @@ impl NativeStore {
     #[napi]
     pub fn unlock(&self, id: u32, sid: String, token: Option<String>) -> Result<()> {
         self.start(id, |store| async move {
-            store.unlock(&sid, token.as_deref()).await.map(Answer::Bool)
+            store.locks().unlock(&sid, token.as_deref()).await.map(Answer::Bool)
         })
     }
 
     #[napi]
     pub fn holds_lock(&self, id: u32, sid: String, token: String) -> Result<()> {
         self.start(id, |store| async move {
-            store.holds_lock(&sid, &token).await.map(Answer::Bool)
+            store.locks().holds_lock(&sid, &token).await.map(Answer::Bool)
         })
     }
 
@@ -532,7 +456,7 @@ impl NativeStore {
     ) -> Result<()> {
         let times = cookie_times(cookie_expires, max_age, ttl);
         self.start(id, |store| async move {
-            let expires = store.touch(&sid, times).await?;
+            let expires = store.sessions().touch(&sid, times).await?;
             Ok(Answer::Number(expires.map(|seconds| seconds as f64)))
         })
     }
@@ -540,7 +464,7 @@ impl NativeStore {
     /// Counts since the store was made, and the capacity DynamoDB reported.
     #[napi]
     pub fn stats(&self) -> StoreStats {
-        let stats = self.store.stats();
+        let stats = &self.store.shared().stats;
         StoreStats {
             operations: OperationCounts {
                 get: Stats::load(&stats.gets),
@@ -561,7 +485,7 @@ impl NativeStore {
     #[napi]
     pub fn destroy(&self, id: u32, sid: String) -> Result<()> {
         self.start(id, |store| async move {
-            store.destroy(&sid).await.map(|()| Answer::Nothing)
+            store.sessions().destroy(&sid).await.map(|()| Answer::Nothing)
         })
     }
 
@@ -569,7 +493,7 @@ impl NativeStore {
     #[napi]
     pub fn all(&self, id: u32) -> Result<()> {
         self.start(id, |store| async move {
-            let sessions = store.all().await?;
+            let sessions = store.scans().all().await?;
             Ok(Answer::Sessions(
                 sessions
                     .into_iter()
@@ -581,28 +505,34 @@ impl NativeStore {
 
     #[napi]
     pub fn ids(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move { store.ids().await.map(Answer::Texts) })
+        self.start(id, |store| async move { store.scans().ids().await.map(Answer::Texts) })
     }
 
     #[napi]
     pub fn length(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move { store.length().await.map(Answer::count) })
+        self.start(
+            id,
+            |store| async move { store.scans().length().await.map(Answer::count) },
+        )
     }
 
     #[napi]
     pub fn clear(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move { store.clear().await.map(Answer::count) })
+        self.start(
+            id,
+            |store| async move { store.scans().clear().await.map(Answer::count) },
+        )
     }
 
     #[napi]
     pub fn reap(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move { store.reap().await.map(Answer::count) })
+        self.start(id, |store| async move { store.scans().reap().await.map(Answer::count) })
     }
 
     #[napi]
     pub fn ensure_user_index(&self, id: u32) -> Result<()> {
         self.start(id, |store| async move {
-            store.ensure_user_index().await.map(|()| Answer::Nothing)
+            store.users().ensure_index().await.map(|()| Answer::Nothing)
         })
     }
 
@@ -610,7 +540,7 @@ impl NativeStore {
     #[napi]
     pub fn list_sessions_for_user(&self, id: u32, user: Either<String, f64>) -> Result<()> {
         self.start(id, |store| async move {
-            let sessions = store.sessions_for_user(user_arg(user)).await?;
+            let sessions = store.users().sessions_for_user(user_arg(user)).await?;
             Ok(Answer::UserSessions(
                 sessions
                     .into_iter()
@@ -631,6 +561,7 @@ impl NativeStore {
     pub fn destroy_session_for_user(&self, id: u32, user: Either<String, f64>, sid: String) -> Result<()> {
         self.start(id, |store| async move {
             store
+                .users()
                 .destroy_session_for_user(user_arg(user), &sid)
                 .await
                 .map(|()| Answer::Nothing)
@@ -641,7 +572,7 @@ impl NativeStore {
     #[napi]
     pub fn scan_page(&self, id: u32, start: Option<String>, limit: u32, measure: bool) -> Result<()> {
         self.start(id, |store| async move {
-            Ok(Answer::ScanPage(store.scan_page(start, limit, measure).await?))
+            Ok(Answer::ScanPage(store.admin().scan_page(start, limit, measure).await?))
         })
     }
 
@@ -649,23 +580,22 @@ impl NativeStore {
     #[napi]
     pub fn move_to_layout(&self, id: u32, key: String, from_prefix: String) -> Result<()> {
         self.start(id, |store| async move {
-            store.move_to_layout(&key, &from_prefix).await.map(Answer::Bool)
+            store.admin().move_to_layout(&key, &from_prefix).await.map(Answer::Bool)
         })
     }
 
     /// Deletes the items with these table keys; resolves how many.
     #[napi]
     pub fn delete_keys(&self, id: u32, keys: Vec<String>) -> Result<()> {
-        self.start(
-            id,
-            |store| async move { store.delete_keys(keys).await.map(Answer::count) },
-        )
+        self.start(id, |store| async move {
+            store.admin().delete_keys(keys).await.map(Answer::count)
+        })
     }
 
     #[napi]
     pub fn ttl_setting(&self, id: u32) -> Result<()> {
         self.start(id, |store| async move {
-            let (status, attribute) = store.ttl_setting().await?;
+            let (status, attribute) = store.admin().ttl_setting().await?;
             Ok(Answer::Ttl(TtlInfo { status, attribute }))
         })
     }
@@ -674,7 +604,7 @@ impl NativeStore {
     #[napi]
     pub fn probe_permissions(&self, id: u32) -> Result<()> {
         self.start(id, |store| async move {
-            Ok(Answer::Probes(store.probe_permissions().await?))
+            Ok(Answer::Probes(store.admin().probe_permissions().await?))
         })
     }
 
@@ -682,7 +612,11 @@ impl NativeStore {
     #[napi]
     pub fn rotate(&self, id: u32, old_sid: String, new_sid: String) -> Result<()> {
         self.start(id, |store| async move {
-            store.rotate(&old_sid, &new_sid).await.map(|()| Answer::Nothing)
+            store
+                .rotation()
+                .rotate(&old_sid, &new_sid)
+                .await
+                .map(|()| Answer::Nothing)
         })
     }
 
@@ -696,6 +630,7 @@ impl NativeStore {
     ) -> Result<()> {
         self.start(id, |store| async move {
             store
+                .users()
                 .destroy_sessions_for_user(user_arg(user), keep_sid.as_deref())
                 .await
                 .map(Answer::count)
@@ -706,7 +641,7 @@ impl NativeStore {
     /// every connection closes.
     #[napi]
     pub fn close(&self) -> Result<()> {
-        self.store.close();
+        self.store.shared().close();
         self.host.close()
     }
 }

@@ -21,14 +21,13 @@
 //! content's compressibility: a reader of the table learns lengths, never
 //! content (see the README's Security section).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::error::{code, StoreError, StoreResult};
+use crate::options::{Encryption, PayloadOptions};
 
 /// The envelope's flags byte.
 const COMPRESSED: u8 = 0b0000_0001;
@@ -42,37 +41,11 @@ const DEFLATE_LEVEL: u8 = 3;
 /// corrupt or hostile item can make a read allocate.
 pub const MAX_SESSION_BYTES: usize = 64 * 1024 * 1024;
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PayloadOptions {
-    /// Sessions of at least this many bytes are compressed; None: never.
-    pub compress_min_bytes: Option<usize>,
-    pub encryption: Option<Encryption>,
-}
-
-/// AES-256 keys by id; new writes use `primary`, reads take any of them.
-#[derive(Clone, PartialEq)]
-pub struct Encryption {
-    pub keys: HashMap<String, [u8; 32]>,
-    pub primary: String,
-    /// Also serve sessions written before encryption was on (a migration setting).
-    pub accept_unsealed: bool,
-}
-
 /// A session's JSON as read, and whether it was sealed (authenticated).
 #[derive(Debug, PartialEq)]
 pub struct Opened {
     pub json: String,
     pub sealed: bool,
-}
-
-impl std::fmt::Debug for Encryption {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Encryption")
-            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
-            .field("primary", &self.primary)
-            .field("accept_unsealed", &self.accept_unsealed)
-            .finish()
-    }
 }
 
 /// The `sess` attribute for a session's JSON, stored under `table_key`.
@@ -251,6 +224,7 @@ fn corrupt(why: &str) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     /// The JSON `decode` serves.
     fn read(options: &PayloadOptions, key: &str, value: Option<AttributeValue>) -> StoreResult<Option<String>> {

@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use crate::codec::Item;
 use crate::error::{code, StoreError, StoreResult};
+use crate::item::Item;
 
 /// A request body: `{"TableName":…` (or `{` for a batch) then one field per call.
 pub struct Body(Vec<u8>);
@@ -279,6 +279,23 @@ fn decode_base64(text: &str) -> StoreResult<Vec<u8>> {
 
 fn malformed(what: &str) -> StoreError {
     StoreError::new(code::INVALID_RESPONSE, format!("DynamoDB returned {what}"))
+}
+
+fn is_empty_map(value: &Value) -> bool {
+    value.as_object().is_none_or(Map::is_empty)
+}
+
+/// The `Items` of a Scan or Query reply.
+pub fn read_items(reply: &mut Map<String, Value>) -> StoreResult<Vec<Item>> {
+    match reply.remove("Items") {
+        Some(Value::Array(items)) => items.into_iter().map(read_item).collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The `LastEvaluatedKey` of a Scan or Query reply, when there is another page.
+pub fn next_start(reply: &mut Map<String, Value>) -> Option<Value> {
+    reply.remove("LastEvaluatedKey").filter(|key| !is_empty_map(key))
 }
 
 #[cfg(test)]

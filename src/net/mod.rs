@@ -1,6 +1,7 @@
 //! How a request's bytes reach DynamoDB and its reply comes back: one HTTP
 //! client, in layers that only look down.
 //!
+//! - `lost`: why a request got no reply, and whether it may have been sent.
 //! - `http`: HTTP/1.1 without I/O (a request's bytes; a reply reader with limits).
 //! - `pool`: which request goes on which connection, and every time limit,
 //!   without I/O: events in, actions out.
@@ -13,6 +14,7 @@
 //!   back are the deliveries, to end requests with.
 
 pub mod http;
+pub mod lost;
 pub mod node_carrier;
 pub mod pool;
 #[cfg(unix)]
@@ -27,67 +29,8 @@ pub mod uv_carrier;
 use std::time::Instant;
 
 pub use self::http::Reply;
+pub use self::lost::{Lost, LostKind};
 use self::pool::{Action, Ask, Bytes, ConnId, Pool, Settings};
-
-/// Why a request got no reply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LostKind {
-    /// A time limit ran out (the attempt's when the reason is empty).
-    Timeout,
-    /// The connection failed or closed.
-    Network,
-    /// What came back was not one HTTP reply within the limits.
-    Invalid,
-    /// The network itself failed (a bug of the core's): every request it held ends.
-    Internal,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Lost {
-    pub kind: LostKind,
-    pub why: String,
-    /// The request may have reached the server (so a write may have landed).
-    pub sent: bool,
-}
-
-impl Lost {
-    pub fn timeout(why: impl Into<String>) -> Self {
-        Lost {
-            kind: LostKind::Timeout,
-            why: why.into(),
-            sent: true,
-        }
-    }
-
-    pub fn network(why: impl Into<String>) -> Self {
-        Lost {
-            kind: LostKind::Network,
-            why: why.into(),
-            sent: true,
-        }
-    }
-
-    pub fn invalid(why: impl Into<String>) -> Self {
-        Lost {
-            kind: LostKind::Invalid,
-            why: why.into(),
-            sent: true,
-        }
-    }
-
-    pub fn internal(why: impl Into<String>) -> Self {
-        Lost {
-            kind: LostKind::Internal,
-            why: why.into(),
-            sent: true,
-        }
-    }
-
-    /// The request never left: nothing it asks for can have happened.
-    pub fn unsent(self) -> Self {
-        Lost { sent: false, ..self }
-    }
-}
 
 /// A reply, or why there is none, for request `id`.
 pub type Delivery = (u32, Result<Reply, Lost>);

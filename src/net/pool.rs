@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use super::http::{Reply, ReplyReader};
-use super::Lost;
+use super::lost::Lost;
 
 pub type ConnId = usize;
 
@@ -484,8 +484,8 @@ impl Pool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::LostKind;
     use super::*;
+    use crate::net::lost::LostKind;
 
     const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
 

@@ -4,43 +4,18 @@
 
 mod table;
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
-pub use crate::breaker::BreakerOptions;
 use crate::error::{code, StoreError, StoreResult};
-pub use crate::payload::{Encryption, PayloadOptions};
+pub use crate::layout::Layout;
+use crate::schema::{CONTENT_ATTR, STORE_ATTRS, TTL_ATTR};
 #[cfg(test)]
 pub use table::ONE_DAY_MS;
 pub use table::OPTIONS;
 pub use table::{BREAKER_PROBE_INTERVAL_MS, CONNECT_TIMEOUT_MS, MAX_RETRIES, REGION, TIMEOUT_MS};
-
-/// Attributes the store itself writes; a special key may not reuse them.
-pub use crate::layout::{Layout, CONTENT_ATTR, EXPIRES_ATTR, EXPIRES_MS_ATTR, SESS_ATTR, TTL_ATTR, TYPE_ATTR};
-/// On a destroyed session's tombstone: when it was destroyed (epoch s).
-pub const DESTROYED_ATTR: &str = "destroyed";
-/// With `versioning`: the count of content writes, checked by every save.
-pub const VERSION_ATTR: &str = "version";
-pub use crate::store::devices::DEVICE_ATTR;
-pub use crate::store::lifetime::{CREATED_ATTR, SEEN_ATTR};
-/// Every attribute name the store writes on its own items (sessions,
-/// tombstones, locks, user registries, either layout): no hashKey, rangeKey
-/// or special key may reuse one, or the store would overwrite it.
-const STORE_ATTRS: [&str; 14] = [
-    SESS_ATTR,
-    EXPIRES_ATTR,
-    EXPIRES_MS_ATTR,
-    TYPE_ATTR,
-    DESTROYED_ATTR,
-    VERSION_ATTR,
-    crate::store::locks::OWNER_ATTR,
-    crate::store::locks::UNTIL_ATTR,
-    crate::store::users::REGISTRY_SIDS_ATTR,
-    CONTENT_ATTR,
-    TTL_ATTR,
-    CREATED_ATTR,
-    SEEN_ATTR,
-    DEVICE_ATTR,
-];
 
 /// Refuses an attribute name the store writes itself, naming the clash.
 fn not_store_owned(option: &str, name: &str) -> StoreResult<()> {
@@ -175,6 +150,38 @@ impl std::fmt::Debug for StaticCredentials {
             .field("access_key_id", &self.access_key_id)
             .finish_non_exhaustive()
     }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PayloadOptions {
+    /// Sessions of at least this many bytes are compressed; None: never.
+    pub compress_min_bytes: Option<usize>,
+    pub encryption: Option<Encryption>,
+}
+
+/// AES-256 keys by id; new writes use `primary`, reads take any of them.
+#[derive(Clone, PartialEq)]
+pub struct Encryption {
+    pub keys: HashMap<String, [u8; 32]>,
+    pub primary: String,
+    /// Also serve sessions written before encryption was on (a migration setting).
+    pub accept_unsealed: bool,
+}
+
+impl std::fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encryption")
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .field("primary", &self.primary)
+            .field("accept_unsealed", &self.accept_unsealed)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerOptions {
+    pub failures: u32,
+    pub probe_interval: Duration,
 }
 
 impl StoreOptions {

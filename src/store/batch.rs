@@ -4,8 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::codec::{self, Item};
+use crate::codec;
 use crate::error::{code, StoreError, StoreResult};
+use crate::item::{now_ms, Item};
 use crate::layout::Layout;
 use crate::stats::Stats;
 use crate::wire::{self, Target, Wire};
@@ -41,7 +42,7 @@ impl Batch<'_> {
     /// Destroys the sessions with these keys the way `destroy` does, leaving
     /// tombstones; returns how many.
     pub async fn tombstone_keys(&self, layout: Layout, keys: Vec<String>) -> StoreResult<u32> {
-        let now_ms = codec::now_ms();
+        let now_ms = now_ms();
         self.write_keys(keys, |buf, key| {
             buf.extend_from_slice(b"{\"PutRequest\":{\"Item\":");
             wire_json::push_item(buf, &codec::tombstone(layout, self.hash_key, key.to_string(), now_ms))?;

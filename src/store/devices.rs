@@ -11,15 +11,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
-use super::users::user_argument;
-use super::{users::UserArg, Store};
-use crate::codec;
-use crate::error::{code, StoreError, StoreResult};
-use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR};
-use crate::wire::{self, Outcome, Target};
-use crate::wire_json::Body;
+use crate::error::{StoreError, StoreResult};
 
-pub const DEVICE_ATTR: &str = "device";
 /// The most bytes of field names and values a session's device keeps.
 pub const MAX_DEVICE_BYTES: usize = 1024;
 /// The most bytes of one field's name.
@@ -104,59 +97,10 @@ fn cut(text: &str, bytes: usize) -> &str {
     &text[..end]
 }
 
-impl Store {
-    /// Ends the session `sid` if it is a live session of `user` (one row of
-    /// "Your devices"); ERR_SESSION_NOT_FOUND when it is not, and then
-    /// nothing is written.
-    pub async fn destroy_session_for_user(&self, user: UserArg, sid: &str) -> StoreResult<()> {
-        let user = user_argument(user)?;
-        let key = self.key(sid)?;
-        let wire = &self.ready().await?.wire;
-        let now_ms = codec::now_ms();
-        let tombstone = codec::tombstone(self.layout(), &self.options.hash_key, key.clone(), now_ms);
-        let body = Body::new(&self.options.table, key.len() + user.len())
-            .item(&tombstone)?
-            .string("ConditionExpression", "#u = :u AND attribute_exists(#s) AND #e > :now")
-            .names(&[
-                ("#u", self.options.users.attribute.as_str()),
-                ("#s", self.layout().sess_attr()),
-                ("#e", EXPIRES_ATTR),
-            ])
-            .values(&[
-                (":u", &AttributeValue::S(user)),
-                (":now", &codec::number(self.layout().now(now_ms))),
-            ])?
-            .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
-            .string("ReturnConsumedCapacity", "TOTAL")
-            .finish();
-        match wire.call(Target::PutItem, body).await? {
-            Outcome::Done(reply) => {
-                self.stats.write_units(wire::capacity_units(&reply));
-                self.recent.forget(&key);
-                Ok(())
-            }
-            // An earlier attempt ended it after all: the tombstone is there.
-            Outcome::ConditionFailed(failed)
-                if failed.maybe_ours
-                    && failed
-                        .body
-                        .get("Item")
-                        .is_some_and(|item| item.get(DESTROYED_ATTR).is_some()) =>
-            {
-                self.recent.forget(&key);
-                Ok(())
-            }
-            Outcome::ConditionFailed(_) => Err(StoreError::new(
-                code::SESSION_NOT_FOUND,
-                "that user has no live session with this id",
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::code;
 
     #[test]
     fn fields_are_kept_by_name_and_other_values_become_text() {

@@ -12,18 +12,25 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::devices::{Device, DEVICE_ATTR};
-use super::sessions::holds_save;
-use super::Store;
-use crate::codec::{self, Item};
+use super::devices::Device;
+use super::shared::{Memo, Shared};
+use super::versions::{conflict, holds_save};
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, VERSION_ATTR};
+use crate::item::{item_size, now_ms, number, read_number, Item};
+use crate::layout::Layout;
 use crate::recent::Written;
+use crate::schema::{CREATED_ATTR, DESTROYED_ATTR, DEVICE_ATTR, EXPIRES_ATTR, SEEN_ATTR, VERSION_ATTR};
 use crate::wire::{self, Outcome, Target, Wire};
 use crate::wire_json::{self, Body};
 
-pub const CREATED_ATTR: &str = "createdAt";
-pub const SEEN_ATTR: &str = "lastSeenAt";
+/// The lifetime rules over the shared parts, and this concern's own state.
+pub struct Lifetime<'a> {
+    pub shared: &'a Shared,
+    /// With `absoluteTimeout`: session key -> its `createdAt` as last read,
+    /// so a save or touch can cap its expiry in one write (the condition
+    /// checks it; a wrong entry costs a second write, never a longer life).
+    pub created: &'a Memo<f64>,
+}
 
 /// A save or touch, as far as its lifetime goes.
 pub struct Write<'a> {
@@ -36,62 +43,57 @@ pub struct Write<'a> {
     pub device: Option<&'a Device>,
 }
 
-impl Store {
+impl Lifetime<'_> {
     /// Whether saves and touches record when a session began and was last seen.
-    pub(super) fn tracks_lifetime(&self) -> bool {
-        self.options.devices || self.options.absolute_timeout_ms.is_some()
+    pub fn tracks(&self) -> bool {
+        self.shared.options.devices || self.shared.options.absolute_timeout_ms.is_some()
     }
 
     /// Whether an item read has outlived `absoluteTimeout`.
-    pub(super) fn past_lifetime(&self, item: &Item, now_ms: f64) -> bool {
-        let Some(absolute) = self.options.absolute_timeout_ms else {
+    pub fn past(&self, item: &Item, now_ms: f64) -> bool {
+        let Some(absolute) = self.shared.options.absolute_timeout_ms else {
             return false;
         };
-        codec::read_number(item.get(CREATED_ATTR)).is_some_and(|created| created + absolute <= now_ms)
+        read_number(item.get(CREATED_ATTR)).is_some_and(|created| created + absolute <= now_ms)
     }
 
     /// The latest end (epoch ms) a session created at `created_ms` may have.
     fn lifetime_end(&self, created_ms: f64) -> Option<i64> {
-        let absolute = self.options.absolute_timeout_ms?;
+        let absolute = self.shared.options.absolute_timeout_ms?;
         Some((created_ms + absolute).ceil() as i64)
     }
 
     /// With `absoluteTimeout`: notes a session's `createdAt` as read.
-    pub(super) fn note_created(&self, key: &str, item: &Item) {
-        if self.options.absolute_timeout_ms.is_none() {
+    pub fn note_created(&self, key: &str, item: &Item) {
+        if self.shared.options.absolute_timeout_ms.is_none() {
             return;
         }
-        let Some(created) = codec::read_number(item.get(CREATED_ATTR)) else {
+        let Some(created) = read_number(item.get(CREATED_ATTR)) else {
             return;
         };
-        if let Ok(mut noted) = self.created.lock() {
-            if noted.len() >= super::MEMO_LIMIT {
-                noted.clear();
-            }
-            noted.insert(key.to_string(), created);
-        }
+        self.created.insert(key.to_string(), created);
     }
 
     fn noted_created(&self, key: &str) -> Option<f64> {
-        self.options.absolute_timeout_ms?;
-        self.created.lock().ok()?.get(key).copied()
+        self.shared.options.absolute_timeout_ms?;
+        self.created.get(key)
     }
 
     /// A save or touch that records `lastSeenAt` (and on a save `createdAt`
     /// and the device, kept from the first save), within `absoluteTimeout`.
     /// A touch that finds no live session: `Written::Gone`.
-    pub(super) async fn write_tracked(&self, wire: &Wire, write: Write<'_>) -> StoreResult<Written> {
-        let now_ms = codec::now_ms();
+    pub async fn write_tracked(&self, wire: &Wire, write: Write<'_>) -> StoreResult<Written> {
+        let now_ms = now_ms();
         // Capped where the lifetime is known (a session created now, or as last read).
         let created = self.noted_created(write.key);
-        if created.is_some_and(|created| created + self.options.absolute_timeout_ms.unwrap_or(0.0) <= now_ms) {
+        if created.is_some_and(|created| created + self.shared.options.absolute_timeout_ms.unwrap_or(0.0) <= now_ms) {
             return Ok(Written::Ended);
         }
         let end = self.lifetime_end(created.unwrap_or(now_ms));
         let expires = end.map_or(write.expires, |end| end.min(write.expires));
         match self.send_tracked(wire, &write, expires, created, now_ms).await? {
             Outcome::Done(reply) => {
-                self.stats.write_units(wire::capacity_units(&reply));
+                self.shared.stats.write_units(wire::capacity_units(&reply));
                 Ok(written(&write, expires))
             }
             Outcome::ConditionFailed(mut failed) => {
@@ -100,7 +102,7 @@ impl Store {
                     write
                         .item
                         .as_ref()
-                        .is_some_and(|item| holds_save(self.layout(), old, item))
+                        .is_some_and(|item| holds_save(self.shared.layout(), old, item))
                 };
                 if failed.maybe_ours && old.as_ref().is_some_and(ours) {
                     return Ok(written(&write, expires));
@@ -111,9 +113,7 @@ impl Store {
     }
 
     fn forget_created(&self, key: &str) {
-        if let Ok(mut noted) = self.created.lock() {
-            noted.remove(key);
-        }
+        self.created.remove(key);
     }
 
     /// Why a tracked write's condition failed, and the capped write when the
@@ -126,7 +126,7 @@ impl Store {
         pinned: Option<f64>,
         now_ms: f64,
     ) -> StoreResult<Written> {
-        let layout = self.layout();
+        let layout = self.shared.layout();
         // Lost to another write: a save stays unwritten, a touch finds no session.
         let lost = if write.item.is_some() {
             Written::Refused
@@ -136,7 +136,7 @@ impl Store {
         let Some(old) = old else {
             self.forget_created(write.key);
             return match write.read_version {
-                Some(read) if write.item.is_some() && read > 0.0 => Err(super::sessions::conflict(read, None)),
+                Some(read) if write.item.is_some() && read > 0.0 => Err(conflict(read, None)),
                 // The session noted is gone (removed since): this save starts a new one.
                 _ if write.item.is_some() && pinned.is_some() => {
                     let expires = self
@@ -144,7 +144,7 @@ impl Store {
                         .map_or(write.expires, |end| end.min(write.expires));
                     match self.send_tracked(wire, &write, expires, None, now_ms).await? {
                         Outcome::Done(reply) => {
-                            self.stats.write_units(wire::capacity_units(&reply));
+                            self.shared.stats.write_units(wire::capacity_units(&reply));
                             Ok(written(&write, expires))
                         }
                         Outcome::ConditionFailed(_) => Ok(lost),
@@ -161,24 +161,24 @@ impl Store {
             return Ok(Written::Gone);
         }
         if let (Some(read), Some(_)) = (write.read_version, &write.item) {
-            let stored = codec::read_number(old.get(VERSION_ATTR)).unwrap_or(0.0);
+            let stored = read_number(old.get(VERSION_ATTR)).unwrap_or(0.0);
             if stored != read {
-                return Err(super::sessions::conflict(read, Some(&old)));
+                return Err(conflict(read, Some(&old)));
             }
         }
         self.note_created(write.key, &old);
-        let created = codec::read_number(old.get(CREATED_ATTR));
+        let created = read_number(old.get(CREATED_ATTR));
         let Some((created, end)) = created.and_then(|created| Some((created, self.lifetime_end(created)?))) else {
             return Ok(lost);
         };
-        if created + self.options.absolute_timeout_ms.unwrap_or(0.0) <= now_ms {
+        if created + self.shared.options.absolute_timeout_ms.unwrap_or(0.0) <= now_ms {
             return Ok(Written::Ended);
         }
         // The session would outlive its lifetime: write it again, ending with it.
         let capped = end.min(write.expires);
         match self.send_tracked(wire, &write, capped, Some(created), now_ms).await? {
             Outcome::Done(reply) => {
-                self.stats.write_units(wire::capacity_units(&reply));
+                self.shared.stats.write_units(wire::capacity_units(&reply));
                 Ok(written(&write, capped))
             }
             // Changed in between: this write loses, as any later write would win.
@@ -196,28 +196,30 @@ impl Store {
         created: Option<f64>,
         now_ms: f64,
     ) -> StoreResult<Outcome> {
-        let layout = self.layout();
+        let layout = self.shared.layout();
         let mut update = Update::default();
-        let now = codec::number(now_ms.floor() as i64);
+        let now = number(now_ms.floor() as i64);
         match &write.item {
             Some(item) => {
                 let expiry = layout.expiry_attributes(expires);
                 for (name, value) in item {
-                    if name != &self.options.hash_key && !expiry.iter().any(|(written, _)| written == name) {
+                    if name != &self.shared.options.hash_key && !expiry.iter().any(|(written, _)| written == name) {
                         update.set(name, value.clone());
                     }
                 }
                 // What a save may drop: the user, special keys, a tombstone's mark.
                 let droppable = self
+                    .shared
                     .options
                     .special_keys
                     .iter()
                     .map(|key| key.name.as_str())
                     .chain(
-                        self.options
+                        self.shared
+                            .options
                             .users
                             .enabled()
-                            .then_some(self.options.users.attribute.as_str()),
+                            .then_some(self.shared.options.users.attribute.as_str()),
                     )
                     .chain([DESTROYED_ATTR]);
                 for name in droppable.filter(|name| !item.contains_key(*name)) {
@@ -237,7 +239,7 @@ impl Store {
             update.set(name, value);
         }
         update.set(SEEN_ATTR, now);
-        let now_stored = codec::number(layout.now(now_ms));
+        let now_stored = number(layout.now(now_ms));
         match (&write.item, write.read_version) {
             (None, _) => {
                 // A touch only on a live session, to the millisecond where the item says.
@@ -246,7 +248,7 @@ impl Store {
                 update.condition(&format!("{e} > {at}"));
                 if let Some(exact) = layout.exact_attr() {
                     let x = update.name(exact);
-                    let now_exact = update.value(codec::number(now_ms.floor() as i64));
+                    let now_exact = update.value(number(now_ms.floor() as i64));
                     update.condition(&format!("AND (attribute_not_exists({x}) OR {x} > {now_exact})"));
                 }
             }
@@ -261,38 +263,38 @@ impl Store {
                 let version = if read == 0.0 {
                     format!("attribute_not_exists({v})")
                 } else {
-                    format!("{v} = {}", update.value(codec::number(read as i64)))
+                    format!("{v} = {}", update.value(number(read as i64)))
                 };
                 update.condition(&format!("{version} AND (attribute_not_exists({d}) OR {ended})"));
             }
         }
-        match (created, self.options.absolute_timeout_ms) {
+        match (created, self.shared.options.absolute_timeout_ms) {
             (Some(created), _) => {
                 let c = update.name(CREATED_ATTR);
-                let pinned = update.value(codec::number(created as i64));
+                let pinned = update.value(number(created as i64));
                 update.condition(&format!("AND {c} = {pinned}"));
             }
             (None, Some(absolute)) => {
                 let c = update.name(CREATED_ATTR);
-                let earliest = update.value(codec::number((expires as f64 - absolute).ceil() as i64));
+                let earliest = update.value(number((expires as f64 - absolute).ceil() as i64));
                 update.condition(&format!("AND (attribute_not_exists({c}) OR {c} >= {earliest})"));
             }
             (None, None) => {}
         }
-        let body = update.body(self, write.key, write.item.as_ref().map_or(0, codec::item_size))?;
+        let body = update.body(self.shared, write.key, write.item.as_ref().map_or(0, item_size))?;
         wire.call(Target::UpdateItem, body).await
     }
 }
 
 /// The condition that the stored item has ended (so a save may go over
 /// it): to the millisecond where the item says.
-fn ended(update: &mut Update, layout: crate::layout::Layout, now_stored: AttributeValue, now_ms: f64) -> String {
+fn ended(update: &mut Update, layout: Layout, now_stored: AttributeValue, now_ms: f64) -> String {
     let e = update.name(EXPIRES_ATTR);
     let at = update.value(now_stored);
     match layout.exact_attr() {
         Some(exact) => {
             let x = update.name(exact);
-            let at_exact = update.value(codec::number(now_ms.floor() as i64));
+            let at_exact = update.value(number(now_ms.floor() as i64));
             format!("({e} <= {at} OR {x} <= {at_exact})")
         }
         None => format!("{e} <= {at}"),
@@ -354,7 +356,7 @@ impl Update {
         self.condition.push(part.to_string());
     }
 
-    fn body(self, store: &Store, key: &str, size: usize) -> StoreResult<Vec<u8>> {
+    fn body(self, shared: &Shared, key: &str, size: usize) -> StoreResult<Vec<u8>> {
         let mut expression = format!("SET {}", self.set.join(", "));
         if !self.remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", self.remove.join(", ")));
@@ -364,8 +366,8 @@ impl Update {
         if self.condition.is_empty() {
             return Err(StoreError::new(code::INTERNAL, "a tracked write without a condition"));
         }
-        Ok(Body::new(&store.options.table, key.len() + size)
-            .key(&store.options.hash_key, key)
+        Ok(Body::new(&shared.options.table, key.len() + size)
+            .key(&shared.options.hash_key, key)
             .string("UpdateExpression", &expression)
             .string("ConditionExpression", &self.condition.join(" "))
             .names(&names)
@@ -384,10 +386,10 @@ mod tests {
     fn an_update_names_each_attribute_once_and_numbers_its_values() {
         let mut update = Update::default();
         update.set("sess", AttributeValue::S("{}".into()));
-        update.set_if_missing(CREATED_ATTR, codec::number(5));
+        update.set_if_missing(CREATED_ATTR, number(5));
         update.remove("user");
         let e = update.name("expires");
-        let now = update.value(codec::number(9));
+        let now = update.value(number(9));
         update.condition(&format!("{e} > {now}"));
         assert_eq!(update.name("sess"), "#n0");
         assert_eq!(

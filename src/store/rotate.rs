@@ -8,16 +8,25 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::devices::DEVICE_ATTR;
-use super::lifetime::{CREATED_ATTR, SEEN_ATTR};
-use super::Store;
-use crate::codec::{self, Item};
+use super::lifetime::Lifetime;
+use super::shared::{random_token, Shared};
+use super::users::Users;
+use crate::codec;
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::VERSION_ATTR;
-use crate::wire::{self, Target, Wire};
-use crate::wire_json::{self, Body};
+use crate::item::{now_ms, number, Item};
+use crate::schema::{CREATED_ATTR, DEVICE_ATTR, SEEN_ATTR, VERSION_ATTR};
+use crate::wire::{self, Target};
+use crate::wire_json::Body;
 
-impl Store {
+/// `rotate` over the shared parts and the concerns it keeps: the session's
+/// lifetime and its user.
+pub struct Rotation<'a> {
+    pub shared: &'a Shared,
+    pub lifetime: Lifetime<'a>,
+    pub users: Users<'a>,
+}
+
+impl Rotation<'_> {
     /// Moves the live session `old_sid` to `new_sid`. Refused, writing
     /// nothing: the same sid (ERR_INVALID_ARGUMENT), no live session at
     /// `old_sid` (ERR_SESSION_NOT_FOUND), a session already at `new_sid`
@@ -29,12 +38,12 @@ impl Store {
                 "rotate() needs a new sid different from the old one",
             ));
         }
-        let (old_key, new_key) = (self.key(old_sid)?, self.key(new_sid)?);
-        let wire = &self.ready().await?.wire;
-        let now_ms = codec::now_ms();
-        let old = self.read_whole(wire, &old_key).await?;
+        let (old_key, new_key) = (self.shared.key(old_sid)?, self.shared.key(new_sid)?);
+        let wire = &self.shared.ready().await?.wire;
+        let now_ms = now_ms();
+        let old = self.shared.read_consistent(wire, &old_key, None).await?;
         let found = match &old {
-            Some(item) if !self.past_lifetime(item, now_ms) => self.decode(&old_key, item.clone(), now_ms)?,
+            Some(item) if !self.lifetime.past(item, now_ms) => self.shared.decode(&old_key, item.clone(), now_ms)?,
             _ => None,
         };
         let (Some(old), Some(found)) = (old, found) else {
@@ -45,20 +54,26 @@ impl Store {
         };
         let end_ms = found.end.map_or(i64::MAX, |end| end.ms.ceil() as i64);
         // The session sealed (or compressed) again under its new key; its user and special keys with it.
-        let mut item = codec::encode_item(&self.options, new_key.clone(), found.sess, end_ms)?;
+        let mut item = codec::encode_item(&self.shared.options, new_key.clone(), found.sess, end_ms)?;
         for name in [CREATED_ATTR, DEVICE_ATTR, VERSION_ATTR] {
             if let Some(value) = old.get(name) {
                 item.insert(name.to_string(), value.clone());
             }
         }
-        if self.tracks_lifetime() {
-            item.insert(SEEN_ATTR.to_string(), codec::number(now_ms.floor() as i64));
+        if self.lifetime.tracks() {
+            item.insert(SEEN_ATTR.to_string(), number(now_ms.floor() as i64));
         }
-        let tombstone = codec::tombstone(self.layout(), &self.options.hash_key, old_key.clone(), now_ms);
-        let as_read = old.get(self.layout().sess_attr()).cloned();
-        let new_user = self.user_to_register(&item, &new_key);
+        let tombstone = codec::tombstone(
+            self.shared.layout(),
+            &self.shared.options.hash_key,
+            old_key.clone(),
+            now_ms,
+        );
+        let as_read = old.get(self.shared.layout().sess_attr()).cloned();
+        let new_user = self.users.to_register(&item, &new_key);
         if let Some(user) = &new_user {
-            self.user_index(wire)
+            self.users
+                .index(wire)
                 .register(user, &new_key, (now_ms / 1000.0).floor() as i64)
                 .await?;
         }
@@ -67,39 +82,23 @@ impl Store {
             Ok(reply) => reply,
             Err(err) => return Err(cancelled(err)),
         };
-        self.stats.write_units(wire::capacity_units(&reply));
-        self.recent.forget(&old_key);
+        self.shared.stats.write_units(wire::capacity_units(&reply));
+        self.users.recent.forget(&old_key);
         if let Some(user) = new_user {
-            self.remember_registered(new_key, user);
+            self.users.remember(new_key, user);
         }
         Ok(())
-    }
-
-    /// Every attribute of an item, read strongly consistent.
-    pub(super) async fn read_whole(&self, wire: &Wire, key: &str) -> StoreResult<Option<Item>> {
-        let body = Body::new(&self.options.table, key.len())
-            .key(&self.options.hash_key, key)
-            .boolean("ConsistentRead", true)
-            .string("ReturnConsumedCapacity", "TOTAL")
-            .finish();
-        let mut reply = wire.call(Target::GetItem, body).await?.done()?;
-        self.stats.read_units(wire::capacity_units(&reply));
-        let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
-        if let Some(item) = &item {
-            self.same_key(wire, item, key)?;
-        }
-        Ok(item)
     }
 
     /// The transaction: the new item where there is none, the tombstone over
     /// the old one as it was read.
     fn rotation(&self, item: &Item, tombstone: &Item, as_read: Option<AttributeValue>) -> StoreResult<Vec<u8>> {
-        let table = &self.options.table;
+        let table = &self.shared.options.table;
         let put_new = Body::untitled()
             .string("TableName", table)
             .item(item)?
             .string("ConditionExpression", "attribute_not_exists(#k)")
-            .names(&[("#k", &self.options.hash_key)])
+            .names(&[("#k", &self.shared.options.hash_key)])
             .finish();
         // Only over the session as read: a save or destroy since then wins (a touch may pass).
         let as_read = as_read.unwrap_or(AttributeValue::Null(true));
@@ -107,7 +106,7 @@ impl Store {
             .string("TableName", table)
             .item(tombstone)?
             .string("ConditionExpression", "#s = :s")
-            .names(&[("#s", self.layout().sess_attr())])
+            .names(&[("#s", self.shared.layout().sess_attr())])
             .values(&[(":s", &as_read)])?
             .finish();
         let mut actions = b"[{\"Put\":".to_vec();
@@ -118,7 +117,7 @@ impl Store {
         // Every attempt of this call carries one token: DynamoDB applies the
         // transaction once, and an attempt that lands after an earlier one did
         // (a timeout, a lost connection) succeeds instead of being refused.
-        let token = super::locks::new_owner_token()?;
+        let token = random_token()?;
         Ok(Body::untitled()
             .raw("TransactItems", &actions)
             .string("ClientRequestToken", &token)

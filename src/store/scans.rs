@@ -3,14 +3,15 @@
 //! in batches.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::Store;
-use crate::codec::{self, Item};
+use super::shared::Shared;
+use crate::codec;
 use crate::error::StoreResult;
-use crate::options::EXPIRES_ATTR;
+use crate::item::{now_ms, number, Item};
+use crate::schema::EXPIRES_ATTR;
 use crate::wire::{self, Target, Wire};
-use crate::wire_json::{self, Body};
+use crate::wire_json::{next_start, read_items, Body};
 
 /// Which of this store's items a scan returns.
 #[derive(Clone, Copy)]
@@ -20,20 +21,26 @@ enum Scope {
     All,
 }
 
-impl Store {
+/// The calls that walk the table, over the shared parts.
+pub struct Scans<'a> {
+    pub shared: &'a Shared,
+}
+
+impl Scans<'_> {
     /// Every live session of this store as (sid, session JSON).
     pub async fn all(&self) -> StoreResult<Vec<(String, String)>> {
-        self.refuse_with_hashed_ids("all()")?;
+        self.shared.refuse_with_hashed_ids("all()")?;
         let items = self.scan(Scope::Live, true).await?;
         Ok(items
             .into_iter()
             .filter_map(|item| {
                 let sid = self.sid_of_item(&item)?;
-                let key = format!("{}{sid}", self.options.prefix);
-                match self.decode(&key, item, codec::now_ms()) {
+                let key = format!("{}{sid}", self.shared.options.prefix);
+                match self.shared.decode(&key, item, now_ms()) {
                     Ok(found) => Some((sid, found?.sess)),
                     Err(err) => {
-                        self.logger
+                        self.shared
+                            .logger
                             .warn(format!("all() leaves out session \"{sid}\": {}", err.message));
                         None
                     }
@@ -43,7 +50,7 @@ impl Store {
     }
 
     pub async fn ids(&self) -> StoreResult<Vec<String>> {
-        self.refuse_with_hashed_ids("ids()")?;
+        self.shared.refuse_with_hashed_ids("ids()")?;
         let items = self.scan(Scope::Live, false).await?;
         Ok(items.iter().filter_map(|item| self.sid_of_item(item)).collect())
     }
@@ -65,28 +72,28 @@ impl Store {
 
     /// Deletes page by page, so a large table is never held in memory.
     async fn delete_scope(&self, scope: Scope) -> StoreResult<u32> {
-        let wire = &self.ready().await?.wire;
+        let wire = &self.shared.ready().await?.wire;
         let mut pages = Pages::new(self.scan_request(scope, false));
         let mut deleted = 0;
-        while let Some(items) = pages.next(self, wire).await? {
+        while let Some(items) = pages.next(self.shared, wire).await? {
             let keys = items
                 .into_iter()
-                .filter_map(|mut item| match item.remove(&self.options.hash_key) {
+                .filter_map(|mut item| match item.remove(&self.shared.options.hash_key) {
                     Some(AttributeValue::S(key)) => Some(key),
                     _ => None,
                 })
                 .collect();
-            deleted += self.batch(wire).delete_keys(keys).await?;
+            deleted += self.shared.batch(wire).delete_keys(keys).await?;
         }
         Ok(deleted)
     }
 
     /// All pages of a scan of this store's items.
     async fn scan(&self, scope: Scope, with_session: bool) -> StoreResult<Vec<Item>> {
-        let wire = &self.ready().await?.wire;
+        let wire = &self.shared.ready().await?.wire;
         let mut pages = Pages::new(self.scan_request(scope, with_session));
         let mut items = Vec::new();
-        while let Some(page) = pages.next(self, wire).await? {
+        while let Some(page) = pages.next(self.shared, wire).await? {
             items.extend(page);
         }
         Ok(items)
@@ -96,9 +103,9 @@ impl Store {
     /// judged as `get` judges it: to the millisecond where the item says
     /// (`expiresMs`), else by its whole-second `expires`.
     fn scan_request(&self, scope: Scope, with_session: bool) -> ScanRequest {
-        let layout = self.layout();
+        let layout = self.shared.layout();
         let exact = layout.exact_attr();
-        let mut names = vec![("#k", self.options.hash_key.clone())];
+        let mut names = vec![("#k", self.shared.options.hash_key.clone())];
         let mut values = Vec::new();
         let mut conditions = Vec::new();
         if with_session || matches!(scope, Scope::Live) {
@@ -108,9 +115,9 @@ impl Store {
             names.push(("#e", EXPIRES_ATTR.to_string()));
             names.extend(exact.map(|exact| ("#x", exact.to_string())));
         }
-        if !self.options.prefix.is_empty() {
+        if !self.shared.options.prefix.is_empty() {
             conditions.push("begins_with(#k, :p)");
-            values.push((":p", AttributeValue::S(self.options.prefix.clone())));
+            values.push((":p", AttributeValue::S(self.shared.options.prefix.clone())));
         }
         match (scope, exact) {
             (Scope::Live, None) => conditions.push("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now)"),
@@ -123,10 +130,10 @@ impl Store {
             (Scope::All, _) => {}
         }
         if !matches!(scope, Scope::All) {
-            let now_ms = codec::now_ms();
-            values.push((":now", codec::number(layout.now(now_ms))));
+            let now_ms = now_ms();
+            values.push((":now", number(layout.now(now_ms))));
             if exact.is_some() {
-                values.push((":nowms", codec::number(now_ms.floor() as i64)));
+                values.push((":nowms", number(now_ms.floor() as i64)));
             }
         }
         ScanRequest {
@@ -143,8 +150,8 @@ impl Store {
     }
 
     fn sid_of_item(&self, item: &Item) -> Option<String> {
-        match item.get(&self.options.hash_key) {
-            Some(AttributeValue::S(key)) => codec::sid_of(&self.options.prefix, key).map(str::to_string),
+        match item.get(&self.shared.options.hash_key) {
+            Some(AttributeValue::S(key)) => codec::sid_of(&self.shared.options.prefix, key).map(str::to_string),
             _ => None,
         }
     }
@@ -193,32 +200,15 @@ impl Pages {
         }
     }
 
-    async fn next(&mut self, store: &Store, wire: &Wire) -> StoreResult<Option<Vec<Item>>> {
+    async fn next(&mut self, shared: &Shared, wire: &Wire) -> StoreResult<Option<Vec<Item>>> {
         if self.done {
             return Ok(None);
         }
-        let body = self.request.body(&store.options.table, self.start.as_ref())?;
+        let body = self.request.body(&shared.options.table, self.start.as_ref())?;
         let mut reply = wire.call(Target::Scan, body).await?.done()?;
-        store.stats.read_units(wire::capacity_units(&reply));
+        shared.stats.read_units(wire::capacity_units(&reply));
         self.start = next_start(&mut reply);
         self.done = self.start.is_none();
         read_items(&mut reply).map(Some)
     }
-}
-
-fn is_empty_map(value: &Value) -> bool {
-    value.as_object().is_none_or(Map::is_empty)
-}
-
-/// The `Items` of a Scan or Query reply.
-pub(super) fn read_items(reply: &mut Map<String, Value>) -> StoreResult<Vec<Item>> {
-    match reply.remove("Items") {
-        Some(Value::Array(items)) => items.into_iter().map(wire_json::read_item).collect(),
-        _ => Ok(Vec::new()),
-    }
-}
-
-/// The `LastEvaluatedKey` of a Scan or Query reply, when there is another page.
-pub(super) fn next_start(reply: &mut Map<String, Value>) -> Option<Value> {
-    reply.remove("LastEvaluatedKey").filter(|key| !is_empty_map(key))
 }

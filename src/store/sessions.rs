@@ -9,36 +9,59 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::devices::Device;
-use super::lifetime::{Write, CREATED_ATTR};
-use super::{Found, Store};
-use crate::codec::{self, Item};
+use super::lifetime::{Lifetime, Write};
+use super::migrate::Migration;
+use super::shared::Shared;
+use super::users::Users;
+use super::versions::{conflict, holds_save, version_of};
+use crate::codec;
 use crate::error::{code, StoreError, StoreResult};
 use crate::expiry::CookieTimes;
-use crate::options::{DESTROYED_ATTR, EXPIRES_ATTR, VERSION_ATTR};
+use crate::item::{item_size, now_ms, number, Item};
+use crate::layout::End;
 use crate::payload;
-use crate::recent::{Read, Remembering, Rules, SessionCalls, Written};
+use crate::recent::{Read, RecentSessions, Remembering, Rules, SessionCalls, Written};
+use crate::schema::{CREATED_ATTR, DESTROYED_ATTR, EXPIRES_ATTR, VERSION_ATTR};
 use crate::stats::Stats;
 use crate::wire::{self, Outcome, Target, Wire};
 use crate::wire_json::{self, Body};
 
-impl Store {
+/// A stored session as `get` returns it: its JSON and its end.
+pub struct Found {
+    pub sess: String,
+    pub end: Option<End>,
+    /// With `versioning`: the version read (0 for an item written without).
+    pub version: Option<f64>,
+}
+
+/// The session calls over the shared parts, the memo of what was read, and
+/// the concerns a save or read passes through.
+pub struct Sessions<'a> {
+    pub shared: &'a Shared,
+    pub recent: &'a RecentSessions,
+    pub lifetime: Lifetime<'a>,
+    pub users: Users<'a>,
+    pub migration: Migration<'a>,
+}
+
+impl Sessions<'_> {
     /// The session calls, behind the layer that remembers what was read.
-    fn sessions(&self) -> Remembering<'_, Store> {
+    fn remembering(&self) -> Remembering<'_, Self> {
         Remembering {
             calls: self,
-            memo: &self.recent,
+            memo: self.recent,
             rules: Rules {
-                touch_after: self.options.costs.touch_after_ms,
-                keep_content: self.options.costs.skip_unchanged_writes,
+                touch_after: self.shared.options.costs.touch_after_ms,
+                keep_content: self.shared.options.costs.skip_unchanged_writes,
             },
-            stats: &self.stats,
+            stats: &self.shared.stats,
         }
     }
 
     /// The stored session, or None when missing or expired.
     pub async fn get(&self, sid: &str) -> StoreResult<Option<Found>> {
-        let key = self.key(sid)?;
-        let read = self.sessions().get(sid, &key).await?;
+        let key = self.shared.key(sid)?;
+        let read = self.remembering().get(sid, &key).await?;
         Ok(read.map(|read| Found {
             end: read.end,
             sess: read.sess,
@@ -58,31 +81,35 @@ impl Store {
         read_version: Option<f64>,
         device: Option<Device>,
     ) -> StoreResult<Option<f64>> {
-        let expires = self.end_at(codec::now_ms(), times);
-        let key = self.key(sid)?;
-        let read_version = self.options.versioning.then(|| {
+        let expires = self.shared.end_at(now_ms(), times);
+        let key = self.shared.key(sid)?;
+        let read_version = self.shared.options.versioning.then(|| {
             read_version
                 .filter(|v| v.is_finite() && *v >= 0.0)
                 .unwrap_or(0.0)
                 .floor()
         });
-        match self.sessions().set(&key, sess, expires, read_version, &device).await? {
+        match self
+            .remembering()
+            .set(&key, sess, expires, read_version, &device)
+            .await?
+        {
             Written::Saved(version) => Ok(version),
             Written::Ended => {
-                self.logger.debug(format!(
+                self.shared.logger.debug(format!(
                     "a save of \"{key}\" came after the session's absoluteTimeout; nothing was written"
                 ));
                 Ok(read_version)
             }
             Written::Unchanged | Written::Touched(_) => Ok(read_version),
             Written::Gone => {
-                self.logger.debug(format!(
+                self.shared.logger.debug(format!(
                     "an unchanged save found no live session \"{key}\"; not recreating it"
                 ));
                 Ok(read_version)
             }
             Written::Refused => {
-                self.logger.debug(format!(
+                self.shared.logger.debug(format!(
                     "a save of \"{key}\" arrived after it was destroyed; the session stays destroyed"
                 ));
                 Ok(read_version)
@@ -95,58 +122,52 @@ impl Store {
     /// creates an item. Within `touchAfter` of the last refresh this process
     /// saw, writes nothing and returns the stored expiry.
     pub async fn touch(&self, sid: &str, times: CookieTimes) -> StoreResult<Option<i64>> {
-        let end = self.end_at(codec::now_ms(), times);
-        let key = self.key(sid)?;
-        let touched = self.sessions().touch(&key, end).await?;
+        let end = self.shared.end_at(now_ms(), times);
+        let key = self.shared.key(sid)?;
+        let touched = self.remembering().touch(&key, end).await?;
         Ok(touched.map(|end| (end / 1000.0).ceil() as i64))
     }
 
     pub async fn destroy(&self, sid: &str) -> StoreResult<()> {
-        let key = self.key(sid)?;
-        self.sessions().destroy(sid, &key).await
+        let key = self.shared.key(sid)?;
+        self.remembering().destroy(sid, &key).await
     }
 
     /// The GetItem body of `get`.
     fn get_body(&self, key: &str) -> Vec<u8> {
-        let hash_key = self.options.hash_key.as_str();
+        let hash_key = self.shared.options.hash_key.as_str();
         let mut names = vec![
-            ("#s", self.layout().sess_attr()),
+            ("#s", self.shared.layout().sess_attr()),
             ("#e", EXPIRES_ATTR),
             ("#k", hash_key),
         ];
-        names.extend(self.layout().exact_attr().map(|exact| ("#x", exact)));
-        if self.options.versioning {
+        names.extend(self.shared.layout().exact_attr().map(|exact| ("#x", exact)));
+        if self.shared.options.versioning {
             names.push(("#v", VERSION_ATTR));
         }
-        if self.options.absolute_timeout_ms.is_some() {
+        if self.shared.options.absolute_timeout_ms.is_some() {
             names.push(("#c", CREATED_ATTR));
         }
         let projection: Vec<&str> = names.iter().map(|(placeholder, _)| *placeholder).collect();
-        Body::new(&self.options.table, key.len())
-            .key(&self.options.hash_key, key)
-            .boolean("ConsistentRead", self.options.costs.consistent_read)
+        Body::new(&self.shared.options.table, key.len())
+            .key(&self.shared.options.hash_key, key)
+            .boolean("ConsistentRead", self.shared.options.costs.consistent_read)
             .string("ProjectionExpression", &projection.join(", "))
             .names(&names)
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish()
     }
 
-    /// With `versioning`: the version an item holds (0 for one written without).
-    fn version_of(&self, item: Option<&Item>) -> Option<f64> {
-        let versioning = self.options.versioning;
-        versioning.then(|| codec::read_number(item.and_then(|item| item.get(VERSION_ATTR))).unwrap_or(0.0))
-    }
-
     /// Writes a session served unsealed (under `acceptUnsealed`) back sealed,
     /// unless a save changed it since it was read: sessions kept alive by
     /// touches alone leave their plaintext behind too. A failure only delays it.
     async fn reseal(&self, wire: &Wire, key: &str, sess: &str, as_read: AttributeValue) {
-        let body = payload::encode(&self.options.payload, key, sess.to_string()).and_then(|sealed| {
-            Ok(Body::new(&self.options.table, key.len() + 2 * sess.len())
-                .key(&self.options.hash_key, key)
+        let body = payload::encode(&self.shared.options.payload, key, sess.to_string()).and_then(|sealed| {
+            Ok(Body::new(&self.shared.options.table, key.len() + 2 * sess.len())
+                .key(&self.shared.options.hash_key, key)
                 .string("UpdateExpression", "SET #s = :sealed")
                 .string("ConditionExpression", "#s = :read")
-                .names(&[("#s", self.layout().sess_attr())])
+                .names(&[("#s", self.shared.layout().sess_attr())])
                 .values(&[(":sealed", &sealed), (":read", &as_read)])?
                 .string("ReturnConsumedCapacity", "TOTAL")
                 .finish())
@@ -156,9 +177,10 @@ impl Store {
             Err(err) => Err(err),
         };
         match written {
-            Ok(Outcome::Done(reply)) => self.stats.write_units(wire::capacity_units(&reply)),
+            Ok(Outcome::Done(reply)) => self.shared.stats.write_units(wire::capacity_units(&reply)),
             Ok(Outcome::ConditionFailed(_)) => {} // a save got there first, sealed
             Err(err) => self
+                .shared
                 .logger
                 .debug(format!("an unsealed session was not sealed yet: {}", err.message)),
         }
@@ -167,9 +189,9 @@ impl Store {
     /// The PutItem of a save; false when a tombstone refused it (the session
     /// was destroyed while this save was on its way: the destroy wins).
     async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now_ms: f64) -> StoreResult<bool> {
-        let layout = self.layout();
-        let (now, now_exact) = (codec::number(layout.now(now_ms)), codec::number(now_ms.floor() as i64));
-        let read = read_version.map(|read| codec::number(read as i64));
+        let layout = self.shared.layout();
+        let (now, now_exact) = (number(layout.now(now_ms)), number(now_ms.floor() as i64));
+        let read = read_version.map(|read| number(read as i64));
         let mut names = vec![("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR)];
         let mut values = vec![(":now", &now)];
         // What may be saved over has ended: to the millisecond where the item says.
@@ -195,7 +217,7 @@ impl Store {
         if read_version.is_some() {
             names.push(("#v", VERSION_ATTR));
         }
-        let mut body = Body::new(&self.options.table, codec::item_size(&item))
+        let mut body = Body::new(&self.shared.options.table, item_size(&item))
             .item(&item)?
             .string("ConditionExpression", &condition)
             .names(&names)
@@ -206,12 +228,16 @@ impl Store {
         let body = body.string("ReturnConsumedCapacity", "TOTAL").finish();
         match wire.call(Target::PutItem, body).await? {
             Outcome::Done(reply) => {
-                self.stats.write_units(wire::capacity_units(&reply));
+                self.shared.stats.write_units(wire::capacity_units(&reply));
                 Ok(true)
             }
             Outcome::ConditionFailed(mut failed) => {
                 let old = failed.body.remove("Item").map(wire_json::read_item).transpose()?;
-                if failed.maybe_ours && old.as_ref().is_some_and(|old| holds_save(self.layout(), old, &item)) {
+                if failed.maybe_ours
+                    && old
+                        .as_ref()
+                        .is_some_and(|old| holds_save(self.shared.layout(), old, &item))
+                {
                     return Ok(true);
                 }
                 let destroyed = old.as_ref().is_some_and(|old| old.contains_key(DESTROYED_ATTR));
@@ -225,33 +251,33 @@ impl Store {
 }
 
 /// The session calls as they reach the table: every one is sent.
-impl SessionCalls for Store {
+impl SessionCalls for Sessions<'_> {
     type Extra = Option<Device>;
 
     async fn read(&self, sid: &str, key: &str) -> StoreResult<Option<Read>> {
-        let wire = &self.ready().await?.wire;
-        let sess_attr = self.layout().sess_attr();
+        let wire = &self.shared.ready().await?.wire;
+        let sess_attr = self.shared.layout().sess_attr();
         let mut reply = wire.call(Target::GetItem, self.get_body(key)).await?.done()?;
         let item = reply.remove("Item").map(wire_json::read_item).transpose()?;
         if let Some(item) = &item {
-            self.same_key(wire, item, key)?;
+            self.shared.same_key(wire, item, key)?;
         }
-        Stats::count(&self.stats.gets);
-        self.stats.read_units(wire::capacity_units(&reply));
-        let version = self.version_of(item.as_ref());
+        Stats::count(&self.shared.stats.gets);
+        self.shared.stats.read_units(wire::capacity_units(&reply));
+        let version = version_of(self.shared.options.versioning, item.as_ref());
         // Under acceptUnsealed a plain session is sealed in place once read.
-        let as_read = match (&item, &self.options.payload.encryption) {
+        let as_read = match (&item, &self.shared.options.payload.encryption) {
             (Some(item), Some(encryption)) if encryption.accept_unsealed => item.get(sess_attr).cloned(),
             _ => None,
         };
-        let now_ms = codec::now_ms();
+        let now_ms = now_ms();
         if let Some(item) = &item {
-            self.note_created(key, item);
+            self.lifetime.note_created(key, item);
         }
         let found = match item {
-            Some(item) if self.past_lifetime(&item, now_ms) => None,
-            Some(item) => self.decode(key, item, now_ms)?,
-            None if self.options.migrate_from.is_some() => self.migrate(wire, sid, key).await?,
+            Some(item) if self.lifetime.past(&item, now_ms) => None,
+            Some(item) => self.shared.decode(key, item, now_ms)?,
+            None if self.shared.options.migrate_from.is_some() => self.migration.migrate(wire, sid, key).await?,
             None => None,
         };
         if let (Some(found), Some(as_read)) = (&found, as_read) {
@@ -274,16 +300,16 @@ impl SessionCalls for Store {
         read_version: Option<f64>,
         device: &Option<Device>,
     ) -> StoreResult<Written> {
-        let now_ms = codec::now_ms();
-        let mut item = codec::encode_item(&self.options, key.to_string(), sess, expires)?;
+        let now_ms = now_ms();
+        let mut item = codec::encode_item(&self.shared.options, key.to_string(), sess, expires)?;
         let new_version = read_version.map(|read| read + 1.0);
         if let Some(version) = new_version {
-            item.insert(VERSION_ATTR.to_string(), codec::number(version as i64));
+            item.insert(VERSION_ATTR.to_string(), number(version as i64));
         }
-        let wire = &self.ready().await?.wire;
-        let new_user = self.user_to_register(&item, key);
+        let wire = &self.shared.ready().await?.wire;
+        let new_user = self.users.to_register(&item, key);
         let save = async {
-            if self.tracks_lifetime() {
+            if self.lifetime.tracks() {
                 let write = Write {
                     key,
                     item: Some(item),
@@ -291,7 +317,7 @@ impl SessionCalls for Store {
                     read_version,
                     device: device.as_ref(),
                 };
-                return self.write_tracked(wire, write).await;
+                return self.lifetime.write_tracked(wire, write).await;
             }
             let landed = self.put_session(wire, item, read_version, now_ms).await?;
             Ok(if landed {
@@ -304,17 +330,17 @@ impl SessionCalls for Store {
             // Both land before the save is acknowledged, so a session whose
             // save was acknowledged is always in the registry.
             Some(user) => {
-                let index = self.user_index(wire);
+                let index = self.users.index(wire);
                 let register = index.register(user, key, (now_ms / 1000.0).floor() as i64);
                 tokio::try_join!(register, save)?.1
             }
             None => save.await?,
         };
-        Stats::count(&self.stats.sets);
+        Stats::count(&self.shared.stats.sets);
         if let (Written::Saved(_), Some(user)) = (&written, new_user) {
-            self.remember_registered(key.to_string(), user.clone());
-            if let Some(max) = self.options.users.max_sessions {
-                self.limit_sessions(wire, &user, key, max).await.map_err(|err| {
+            self.users.remember(key.to_string(), user.clone());
+            if let Some(max) = self.shared.options.users.max_sessions {
+                self.users.limit_sessions(wire, &user, key, max).await.map_err(|err| {
                     StoreError::new(
                         &err.code,
                         format!(
@@ -329,8 +355,8 @@ impl SessionCalls for Store {
     }
 
     async fn refresh(&self, key: &str, expires: i64) -> StoreResult<Option<i64>> {
-        let wire = &self.ready().await?.wire;
-        if self.tracks_lifetime() {
+        let wire = &self.shared.ready().await?.wire;
+        if self.lifetime.tracks() {
             let write = Write {
                 key,
                 item: None,
@@ -338,23 +364,23 @@ impl SessionCalls for Store {
                 read_version: None,
                 device: None,
             };
-            let touched = self.write_tracked(wire, write).await;
-            Stats::count(&self.stats.touches);
+            let touched = self.lifetime.write_tracked(wire, write).await;
+            Stats::count(&self.shared.stats.touches);
             return Ok(match touched? {
                 Written::Touched(stored) => Some(stored),
                 _ => None,
             });
         }
-        let layout = self.layout();
+        let layout = self.shared.layout();
         let [(_, e), (second, t)] = &layout.expiry_attributes(expires)[..] else {
             return Err(StoreError::new(
                 code::INTERNAL,
                 "a layout without two expiry attributes",
             ));
         };
-        let now_ms = codec::now_ms();
-        let now = codec::number(layout.now(now_ms));
-        let now_exact = codec::number(now_ms.floor() as i64);
+        let now_ms = now_ms();
+        let now = number(layout.now(now_ms));
+        let now_exact = number(now_ms.floor() as i64);
         let names = [("#e", EXPIRES_ATTR), ("#s", layout.sess_attr()), ("#t", second)];
         let mut values = vec![(":e", e), (":now", &now), (":t", t)];
         // Only a live session, to the millisecond where the item says so.
@@ -364,8 +390,8 @@ impl SessionCalls for Store {
         } else {
             "attribute_exists(#s) AND #e > :now"
         };
-        let body = Body::new(&self.options.table, key.len())
-            .key(&self.options.hash_key, key)
+        let body = Body::new(&self.shared.options.table, key.len())
+            .key(&self.shared.options.hash_key, key)
             .string("UpdateExpression", layout.expiry_update())
             .string("ConditionExpression", condition)
             .names(&names)
@@ -373,10 +399,10 @@ impl SessionCalls for Store {
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
         let result = wire.call(Target::UpdateItem, body).await;
-        Stats::count(&self.stats.touches);
+        Stats::count(&self.shared.stats.touches);
         match result? {
             Outcome::Done(reply) => {
-                self.stats.write_units(wire::capacity_units(&reply));
+                self.shared.stats.write_units(wire::capacity_units(&reply));
                 Ok(Some(expires))
             }
             Outcome::ConditionFailed(_) => Ok(None),
@@ -384,51 +410,31 @@ impl SessionCalls for Store {
     }
 
     async fn remove(&self, sid: &str, key: &str) -> StoreResult<()> {
-        let wire = &self.ready().await?.wire;
-        let tombstone = codec::tombstone(self.layout(), &self.options.hash_key, key.to_string(), codec::now_ms());
-        let body = Body::new(&self.options.table, 0)
+        let wire = &self.shared.ready().await?.wire;
+        let tombstone = codec::tombstone(
+            self.shared.layout(),
+            &self.shared.options.hash_key,
+            key.to_string(),
+            now_ms(),
+        );
+        let body = Body::new(&self.shared.options.table, 0)
             .item(&tombstone)?
             // Only over an item: destroying a sid that was never saved (every
             // regenerate does) leaves nothing behind.
             .string("ConditionExpression", "attribute_exists(#k)")
-            .names(&[("#k", &self.options.hash_key)])
+            .names(&[("#k", &self.shared.options.hash_key)])
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
-        let result = match self.options.migrate_from {
+        let result = match self.shared.options.migrate_from {
             // The session may still be stored in the old layout too.
-            Some(_) => {
-                tokio::try_join!(wire.call(Target::PutItem, body), self.delete_old(wire, sid)).map(|(put, _)| put)
-            }
+            Some(_) => tokio::try_join!(wire.call(Target::PutItem, body), self.migration.delete_old(wire, sid))
+                .map(|(put, _)| put),
             None => wire.call(Target::PutItem, body).await,
         };
-        Stats::count(&self.stats.destroys);
+        Stats::count(&self.shared.stats.destroys);
         if let Outcome::Done(reply) = result? {
-            self.stats.write_units(wire::capacity_units(&reply));
+            self.shared.stats.write_units(wire::capacity_units(&reply));
         }
         Ok(())
     }
-}
-
-/// Whether a stored item is this versioned save: after an attempt that may
-/// have been applied, a failed condition is checked against it, so a save is
-/// never reported as conflicting with itself.
-pub(super) fn holds_save(layout: crate::layout::Layout, stored: &Item, saved: &Item) -> bool {
-    let sess = layout.sess_attr();
-    stored.get(VERSION_ATTR).is_some()
-        && stored.get(VERSION_ATTR) == saved.get(VERSION_ATTR)
-        && stored.get(sess) == saved.get(sess)
-}
-
-pub(super) fn conflict(read: f64, stored: Option<&Item>) -> StoreError {
-    let Some(stored) = stored else {
-        return StoreError::new(
-            code::SESSION_CONFLICT,
-            format!("the session was removed since it was read (read version {read}); it is not recreated from a stale copy"),
-        );
-    };
-    let stored = codec::read_number(stored.get(VERSION_ATTR)).unwrap_or(0.0);
-    StoreError::new(
-        code::SESSION_CONFLICT,
-        format!("the session changed since it was read (read version {read}, stored version {stored}); reload it and apply the change again"),
-    )
 }

@@ -14,20 +14,23 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::Value;
 
 use super::batch::Batch;
-use super::devices::{Device, DEVICE_ATTR};
-use super::lifetime::{CREATED_ATTR, SEEN_ATTR};
-use super::scans::{next_start, read_items};
-use super::{Store, MEMO_LIMIT};
-use crate::codec::{self, Item};
+use super::devices::Device;
+use super::shared::{Memo, Shared};
+use crate::codec::{self, user_argument, UserArg};
 use crate::error::{code, StoreError, StoreResult};
-use crate::options::{StoreOptions, UserOptions, EXPIRES_ATTR, EXPIRES_MS_ATTR, TYPE_ATTR};
+use crate::item::{now_ms, number, read_number, Item};
+use crate::options::StoreOptions;
+use crate::recent::RecentSessions;
+use crate::schema::{
+    is_registry_sid, CREATED_ATTR, DESTROYED_ATTR, DEVICE_ATTR, EXPIRES_ATTR, EXPIRES_MS_ATTR, REGISTRY_MARK,
+    REGISTRY_SIDS_ATTR, REGISTRY_TYPE, SEEN_ATTR, TYPE_ATTR,
+};
 use crate::stats::Stats;
 use crate::table;
-use crate::wire::{self, Target, Wire};
-use crate::wire_json::Body;
+use crate::wire::{self, Outcome, Target, Wire};
+use crate::wire_json::{next_start, read_items, Body};
 
 /// A session re-saved under the same user within this time needs no new
 /// registry entry: the one made before still covers the index's lag.
@@ -39,71 +42,6 @@ pub const REGISTRY_WINDOW_S: i64 = 60;
 /// Buckets read: the current one and the two before it, so every entry from
 /// the last two windows is seen.
 const REGISTRY_BUCKETS_READ: i64 = 3;
-/// Marks registry keys among session keys; no session id may start with it.
-pub const REGISTRY_MARK: &str = "~user~";
-const REGISTRY_TYPE: &str = "connect-session-users";
-pub const REGISTRY_SIDS_ATTR: &str = "sids";
-/// Users are index keys; this leaves room for the prefix in registry keys.
-const MAX_USER_BYTES: usize = 1024;
-
-/// The user attribute `set` writes for this session, if any: the value at
-/// `userPath` (strings as is, numbers and booleans as JSON), or with
-/// `indexAnonymous` the session key for sessions without a user.
-pub fn user_attribute(users: &UserOptions, session: &Value, key: &str) -> StoreResult<Option<String>> {
-    if !users.enabled() {
-        return Ok(None);
-    }
-    let value = users.path.iter().try_fold(session, |value, segment| value.get(segment));
-    let invalid = |what: &str| {
-        StoreError::new(
-            code::INVALID_USER,
-            format!("the session value at userPath \"{}\" {what}", users.path.join(".")),
-        )
-    };
-    let user = match value {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(value @ (Value::Number(_) | Value::Bool(_))) => Some(value.to_string()),
-        Some(Value::Object(_) | Value::Array(_)) => {
-            return Err(invalid("is an object or array; it must be a string or a number"))
-        }
-    };
-    match user {
-        Some(user) if user.len() > MAX_USER_BYTES => Err(invalid(&format!("is over {MAX_USER_BYTES} bytes"))),
-        Some(user) => Ok(Some(user)),
-        None if users.index_anonymous => Ok(Some(key.to_string())),
-        None => Ok(None),
-    }
-}
-
-/// A user given to one of the user methods, as `set` would have stored it.
-pub fn user_argument(user: UserArg) -> StoreResult<String> {
-    let text = match user {
-        UserArg::Text(text) => text,
-        UserArg::Number(n) => match serde_json::Number::from_f64(n) {
-            Some(_) if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 => format!("{}", n as i64),
-            Some(number) => number.to_string(),
-            None => String::new(),
-        },
-    };
-    if text.is_empty() || text.len() > MAX_USER_BYTES {
-        return Err(StoreError::new(
-            code::INVALID_USER,
-            format!("user must be a non-empty string of at most {MAX_USER_BYTES} bytes, or a finite number"),
-        ));
-    }
-    Ok(text)
-}
-
-pub enum UserArg {
-    Text(String),
-    Number(f64),
-}
-
-pub fn is_registry_sid(sid: &str) -> bool {
-    sid.starts_with(REGISTRY_MARK)
-}
 
 fn registry_key(prefix: &str, bucket: i64, user: &str) -> String {
     format!("{prefix}{REGISTRY_MARK}{bucket}~{user}")
@@ -154,7 +92,7 @@ impl UserIndex<'_> {
             .names(&[("#sids", REGISTRY_SIDS_ATTR), ("#e", EXPIRES_ATTR), ("#t", TYPE_ATTR)])
             .values(&[
                 (":sid", &AttributeValue::Ss(vec![key.to_string()])),
-                (":e", &codec::number(expires)),
+                (":e", &number(expires)),
                 (":t", &AttributeValue::S(REGISTRY_TYPE.to_string())),
             ])?
             .string("ReturnConsumedCapacity", "TOTAL")
@@ -191,7 +129,7 @@ impl UserIndex<'_> {
             DEVICE_ATTR,
         ];
         let items = self.batch().get_keys(keys.into_iter().collect(), &attributes).await?;
-        let now_ms = codec::now_ms();
+        let now_ms = now_ms();
         let absolute = self.options.absolute_timeout_ms;
         let mut sessions: Vec<UserSession> = items
             .into_iter()
@@ -238,7 +176,7 @@ impl UserIndex<'_> {
 
     /// The keys registered for `user` in the recent buckets.
     async fn registered_keys(&self, user: &str) -> StoreResult<Vec<String>> {
-        let current = bucket_of((codec::now_ms() / 1000.0).floor() as i64);
+        let current = bucket_of((now_ms() / 1000.0).floor() as i64);
         let buckets = (0..REGISTRY_BUCKETS_READ)
             .map(|back| registry_key(&self.options.prefix, current - back, user))
             .collect();
@@ -269,45 +207,46 @@ impl UserIndex<'_> {
     }
 }
 
-impl Store {
-    pub(super) fn user_index<'a>(&'a self, wire: &'a Wire) -> UserIndex<'a> {
+/// The user calls over the shared parts, and this concern's own state.
+pub struct Users<'a> {
+    pub shared: &'a Shared,
+    /// Session key -> (user, when this store registered it).
+    pub registered: &'a Memo<(String, Instant)>,
+    /// What the session calls remember, which a session ended here leaves.
+    pub recent: &'a RecentSessions,
+}
+
+impl Users<'_> {
+    pub fn index<'a>(&'a self, wire: &'a Wire) -> UserIndex<'a> {
         UserIndex {
             wire,
-            options: &self.options,
-            stats: &self.stats,
+            options: &self.shared.options,
+            stats: &self.shared.stats,
         }
     }
 
     /// The user this write gives the session, unless this store registered
     /// the same pair recently. Anonymous sessions indexed under their own key
     /// are never looked up by user, so they are not registered.
-    pub(super) fn user_to_register(&self, item: &Item, key: &str) -> Option<String> {
-        let user = match item.get(&self.options.users.attribute) {
-            Some(AttributeValue::S(user)) if self.options.users.enabled() && user != key => user,
+    pub fn to_register(&self, item: &Item, key: &str) -> Option<String> {
+        let user = match item.get(&self.shared.options.users.attribute) {
+            Some(AttributeValue::S(user)) if self.shared.options.users.enabled() && user != key => user,
             _ => return None,
         };
-        let Ok(registered) = self.registered.lock() else {
-            return Some(user.clone());
-        };
-        match registered.get(key) {
-            Some((known, at)) if known == user && at.elapsed() < REGISTERED_FRESH => None,
+        match self.registered.get(key) {
+            Some((known, at)) if &known == user && at.elapsed() < REGISTERED_FRESH => None,
             _ => Some(user.clone()),
         }
     }
 
-    pub(super) fn remember_registered(&self, key: String, user: String) {
-        if let Ok(mut registered) = self.registered.lock() {
-            if registered.len() >= MEMO_LIMIT {
-                registered.clear();
-            }
-            registered.insert(key, (user, Instant::now()));
-        }
+    pub fn remember(&self, key: String, user: String) {
+        self.registered.insert(key, (user, Instant::now()));
     }
 
     /// Destroys the sessions of `user` that expire soonest until at most
     /// `max` are left; the session just saved is never one of them.
-    pub(super) async fn limit_sessions(&self, wire: &Wire, user: &str, keep: &str, max: u32) -> StoreResult<u32> {
-        let sessions = self.user_index(wire).sessions(user).await?;
+    pub async fn limit_sessions(&self, wire: &Wire, user: &str, keep: &str, max: u32) -> StoreResult<u32> {
+        let sessions = self.index(wire).sessions(user).await?;
         let excess = sessions.len().saturating_sub(max as usize);
         let oldest = sessions
             .into_iter()
@@ -315,25 +254,28 @@ impl Store {
             .filter(|key| key != keep)
             .take(excess)
             .collect();
-        self.batch(wire).tombstone_keys(self.layout(), oldest).await
+        self.shared
+            .batch(wire)
+            .tombstone_keys(self.shared.layout(), oldest)
+            .await
     }
 
     /// Makes sure the table has the user index, adding it if needed.
-    pub async fn ensure_user_index(&self) -> StoreResult<()> {
-        let client = &self.ready().await?.sdk;
-        table::ensure_user_index(client, &self.options, &self.logger).await
+    pub async fn ensure_index(&self) -> StoreResult<()> {
+        let client = &self.shared.ready().await?.sdk;
+        table::ensure_user_index(client, &self.shared.options, &self.shared.logger).await
     }
 
     /// The live sessions of a user, each with its sid.
     pub async fn sessions_for_user(&self, user: UserArg) -> StoreResult<Vec<(String, UserSession)>> {
         let user = user_argument(user)?;
-        self.refuse_with_hashed_ids("listSessionsForUser()")?;
-        let wire = &self.ready().await?.wire;
-        let sessions = self.user_index(wire).sessions(&user).await?;
+        self.shared.refuse_with_hashed_ids("listSessionsForUser()")?;
+        let wire = &self.shared.ready().await?.wire;
+        let sessions = self.index(wire).sessions(&user).await?;
         Ok(sessions
             .into_iter()
             .filter_map(|session| {
-                let sid = codec::sid_of(&self.options.prefix, &session.key)?.to_string();
+                let sid = codec::sid_of(&self.shared.options.prefix, &session.key)?.to_string();
                 Some((sid, session))
             })
             .collect())
@@ -342,22 +284,73 @@ impl Store {
     /// Destroys every session of a user except `keep_sid`; returns how many.
     pub async fn destroy_sessions_for_user(&self, user: UserArg, keep_sid: Option<&str>) -> StoreResult<u32> {
         let user = user_argument(user)?;
-        let keep = keep_sid.map(|sid| self.key(sid)).transpose()?;
-        let wire = &self.ready().await?.wire;
-        let sessions = self.user_index(wire).sessions(&user).await?;
+        let keep = keep_sid.map(|sid| self.shared.key(sid)).transpose()?;
+        let wire = &self.shared.ready().await?.wire;
+        let sessions = self.index(wire).sessions(&user).await?;
         let doomed = sessions
             .into_iter()
             .map(|session| session.key)
             .filter(|key| Some(key) != keep.as_ref())
             .collect();
-        self.batch(wire).tombstone_keys(self.layout(), doomed).await
+        self.shared
+            .batch(wire)
+            .tombstone_keys(self.shared.layout(), doomed)
+            .await
+    }
+
+    /// Ends the session `sid` if it is a live session of `user` (one row of
+    /// "Your devices"); ERR_SESSION_NOT_FOUND when it is not, and then
+    /// nothing is written.
+    pub async fn destroy_session_for_user(&self, user: UserArg, sid: &str) -> StoreResult<()> {
+        let user = user_argument(user)?;
+        let key = self.shared.key(sid)?;
+        let wire = &self.shared.ready().await?.wire;
+        let now_ms = now_ms();
+        let tombstone = codec::tombstone(self.shared.layout(), &self.shared.options.hash_key, key.clone(), now_ms);
+        let body = Body::new(&self.shared.options.table, key.len() + user.len())
+            .item(&tombstone)?
+            .string("ConditionExpression", "#u = :u AND attribute_exists(#s) AND #e > :now")
+            .names(&[
+                ("#u", self.shared.options.users.attribute.as_str()),
+                ("#s", self.shared.layout().sess_attr()),
+                ("#e", EXPIRES_ATTR),
+            ])
+            .values(&[
+                (":u", &AttributeValue::S(user)),
+                (":now", &number(self.shared.layout().now(now_ms))),
+            ])?
+            .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
+            .string("ReturnConsumedCapacity", "TOTAL")
+            .finish();
+        match wire.call(Target::PutItem, body).await? {
+            Outcome::Done(reply) => {
+                self.shared.stats.write_units(wire::capacity_units(&reply));
+                self.recent.forget(&key);
+                Ok(())
+            }
+            // An earlier attempt ended it after all: the tombstone is there.
+            Outcome::ConditionFailed(failed)
+                if failed.maybe_ours
+                    && failed
+                        .body
+                        .get("Item")
+                        .is_some_and(|item| item.get(DESTROYED_ATTR).is_some()) =>
+            {
+                self.recent.forget(&key);
+                Ok(())
+            }
+            Outcome::ConditionFailed(_) => Err(StoreError::new(
+                code::SESSION_NOT_FOUND,
+                "that user has no live session with this id",
+            )),
+        }
     }
 }
 
 /// A session item read back for a user's list, unless it has expired (or outlived `absolute`).
 fn live_session(mut item: Item, hash_key: &str, now_ms: f64, absolute: Option<f64>) -> Option<UserSession> {
-    let expires = codec::read_number(item.get(EXPIRES_ATTR));
-    let created_ms = codec::read_number(item.get(CREATED_ATTR));
+    let expires = read_number(item.get(EXPIRES_ATTR));
+    let created_ms = read_number(item.get(CREATED_ATTR));
     let ended = matches!((created_ms, absolute), (Some(created), Some(absolute)) if created + absolute <= now_ms);
     if codec::has_ended(&item, now_ms) || ended {
         return None;
@@ -367,7 +360,7 @@ fn live_session(mut item: Item, hash_key: &str, now_ms: f64, absolute: Option<f6
             key,
             expires: expires.map_or(i64::MAX, |e| e.ceil() as i64),
             created_ms,
-            seen_ms: codec::read_number(item.get(SEEN_ATTR)),
+            seen_ms: read_number(item.get(SEEN_ATTR)),
             device: Device::fields(item.get(DEVICE_ATTR)),
         }),
         _ => None,
@@ -377,77 +370,6 @@ fn live_session(mut item: Item, hash_key: &str, now_ms: f64, absolute: Option<f6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn users(path: &str, index_anonymous: bool) -> UserOptions {
-        UserOptions {
-            path: path.split('.').map(str::to_string).collect(),
-            attribute: "user".into(),
-            index: "user-id-index".into(),
-            index_anonymous,
-            max_sessions: None,
-        }
-    }
-
-    #[test]
-    fn user_attribute_follows_the_path() {
-        let u = users("passport.user", false);
-        let at = |session: Value| user_attribute(&u, &session, "sess:k");
-        assert_eq!(
-            at(json!({"passport": {"user": "ann"}})).unwrap().as_deref(),
-            Some("ann")
-        );
-        assert_eq!(at(json!({"passport": {"user": 42}})).unwrap().as_deref(), Some("42"));
-        assert_eq!(at(json!({"passport": {"user": 1.5}})).unwrap().as_deref(), Some("1.5"));
-        assert_eq!(at(json!({"passport": {}})).unwrap(), None);
-        assert_eq!(at(json!({"passport": "x"})).unwrap(), None);
-        assert_eq!(at(json!({"passport": {"user": ""}})).unwrap(), None);
-        assert_eq!(at(json!({"passport": {"user": null}})).unwrap(), None);
-        let object = at(json!({"passport": {"user": {"id": 1}}})).unwrap_err();
-        assert_eq!(object.code, code::INVALID_USER);
-        assert!(object.message.contains("passport.user"));
-        assert_eq!(
-            at(json!({"passport": {"user": "x".repeat(1025)}})).unwrap_err().code,
-            code::INVALID_USER
-        );
-    }
-
-    #[test]
-    fn anonymous_sessions_are_indexed_only_when_asked() {
-        let fork = users("passport.user", true);
-        assert_eq!(
-            user_attribute(&fork, &json!({}), "sess:k").unwrap().as_deref(),
-            Some("sess:k")
-        );
-        let off = UserOptions {
-            path: Vec::new(),
-            ..users("u", true)
-        };
-        assert_eq!(user_attribute(&off, &json!({"u": "ann"}), "k").unwrap(), None);
-    }
-
-    #[test]
-    fn user_arguments_match_what_set_stores() {
-        let u = users("u", false);
-        for value in [json!(42), json!(1.5), json!(-7), json!(1e21)] {
-            let stored = user_attribute(&u, &json!({ "u": value }), "k").unwrap();
-            let given = user_argument(UserArg::Number(value.as_f64().unwrap())).unwrap();
-            assert_eq!(stored.as_deref(), Some(given.as_str()), "{value}");
-        }
-        assert_eq!(user_argument(UserArg::Text("ann".into())).unwrap(), "ann");
-        assert_eq!(
-            user_argument(UserArg::Text(String::new())).unwrap_err().code,
-            code::INVALID_USER
-        );
-        assert_eq!(
-            user_argument(UserArg::Number(f64::NAN)).unwrap_err().code,
-            code::INVALID_USER
-        );
-        assert_eq!(
-            user_argument(UserArg::Text("x".repeat(1025))).unwrap_err().code,
-            code::INVALID_USER
-        );
-    }
 
     #[test]
     fn registry_keys_are_distinct_per_bucket_and_user() {
