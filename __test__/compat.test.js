@@ -4,6 +4,7 @@
 // and each other's live sessions.
 const { promisify } = require('node:util')
 const ConnectDynamoDB = require('connect-dynamodb')
+const { PutItemCommand } = require('@aws-sdk/client-dynamodb')
 const { session, newStore, rawClient, rawItem, nowSeconds } = require('./helpers')
 
 /** A session with a real express-session Cookie, as the middleware hands it over. */
@@ -69,4 +70,51 @@ test('expiry is judged alike: a session connect-dynamodb considers expired reads
   await their.set('short', cookieSession({}, -1000))
   expect(await their.get('short')).toBeNull()
   expect(await ours.get('short')).toBeNull()
+})
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Waits until the clock is at least `ms` into its current second. */
+async function intoTheSecond(ms) {
+  while (Date.now() % 1000 < ms || Date.now() % 1000 > 900) await sleep(10)
+}
+
+test('a rolling deploy: a session connect-dynamodb touched lives as its touch says, though the end to the millisecond this store wrote has passed', async () => {
+  // connect-dynamodb's touch moves `expires` alone, leaving this store's expiresMs behind.
+  await ours.set('touched-by-theirs', cookieSession({ n: 1 }, 1000))
+  await their.touch('touched-by-theirs', cookieSession({ n: 1 }, 3_600_000))
+  await sleep(1200)
+  const item = await rawItem(raw, ours.table, 'sess:touched-by-theirs')
+  expect(Number(item.expiresMs.N)).toBeLessThan(Date.now())
+  expect(Number(item.expires.N)).toBeGreaterThan(nowSeconds() + 3000)
+  expect((await their.get('touched-by-theirs')).n).toBe(1)
+  expect((await ours.get('touched-by-theirs')).n).toBe(1)
+  expect(await ours.ids()).toContain('touched-by-theirs')
+  await ours.reap()
+  expect(await rawItem(raw, ours.table, 'sess:touched-by-theirs')).toBeDefined()
+  await ours.touch('touched-by-theirs', cookieSession({ n: 1 }, 3_600_000))
+  const touched = await rawItem(raw, ours.table, 'sess:touched-by-theirs')
+  expect(Number(touched.expiresMs.N)).toBeGreaterThan(Date.now() + 3_500_000)
+  expect(Number(touched.expires.N)).toBe(Math.ceil(Number(touched.expiresMs.N) / 1000))
+})
+
+test("rotate keeps the last partial second of a connect-dynamodb item's fractional expires", async () => {
+  await intoTheSecond(400)
+  const expires = Math.floor(Date.now() / 1000) + 0.2
+  const sess = JSON.stringify(cookieSession({ n: 2 }))
+  await raw.send(
+    new PutItemCommand({
+      TableName: ours.table,
+      Item: {
+        id: { S: 'sess:fractional' },
+        expires: { N: String(expires) },
+        type: { S: 'connect-session' },
+        sess: { S: sess },
+      },
+    }),
+  )
+  // connect-dynamodb serves it until its whole second has passed, and so does this store.
+  expect((await their.get('fractional')).n).toBe(2)
+  expect((await ours.get('fractional')).n).toBe(2)
+  await ours.rotate('fractional', 'fractional-rotated')
+  expect((await ours.get('fractional-rotated')).n).toBe(2)
 })

@@ -5,6 +5,7 @@
 // absolute lifetime (absoluteTimeout), and rotate(): a new session id that
 // keeps the data, in one transaction, with a tombstone behind.
 
+const { PutItemCommand } = require('@aws-sdk/client-dynamodb')
 const express = require('express')
 const request = require('supertest')
 const { newStore, session, cookieSession, rawClient, rawItem, connectDynamoDB } = require('./helpers')
@@ -75,6 +76,35 @@ describe('"Your devices"', () => {
     await store.destroySessionForUser('u-bob', bobs.sid)
     await bob.get('/me').expect(401)
   })
+})
+
+test('destroySessionForUser ends only a live session: one that ended a moment ago, within its last second, is ERR_SESSION_NOT_FOUND', async () => {
+  const store = newStore({ userPath: 'user' })
+  const raw = rawClient()
+  try {
+    await store.initialize()
+    while (Date.now() % 1000 < 200 || Date.now() % 1000 > 900) await sleep(10)
+    const end = Date.now() - 50
+    await raw.send(
+      new PutItemCommand({
+        TableName: store.table,
+        Item: {
+          id: { S: 'sess:just-ended' },
+          expires: { N: String(Math.ceil(end / 1000)) },
+          expiresMs: { N: String(end) },
+          type: { S: 'connect-session' },
+          user: { S: 'erin' },
+          sess: { S: JSON.stringify(cookieSession({ user: 'erin' })) },
+        },
+      }),
+    )
+    expect(await store.get('just-ended')).toBeNull()
+    expect(await codeOf(store.destroySessionForUser('erin', 'just-ended'))).toBe('ERR_SESSION_NOT_FOUND')
+    expect((await rawItem(raw, store.table, 'sess:just-ended')).destroyed).toBeUndefined()
+  } finally {
+    await store.close()
+    raw.destroy()
+  }
 })
 
 describe('device fields', () => {

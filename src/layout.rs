@@ -29,6 +29,33 @@ pub struct End {
     pub exact: bool,
 }
 
+/// The placeholders of a condition on an item's end: of `expires`, of the
+/// end to the millisecond, and of the three `NowValues`.
+pub struct EndTest<'a> {
+    pub e: &'a str,
+    pub x: &'a str,
+    pub now: &'a str,
+    pub ms: &'a str,
+    pub next: &'a str,
+}
+
+/// The usual placeholders, for expressions that have no others of these names.
+pub const END_TEST: EndTest<'static> = EndTest {
+    e: "#e",
+    x: "#x",
+    now: ":now",
+    ms: ":nowms",
+    next: ":nownext",
+};
+
+/// Now, as a condition on an item's end compares with it.
+pub struct NowValues {
+    /// In the unit of `expires`.
+    pub stored: AttributeValue,
+    /// Epoch ms, and the next whole second (epoch s).
+    pub exact: Option<(AttributeValue, AttributeValue)>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     ConnectDynamoDB,
@@ -89,16 +116,84 @@ impl Layout {
         }
     }
 
-    /// When an item ends, from its attributes (None: it never does).
+    /// When an item ends, from its attributes (None: it never does, as an
+    /// item without `expires` never does). The end to the millisecond counts
+    /// only while `expires` still agrees with it: a writer that knows only
+    /// `expires` (connect-dynamodb, this store before `expiresMs`) moves
+    /// `expires` alone, and then its whole second is the end.
     pub fn end_of(self, item: &Item) -> Option<End> {
-        if let Some(ms) = self.exact_attr().and_then(|name| read_number(item.get(name))) {
-            return Some(End { ms, exact: true });
-        }
         let stored = read_number(item.get(EXPIRES_ATTR))?;
-        Some(End {
-            ms: stored * self.unit_ms(),
-            exact: self == Layout::ConnectDynamoDBSession,
+        if let Some(ms) = self.exact_attr().and_then(|name| read_number(item.get(name))) {
+            if stored == (ms / 1000.0).ceil() {
+                return Some(End { ms, exact: true });
+            }
+        }
+        Some(match self {
+            // Live while `floor(now_s) < expires`, however many fractions it has.
+            Layout::ConnectDynamoDB => End {
+                ms: stored.ceil() * 1000.0,
+                exact: false,
+            },
+            Layout::ConnectDynamoDBSession => End {
+                ms: stored,
+                exact: true,
+            },
         })
+    }
+
+    /// The values a condition on an item's end compares with (see `live`):
+    /// now in the unit of `expires`, and where items hold `expiresMs`, now in
+    /// epoch ms and the next whole second.
+    pub fn now_values(self, now_ms: f64) -> NowValues {
+        NowValues {
+            stored: number(self.now(now_ms)),
+            exact: self
+                .exact_attr()
+                .map(|_| (number(now_ms.floor() as i64), number((now_ms / 1000.0).ceil() as i64))),
+        }
+    }
+
+    /// DynamoDB's condition that an item is live now, as `has_ended` judges
+    /// it: by `expiresMs` where `expires` agrees with it, else by `expires`.
+    /// A condition cannot check that they agree; but an `expires` past the
+    /// next whole second is live whatever `expiresMs` says, and one within it
+    /// agrees with a live `expiresMs`. So the two rules differ only for an
+    /// item whose `expiresMs` a foreign write left behind, in the last second
+    /// of its life, where this is the stricter. An item without `expires`
+    /// fails it (callers that count such items live say so themselves).
+    pub fn live(self, at: &EndTest) -> String {
+        let EndTest { e, x, now, ms, next } = at;
+        match self.exact_attr() {
+            Some(_) => format!("({e} > {now} AND (attribute_not_exists({x}) OR {x} > {ms} OR {e} > {next}))"),
+            None => format!("{e} > {now}"),
+        }
+    }
+
+    /// DynamoDB's condition that an item has ended (the negation of `live`,
+    /// except that an item without `expires` never ends).
+    pub fn ended(self, at: &EndTest) -> String {
+        let EndTest { e, x, now, ms, next } = at;
+        match self.exact_attr() {
+            Some(_) => format!("({e} <= {now} OR ({x} <= {ms} AND {e} <= {next}))"),
+            None => format!("{e} <= {now}"),
+        }
+    }
+
+    /// The names a condition of `live` or `ended` uses, for `at`.
+    pub fn end_names<'a>(self, at: &EndTest<'a>) -> Vec<(&'a str, &'static str)> {
+        let mut names = vec![(at.e, EXPIRES_ATTR)];
+        names.extend(self.exact_attr().map(|exact| (at.x, exact)));
+        names
+    }
+
+    /// The values a condition of `live` or `ended` uses, for `at`, now.
+    pub fn end_values<'a>(self, at: &EndTest<'a>, now_ms: f64) -> Vec<(&'a str, AttributeValue)> {
+        let NowValues { stored, exact } = self.now_values(now_ms);
+        let mut values = vec![(at.now, stored)];
+        if let Some((ms, next)) = exact {
+            values.extend([(at.ms, ms), (at.next, next)]);
+        }
+        values
     }
 
     /// The expiry rule. To the millisecond, ended once its end has come
@@ -199,6 +294,12 @@ mod tests {
         assert!(ended(l, &[("expires", "1700000000")]));
         // connect-dynamodb writes fractional seconds and reads `floor(now_s) >= expires`.
         assert!(!ended(l, &[("expires", "1700000000.25")]));
+        assert!(ended(l, &[("expires", "1699999999.75")]));
+        // So its end is the whole second after them.
+        assert_eq!(
+            l.end_of(&item(&[("expires", "1700000000.25")])).map(|end| end.ms),
+            Some(1_700_000_001_000.0)
+        );
         assert_eq!(
             l.end_of(&item(&[("expires", "1700000001")])),
             Some(End {
@@ -206,6 +307,96 @@ mod tests {
                 exact: false
             })
         );
+    }
+
+    #[test]
+    fn an_end_to_the_millisecond_counts_only_while_expires_agrees_with_it() {
+        let l = Layout::ConnectDynamoDB;
+        // connect-dynamodb (or this store before expiresMs) touched it: `expires` moved alone.
+        let touched = [("expires", "1700003600"), ("expiresMs", "1700000000200")];
+        assert!(!ended(l, &touched));
+        assert_eq!(
+            l.end_of(&item(&touched)),
+            Some(End {
+                ms: 1_700_003_600_000.0,
+                exact: false
+            })
+        );
+        // A stale expiresMs later than `expires` does not keep it alive either.
+        assert!(ended(l, &[("expires", "1700000000"), ("expiresMs", "1700009999000")]));
+        // An item without `expires` never ends, whatever else it holds.
+        assert_eq!(l.end_of(&item(&[("expiresMs", "1")])), None);
+    }
+
+    /// Evaluates `live`/`ended` as DynamoDB would, on an item of `expires` and `expiresMs`.
+    fn condition_holds(condition: &str, e: Option<f64>, x: Option<f64>, now_ms: f64) -> bool {
+        let now = (now_ms / 1000.0).floor();
+        let next = (now_ms / 1000.0).ceil();
+        let (e_le_now, x_le_ms, e_le_next) = (
+            e.is_some_and(|e| e <= now),
+            x.is_some_and(|x| x <= now_ms.floor()),
+            e.is_some_and(|e| e <= next),
+        );
+        match condition {
+            "live" => {
+                e.is_some_and(|e| e > now)
+                    && (x.is_none() || x.is_some_and(|x| x > now_ms.floor()) || e.is_some_and(|e| e > next))
+            }
+            _ => e_le_now || (x_le_ms && e_le_next),
+        }
+    }
+
+    #[test]
+    fn the_conditions_on_dynamodb_s_side_judge_as_has_ended_does() {
+        let l = Layout::ConnectDynamoDB;
+        let at = END_TEST;
+        assert_eq!(
+            l.live(&at),
+            "(#e > :now AND (attribute_not_exists(#x) OR #x > :nowms OR #e > :nownext))"
+        );
+        assert_eq!(l.ended(&at), "(#e <= :now OR (#x <= :nowms AND #e <= :nownext))");
+        assert_eq!(Layout::ConnectDynamoDBSession.live(&at), "#e > :now");
+        assert_eq!(Layout::ConnectDynamoDBSession.ended(&at), "#e <= :now");
+        let names = l.end_names(&at);
+        assert_eq!(names, vec![("#e", "expires"), ("#x", "expiresMs")]);
+        let values = l.end_values(&at, 1_700_000_000_500.0);
+        assert_eq!(
+            values,
+            vec![
+                (":now", AttributeValue::N("1700000000".into())),
+                (":nowms", AttributeValue::N("1700000000500".into())),
+                (":nownext", AttributeValue::N("1700000001".into())),
+            ]
+        );
+        // Every end this store writes, around now: the conditions agree with has_ended.
+        for now_ms in [1_700_000_000_000.0, 1_700_000_000_500.0, 1_700_000_000_999.0] {
+            for end_ms in (1_699_999_998_000..1_700_000_003_000).step_by(100) {
+                let written: Item = l
+                    .expiry_attributes(end_ms)
+                    .into_iter()
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect();
+                let (e, x) = (
+                    read_number(written.get("expires")),
+                    read_number(written.get("expiresMs")),
+                );
+                let ended = l.has_ended(l.end_of(&written), now_ms);
+                assert_eq!(
+                    condition_holds("ended", e, x, now_ms),
+                    ended,
+                    "end {end_ms} now {now_ms}"
+                );
+                assert_eq!(
+                    condition_holds("live", e, x, now_ms),
+                    !ended,
+                    "end {end_ms} now {now_ms}"
+                );
+            }
+        }
+        // A touch by a writer of `expires` alone: live by `expires`, on both sides.
+        let now_ms = 1_700_000_000_500.0;
+        let (e, x) = (Some(1_700_003_600.0), Some(1_700_000_000_200.0));
+        assert!(condition_holds("live", e, x, now_ms) && !condition_holds("ended", e, x, now_ms));
     }
 
     #[test]

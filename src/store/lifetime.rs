@@ -17,7 +17,7 @@ use super::shared::{Memo, Shared};
 use super::versions::{conflict, holds_save};
 use crate::error::{code, StoreError, StoreResult};
 use crate::item::{item_size, now_ms, number, read_number, Item};
-use crate::layout::Layout;
+use crate::layout::{EndTest, Layout, NowValues};
 use crate::recent::Written;
 use crate::schema::{CREATED_ATTR, DESTROYED_ATTR, DEVICE_ATTR, EXPIRES_ATTR, SEEN_ATTR, VERSION_ATTR};
 use crate::wire::{self, Outcome, Target, Wire};
@@ -239,27 +239,20 @@ impl Lifetime<'_> {
             update.set(name, value);
         }
         update.set(SEEN_ATTR, now);
-        let now_stored = number(layout.now(now_ms));
         match (&write.item, write.read_version) {
+            // A touch only on a live session.
             (None, _) => {
-                // A touch only on a live session, to the millisecond where the item says.
-                let e = update.name(EXPIRES_ATTR);
-                let at = update.value(now_stored);
-                update.condition(&format!("{e} > {at}"));
-                if let Some(exact) = layout.exact_attr() {
-                    let x = update.name(exact);
-                    let now_exact = update.value(number(now_ms.floor() as i64));
-                    update.condition(&format!("AND (attribute_not_exists({x}) OR {x} > {now_exact})"));
-                }
+                let live = end_test(&mut update, layout, now_ms, Layout::live);
+                update.condition(&live);
             }
             (Some(_), None) => {
                 let d = update.name(DESTROYED_ATTR);
-                let ended = ended(&mut update, layout, now_stored, now_ms);
+                let ended = end_test(&mut update, layout, now_ms, Layout::ended);
                 update.condition(&format!("(attribute_not_exists({d}) OR {ended})"));
             }
             (Some(_), Some(read)) => {
                 let (d, v) = (update.name(DESTROYED_ATTR), update.name(VERSION_ATTR));
-                let ended = ended(&mut update, layout, now_stored, now_ms);
+                let ended = end_test(&mut update, layout, now_ms, Layout::ended);
                 let version = if read == 0.0 {
                     format!("attribute_not_exists({v})")
                 } else {
@@ -286,19 +279,27 @@ impl Lifetime<'_> {
     }
 }
 
-/// The condition that the stored item has ended (so a save may go over
-/// it): to the millisecond where the item says.
-fn ended(update: &mut Update, layout: Layout, now_stored: AttributeValue, now_ms: f64) -> String {
+/// A condition on the stored item's end, now (`Layout::live` or
+/// `Layout::ended`), with this update's placeholders.
+fn end_test(update: &mut Update, layout: Layout, now_ms: f64, condition: fn(Layout, &EndTest) -> String) -> String {
     let e = update.name(EXPIRES_ATTR);
-    let at = update.value(now_stored);
-    match layout.exact_attr() {
-        Some(exact) => {
-            let x = update.name(exact);
-            let at_exact = update.value(number(now_ms.floor() as i64));
-            format!("({e} <= {at} OR {x} <= {at_exact})")
-        }
-        None => format!("{e} <= {at}"),
-    }
+    let x = layout.exact_attr().map(|exact| update.name(exact)).unwrap_or_default();
+    let NowValues { stored, exact } = layout.now_values(now_ms);
+    let now = update.value(stored);
+    let (ms, next) = match exact {
+        Some((ms, next)) => (update.value(ms), update.value(next)),
+        None => Default::default(),
+    };
+    condition(
+        layout,
+        &EndTest {
+            e: &e,
+            x: &x,
+            now: &now,
+            ms: &ms,
+            next: &next,
+        },
+    )
 }
 
 /// What a write that landed did (`expires`: what it stored).

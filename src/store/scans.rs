@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::shared::Shared;
 use crate::codec;
 use crate::error::StoreResult;
-use crate::item::{now_ms, number, Item};
-use crate::schema::EXPIRES_ATTR;
+use crate::item::{now_ms, Item};
+use crate::layout::END_TEST;
 use crate::wire::{self, Target, Wire};
 use crate::wire_json::{next_start, read_items, Body};
 
@@ -112,29 +112,28 @@ impl Scans<'_> {
             names.push(("#s", layout.sess_attr().to_string()));
         }
         if with_session || !matches!(scope, Scope::All) {
-            names.push(("#e", EXPIRES_ATTR.to_string()));
-            names.extend(exact.map(|exact| ("#x", exact.to_string())));
+            names.extend(
+                layout
+                    .end_names(&END_TEST)
+                    .into_iter()
+                    .map(|(at, name)| (at, name.to_string())),
+            );
         }
         if !self.shared.options.prefix.is_empty() {
-            conditions.push("begins_with(#k, :p)");
+            conditions.push("begins_with(#k, :p)".to_string());
             values.push((":p", AttributeValue::S(self.shared.options.prefix.clone())));
         }
-        match (scope, exact) {
-            (Scope::Live, None) => conditions.push("attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now)"),
-            (Scope::Live, Some(_)) => conditions.push(
-                "attribute_exists(#s) AND (attribute_not_exists(#e) OR #e > :now) \
-                 AND (attribute_not_exists(#x) OR #x > :nowms)",
-            ),
-            (Scope::Expired, None) => conditions.push("#e <= :now"),
-            (Scope::Expired, Some(_)) => conditions.push("(#e <= :now OR #x <= :nowms)"),
-            (Scope::All, _) => {}
+        match scope {
+            // An item without `expires` never ends.
+            Scope::Live => conditions.push(format!(
+                "attribute_exists(#s) AND (attribute_not_exists(#e) OR {})",
+                layout.live(&END_TEST)
+            )),
+            Scope::Expired => conditions.push(layout.ended(&END_TEST)),
+            Scope::All => {}
         }
         if !matches!(scope, Scope::All) {
-            let now_ms = now_ms();
-            values.push((":now", number(layout.now(now_ms))));
-            if exact.is_some() {
-                values.push((":nowms", number(now_ms.floor() as i64)));
-            }
+            values.extend(layout.end_values(&END_TEST, now_ms()));
         }
         ScanRequest {
             // A sealed session is judged with its expires, so they come along.

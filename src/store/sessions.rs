@@ -18,7 +18,7 @@ use crate::codec;
 use crate::error::{code, StoreError, StoreResult};
 use crate::expiry::CookieTimes;
 use crate::item::{item_size, now_ms, number, Item};
-use crate::layout::End;
+use crate::layout::{End, EndTest, END_TEST};
 use crate::payload;
 use crate::recent::{Read, RecentSessions, Remembering, Rules, SessionCalls, Written};
 use crate::schema::{CREATED_ATTR, DESTROYED_ATTR, EXPIRES_ATTR, VERSION_ATTR};
@@ -190,19 +190,13 @@ impl Sessions<'_> {
     /// was destroyed while this save was on its way: the destroy wins).
     async fn put_session(&self, wire: &Wire, item: Item, read_version: Option<f64>, now_ms: f64) -> StoreResult<bool> {
         let layout = self.shared.layout();
-        let (now, now_exact) = (number(layout.now(now_ms)), number(now_ms.floor() as i64));
         let read = read_version.map(|read| number(read as i64));
-        let mut names = vec![("#d", DESTROYED_ATTR), ("#e", EXPIRES_ATTR)];
-        let mut values = vec![(":now", &now)];
-        // What may be saved over has ended: to the millisecond where the item says.
-        let ended = match layout.exact_attr() {
-            Some(exact) => {
-                names.push(("#x", exact));
-                values.push((":nowms", &now_exact));
-                "(#e <= :now OR #x <= :nowms)"
-            }
-            None => "#e <= :now",
-        };
+        let mut names = vec![("#d", DESTROYED_ATTR)];
+        names.extend(layout.end_names(&END_TEST));
+        let now = layout.end_values(&END_TEST, now_ms);
+        let mut values: Vec<(&str, &AttributeValue)> = now.iter().map(|(at, value)| (*at, value)).collect();
+        // What may be saved over has ended.
+        let ended = layout.ended(&END_TEST);
         let condition = match (read_version, &read) {
             (None, _) | (_, None) => format!("attribute_not_exists(#d) OR {ended}"),
             // Read nothing: only over no session, an unversioned or an ended one.
@@ -378,22 +372,17 @@ impl SessionCalls for Sessions<'_> {
                 "a layout without two expiry attributes",
             ));
         };
-        let now_ms = now_ms();
-        let now = number(layout.now(now_ms));
-        let now_exact = number(now_ms.floor() as i64);
+        // Only a live session; `#t`, the second expiry attribute, is `expiresMs` where there is one.
+        let at = EndTest { x: "#t", ..END_TEST };
+        let now = layout.end_values(&at, now_ms());
         let names = [("#e", EXPIRES_ATTR), ("#s", layout.sess_attr()), ("#t", second)];
-        let mut values = vec![(":e", e), (":now", &now), (":t", t)];
-        // Only a live session, to the millisecond where the item says so.
-        let condition = if layout.exact_attr() == Some(*second) {
-            values.push((":nowms", &now_exact));
-            "attribute_exists(#s) AND #e > :now AND (attribute_not_exists(#t) OR #t > :nowms)"
-        } else {
-            "attribute_exists(#s) AND #e > :now"
-        };
+        let mut values: Vec<(&str, &AttributeValue)> = vec![(":e", e), (":t", t)];
+        values.extend(now.iter().map(|(at, value)| (*at, value)));
+        let condition = format!("attribute_exists(#s) AND {}", layout.live(&at));
         let body = Body::new(&self.shared.options.table, key.len())
             .key(&self.shared.options.hash_key, key)
             .string("UpdateExpression", layout.expiry_update())
-            .string("ConditionExpression", condition)
+            .string("ConditionExpression", &condition)
             .names(&names)
             .values(&values)?
             .string("ReturnConsumedCapacity", "TOTAL")

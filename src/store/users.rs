@@ -21,6 +21,7 @@ use super::shared::{Memo, Shared};
 use crate::codec::{self, user_argument, UserArg};
 use crate::error::{code, StoreError, StoreResult};
 use crate::item::{now_ms, number, read_number, Item};
+use crate::layout::END_TEST;
 use crate::options::StoreOptions;
 use crate::recent::RecentSessions;
 use crate::schema::{
@@ -307,18 +308,24 @@ impl Users<'_> {
         let wire = &self.shared.ready().await?.wire;
         let now_ms = now_ms();
         let tombstone = codec::tombstone(self.shared.layout(), &self.shared.options.hash_key, key.clone(), now_ms);
-        let body = Body::new(&self.shared.options.table, key.len() + user.len())
+        let layout = self.shared.layout();
+        let condition = format!("#u = :u AND attribute_exists(#s) AND {}", layout.live(&END_TEST));
+        let mut names = vec![
+            ("#u", self.shared.options.users.attribute.as_str()),
+            ("#s", layout.sess_attr()),
+        ];
+        names.extend(layout.end_names(&END_TEST));
+        let user = AttributeValue::S(user);
+        let now = layout.end_values(&END_TEST, now_ms);
+        let values: Vec<(&str, &AttributeValue)> = [(":u", &user)]
+            .into_iter()
+            .chain(now.iter().map(|(at, value)| (*at, value)))
+            .collect();
+        let body = Body::new(&self.shared.options.table, key.len() + 64)
             .item(&tombstone)?
-            .string("ConditionExpression", "#u = :u AND attribute_exists(#s) AND #e > :now")
-            .names(&[
-                ("#u", self.shared.options.users.attribute.as_str()),
-                ("#s", self.shared.layout().sess_attr()),
-                ("#e", EXPIRES_ATTR),
-            ])
-            .values(&[
-                (":u", &AttributeValue::S(user)),
-                (":now", &number(self.shared.layout().now(now_ms))),
-            ])?
+            .string("ConditionExpression", &condition)
+            .names(&names)
+            .values(&values)?
             .string("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
             .string("ReturnConsumedCapacity", "TOTAL")
             .finish();
