@@ -64,7 +64,7 @@ test('npm pack refuses to run before a build made the loader', async () => {
 const gnuBinary = fs.readdirSync(root).find((file) => file === `connect-dynamodb-rs.linux-${process.arch}-gnu.node`)
 const floorApplies = Boolean(gnuBinary) && process.env.CONNECT_DYNAMODB_RS_HOST_TOOLCHAIN !== '1'
 
-;(floorApplies ? test : test.skip)('the linux-gnu binary needs no glibc newer than 2.17 (README, Install)', () => {
+;(floorApplies ? test : test.skip)('the linux-gnu binary needs no glibc newer than 2.17 (docs/runtimes.md)', () => {
   const { glibcVersions, compare, FLOOR } = require('../scripts/glibc-floor')
   const versions = glibcVersions(path.join(root, gnuBinary))
   const newest = versions[versions.length - 1]

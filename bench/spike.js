@@ -12,7 +12,7 @@
 //   cd      connect-dynamodb 3.0.5 (AWS SDK v3)
 //
 // The spike that chose the engine also measured "sansio" (its prototype) and
-// "floor" (the transport alone); README keeps those numbers.
+// "floor" (the transport alone); docs/performance.md keeps those numbers.
 //
 // Reported per contender: CPU per call (whole process, user + system) as the
 // median and range of the rounds, and with 64 calls in flight: throughput,

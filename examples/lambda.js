@@ -9,7 +9,7 @@
 // Environment: SESSIONS_TABLE (the table; create it once with
 // `npx connect-dynamodb-rs init`), SESSION_SECRET. Bundle it with the package
 // left out and installed beside the bundle, or with the addon copied beside
-// it (README: "Bundling and AWS Lambda").
+// it (docs/runtimes.md: "Bundling and AWS Lambda").
 
 const express = require('express')
 const session = require('express-session')

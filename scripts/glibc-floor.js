@@ -3,7 +3,7 @@
 // The newest glibc a Linux binary needs, read from its ELF version needs
 // (readelf -V works for any architecture): `node scripts/glibc-floor.js
 // <file.node> [floor]` prints it and exits 1 when it is newer than the floor
-// (default 2.17, what the gnu binaries promise; see README, Install).
+// (default 2.17, what the gnu binaries promise; see docs/runtimes.md, Platforms).
 
 const { execFileSync } = require('node:child_process')
 

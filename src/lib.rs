@@ -282,6 +282,7 @@ impl NativeStore {
                 takes: spec.takes.to_string(),
                 default: spec.default.describe(),
                 shim: spec.shim,
+                meaning: spec.meaning.to_string(),
             })
             .collect()
     }
@@ -726,8 +727,11 @@ pub struct OptionInfo {
     pub name: String,
     pub aliases: Vec<String>,
     pub takes: String,
-    /// As README's options table shows it.
+    /// As the options table (docs/options.md) shows it.
     pub default: String,
     /// Read by the shim (a function or the SDK client), not the core.
     pub shim: bool,
+    /// What it does, in markdown, as docs/options.md shows it; empty for an
+    /// option documented only as an alias (`region`, `endpoint`).
+    pub meaning: String,
 }

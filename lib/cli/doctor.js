@@ -87,7 +87,7 @@ async function doctor(flags, out) {
       denied.length === 0
         ? `${probes.map((p) => p.action.replace('dynamodb:', '')).join(', ')} allowed`
         : denied.map((p) => `${p.action} ${p.outcome}${p.message ? ` (${p.message})` : ''}`).join('; '),
-      `allow ${denied.map((p) => p.action).join(', ')} on the table (README, IAM policy)`,
+      `allow ${denied.map((p) => p.action).join(', ')} on the table (docs/security.md, IAM policy)`,
     )
 
     const sample = await sampleItems(admin, flags, out)
