@@ -72,3 +72,9 @@ test('the picture shows every layer, top first', () => {
   expect(lines[0]).toMatch(/surface │ answer, host, crate/)
   expect(lines.filter((line) => /^\s*[a-z ]+ │ \S/.test(line) && !line.includes('│   ')).length).toBe(LAYERS.length)
 })
+
+test('docs/architecture.md shows the layers as they are declared', () => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'architecture.md'), 'utf8')
+  const shown = doc.slice(doc.indexOf('<!-- layers:start -->'), doc.indexOf('<!-- layers:end -->'))
+  expect(shown).toContain(picture())
+})
