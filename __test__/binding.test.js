@@ -82,3 +82,20 @@ test("a bundler's file loader hands over the copy's path, and the copy is loaded
     expect.objectContaining({ code: 'ERR_NATIVE_BINDING', message: expect.stringMatching(/not its native binary/) }),
   )
 })
+
+test('Deno without --allow-ffi is told to allow it, even without --allow-sys', async () => {
+  const { execFile } = require('node:child_process')
+  const deno = path.join(__dirname, '..', 'node_modules', '.bin', 'deno')
+  const script = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'cdrs-deno-')), 'load.cjs')
+  fs.writeFileSync(
+    script,
+    `try { require(${JSON.stringify(path.join(__dirname, '..'))}); console.log('loaded') } catch (err) { console.log(err.code + ' ' + err.message) }`,
+  )
+  const said = await new Promise((resolve) =>
+    execFile(deno, ['run', '--allow-read', '--allow-env', script], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve(stdout.trim() || `${err && err.message} ${stderr}`),
+    ),
+  )
+  fs.rmSync(path.dirname(script), { recursive: true, force: true })
+  expect(said).toMatch(/^ERR_NATIVE_BINDING .*run with --allow-ffi/)
+}, 90_000)

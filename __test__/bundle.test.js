@@ -57,7 +57,7 @@ async function bundle(outdir, options) {
     nodePaths: [path.join(root, 'node_modules')],
     ...options,
   })
-  return path.join(outdir, 'app.js')
+  return path.join(outdir, options.format === 'esm' ? 'app.mjs' : 'app.js')
 }
 
 /** Runs a bundle from a directory of its own; its JSON output. */
@@ -89,3 +89,26 @@ test('bundled with the package left out (--external) and installed beside the bu
   fs.symlinkSync(root, path.join(outdir, 'node_modules', 'connect-dynamodb-rs'), 'dir')
   expect(await run(file)).toMatchObject({ first: { count: 1 }, second: { count: 2 } })
 })
+
+// An ES module bundle (esbuild --format=esm), as CDK builds one when asked: its CommonJS code
+// needs a `require`, which the banner makes; CDK's documented banner also makes `__dirname`.
+const REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
+const DIRNAME_BANNER =
+  "import { fileURLToPath } from 'node:url'; import { dirname } from 'node:path'; const __dirname = dirname(fileURLToPath(import.meta.url));"
+
+test.each([
+  ['require and __dirname', `${REQUIRE_BANNER} ${DIRNAME_BANNER}`],
+  ['require only', REQUIRE_BANNER],
+])(
+  'bundled as an ES module (banner: %s) with the addon copied beside it, the app keeps its session',
+  async (_, banner) => {
+    const outdir = path.join(work, `esm-${banner.length}`)
+    const file = await bundle(outdir, {
+      format: 'esm',
+      outExtension: { '.js': '.mjs' },
+      banner: { js: banner },
+      loader: { '.node': 'file' },
+    })
+    expect(await run(file)).toMatchObject({ first: { count: 1 }, second: { count: 2 } })
+  },
+)

@@ -47,3 +47,29 @@ test('CONNECT_DYNAMODB_RS_TRANSPORT overrides the option, for operators', async 
   )
   expect(out).toBe('node node')
 })
+
+test('a CONNECT_DYNAMODB_RS_TRANSPORT the store does not know is ERR_INVALID_OPTION naming the variable, not ignored', () => {
+  const { chooseCarrier } = require('../lib/runtime')
+  const saved = process.env.CONNECT_DYNAMODB_RS_TRANSPORT
+  try {
+    for (const typo of ['NODE', 'uv']) {
+      process.env.CONNECT_DYNAMODB_RS_TRANSPORT = typo
+      expect(() => chooseCarrier(undefined, true)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_INVALID_OPTION',
+          message: expect.stringMatching(/^CONNECT_DYNAMODB_RS_TRANSPORT must be/),
+        }),
+      )
+    }
+    // Where the core's sockets cannot run, "native" from the variable names the variable too.
+    process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'native'
+    expect(() => chooseCarrier('auto', false)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/^CONNECT_DYNAMODB_RS_TRANSPORT: "native" needs/) }),
+    )
+    process.env.CONNECT_DYNAMODB_RS_TRANSPORT = ''
+    expect(chooseCarrier('node', true)).toBe('node')
+  } finally {
+    if (saved === undefined) delete process.env.CONNECT_DYNAMODB_RS_TRANSPORT
+    else process.env.CONNECT_DYNAMODB_RS_TRANSPORT = saved
+  }
+})

@@ -5,10 +5,11 @@
 // Local. The store trusts it when NODE_EXTRA_CA_CERTS or AWS_CA_BUNDLE names
 // it (on both paths: the hand-built one and the SDK's), and fails fast with
 // ERR_NETWORK naming the TLS failure when nothing does.
-const { execFile } = require('node:child_process')
+const { execFile, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
 const https = require('node:https')
+const os = require('node:os')
 const path = require('node:path')
 const { endpoint, uniqueTable } = require('./helpers')
 const { makeCertificates } = require('./fixtures/certificates')
@@ -114,6 +115,8 @@ describe("Node's CA switches", () => {
   const switches = [[], ['--use-openssl-ca'], ['--use-bundled-ca'], ...(major >= 22 ? [['--use-system-ca']] : [])]
   let server
   let other
+  const hashed = path.join(os.tmpdir(), `cdrs-hashed-${process.pid}`)
+  const unhashed = path.join(os.tmpdir(), `cdrs-unhashed-${process.pid}`)
   beforeAll(async () => {
     const { rawServer, reply, itemBody } = require('./fixtures/raw-server')
     server = await rawServer(({ socket }) => socket.write(reply(itemBody('sess:x', { n: 1 }))), {
@@ -121,10 +124,17 @@ describe("Node's CA switches", () => {
     })
     // A CA that signed nothing here.
     other = makeCertificates()
+    // Certificate directories as OpenSSL reads them (by hash name), and one with the CA under another name.
+    const hash = execFileSync('openssl', ['x509', '-hash', '-noout', '-in', ca]).toString().trim()
+    fs.mkdirSync(hashed)
+    fs.copyFileSync(ca, path.join(hashed, `${hash}.0`))
+    fs.mkdirSync(unhashed)
+    fs.copyFileSync(ca, path.join(unhashed, 'our-ca.pem'))
   })
   afterAll(async () => {
     if (server) await server.close()
     if (other) fs.rmSync(other.dir, { recursive: true, force: true })
+    for (const made of [hashed, unhashed]) fs.rmSync(made, { recursive: true, force: true })
   })
 
   /** In a child with only these flags and CA variables: what Node's https says, and what the store says on each carrier. */
@@ -167,15 +177,77 @@ describe("Node's CA switches", () => {
         { SSL_CERT_FILE: other.ca },
         { NODE_EXTRA_CA_CERTS: ca },
         { SSL_CERT_FILE: other.ca, AWS_CA_BUNDLE: ca },
+        { SSL_CERT_DIR: hashed },
+        { SSL_CERT_DIR: unhashed },
       ]) {
         const seen = await probe(flags, env)
         const expected = env.AWS_CA_BUNDLE ? 'trusted' : seen.node
         expect({ env, ...seen }).toEqual({ env, node: seen.node, native: expected, sockets: expected })
       }
-      // The switch that reads the file named in SSL_CERT_FILE trusts it.
+      // The switch that reads the file named in SSL_CERT_FILE trusts it, and a directory's hash-named files.
       if (flags[0] === '--use-openssl-ca' || flags[0] === '--use-system-ca')
         expect((await probe(flags, { SSL_CERT_FILE: ca })).node).toBe('trusted')
+      if (flags[0] === '--use-openssl-ca') expect((await probe(flags, { SSL_CERT_DIR: hashed })).node).toBe('trusted')
     },
     60_000,
   )
 })
+
+test("without SSL_CERT_FILE or SSL_CERT_DIR, --use-openssl-ca reads the directory this Node's OpenSSL was built with", () => {
+  const { openSSLDir } = require('../lib/trust')
+  if (process.config.variables.node_shared_openssl) return expect(fs.existsSync(openSSLDir())).toBe(true)
+  // Node's own builds carry it as a string in the binary.
+  const binary = fs.readFileSync(process.execPath, 'latin1')
+  const built = /OPENSSLDIR: "([^"]*)"/.exec(binary)
+  expect(built && built[1]).toBe(openSSLDir())
+})
+
+test("Bun: with AWS_CA_BUNDLE, the store still trusts the system store Bun's https trusts", async () => {
+  const { rawServer, reply, itemBody } = require('./fixtures/raw-server')
+  const other = makeCertificates()
+  const hash = execFileSync('openssl', ['x509', '-hash', '-noout', '-in', ca]).toString().trim()
+  const system = fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-system-'))
+  fs.copyFileSync(ca, path.join(system, `${hash}.0`))
+  const server = await rawServer(({ socket }) => socket.write(reply(itemBody('sess:x', { n: 1 }))), {
+    tls: { key: fs.readFileSync(path.join(dir, 'server.key')), cert: fs.readFileSync(path.join(dir, 'server.pem')) },
+  })
+  try {
+    const url = `https://localhost:${server.port}`
+    const script = path.join(system, 'probe.cjs')
+    fs.writeFileSync(
+      script,
+      `const https = require('node:https')
+      const Store = require(${JSON.stringify(root)})(require(${JSON.stringify(require.resolve('express-session'))}))
+      const store = new Store({ table: 'fake', initialized: true, maxRetries: 0, circuitBreaker: false, AWSConfigJSON: { endpoint: '${url}', region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 'b' } })
+      https.get('${url}', (res) => { res.resume(); done('trusted') }).on('error', () => done('refused'))
+      async function done(runtime) {
+        const ours = await store.get('x').then(() => 'trusted', (err) => (err.code === 'ERR_NETWORK' ? 'refused' : err.code))
+        await store.close()
+        console.log(JSON.stringify({ runtime, store: ours }))
+      }`,
+    )
+    const bun = path.join(root, 'node_modules', '.bin', 'bun')
+    // The CA is in the system store (SSL_CERT_DIR), and AWS_CA_BUNDLE names another.
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      SSL_CERT_DIR: system,
+      AWS_CA_BUNDLE: other.ca,
+    }
+    const seen = await new Promise((resolve, reject) =>
+      execFile(bun, [script], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+        try {
+          resolve(JSON.parse(stdout.trim().split('\n').pop()))
+        } catch {
+          reject(new Error(`bun failed: ${err && err.message}\n${stdout}\n${stderr}`))
+        }
+      }),
+    )
+    expect(seen).toEqual({ runtime: 'trusted', store: 'trusted' })
+  } finally {
+    await server.close()
+    fs.rmSync(system, { recursive: true, force: true })
+    fs.rmSync(other.dir, { recursive: true, force: true })
+  }
+}, 40_000)

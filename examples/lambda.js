@@ -3,8 +3,10 @@
 // An express app with sessions in DynamoDB, as an AWS Lambda function behind
 // API Gateway (an HTTP API or a REST API), with serverless-http. The store is
 // made once, outside the handler: its connections to DynamoDB are kept
-// between invocations, and a connection that went stale while the function
-// was frozen is replaced on the spot, never seen as an error.
+// between invocations, and a connection closed while the function was frozen
+// is replaced on the spot, never seen as an error. (One dropped without a
+// word, no close reaching the process, is found when its first request times
+// out: that call then retries on a new connection, after half its timeout.)
 //
 // Environment: SESSIONS_TABLE (the table; create it once with
 // `npx connect-dynamodb-rs init`), SESSION_SECRET. Bundle it with the package

@@ -9,6 +9,7 @@
 // serverless-esbuild use) copies the addon beside the bundle and turns its
 // require into the copy's path: that path is loaded here.
 
+const fs = require('node:fs')
 const path = require('node:path')
 const { napi } = require('../package.json')
 
@@ -23,8 +24,12 @@ function platformName(triple) {
 function hostName() {
   let libc = ''
   if (process.platform === 'linux') {
-    const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
-    libc = report && report.header && report.header.glibcVersionRuntime ? 'gnu' : 'musl'
+    try {
+      const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
+      libc = report && report.header && report.header.glibcVersionRuntime ? 'gnu' : 'musl'
+    } catch {
+      // Deno asks for --allow-sys before it reports: the name goes without its libc.
+    }
   }
   return [process.platform, process.arch, libc].filter(Boolean).join('-')
 }
@@ -56,11 +61,36 @@ function bindingError(message, cause) {
   return err
 }
 
-/** The addon a bundler copied beside the bundle (`file` is the copy's path, relative to the bundle). */
+/**
+ * Where a bundle's copy of the addon may be, for its path relative to the bundle: beside this
+ * code (a CommonJS bundle), else, in an ES module bundle without `__dirname`, beside the
+ * program, in Lambda's task root, or in the working directory.
+ */
+function copyCandidates(file) {
+  if (path.isAbsolute(file)) return [file]
+  const here = typeof __dirname === 'string' ? [__dirname] : []
+  const bases = [
+    ...here,
+    process.argv[1] && path.dirname(path.resolve(process.argv[1])),
+    process.env.LAMBDA_TASK_ROOT,
+    process.cwd(),
+  ].filter(Boolean)
+  return [...new Set(bases.map((base) => path.join(base, file)))]
+}
+
+/**
+ * The addon a bundler copied beside the bundle (`file` is the copy's path, relative to the
+ * bundle). Loaded with process.dlopen, as Node loads any addon: a bundler that replaced
+ * `require` (webpack) cannot load a file it did not bundle.
+ */
 function loadCopied(file) {
-  const copy = path.isAbsolute(file) ? file : path.join(__dirname, file)
+  const candidates = copyCandidates(file)
+  const copy = candidates.find((candidate) => fs.existsSync(candidate)) || candidates[0]
   try {
-    return require(copy)
+    if (typeof process.dlopen !== 'function') return require(copy)
+    const module = { exports: {} }
+    process.dlopen(module, copy)
+    return module.exports
   } catch (cause) {
     throw bindingError(
       `connect-dynamodb-rs could not load its native binary from the bundle (${copy}): ${cause.message.split('\n')[0]}. ` +

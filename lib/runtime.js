@@ -31,19 +31,18 @@ function nativeCarrierRuns(ownSockets) {
  */
 function chooseCarrier(option, ownSockets) {
   const override = process.env.CONNECT_DYNAMODB_RS_TRANSPORT
-  const asked = CARRIERS.includes(override) ? override : option === undefined ? 'auto' : option
+  // The variable, when set, is what was asked, and an error names it.
+  const source = override ? 'CONNECT_DYNAMODB_RS_TRANSPORT' : 'option "transport"'
+  const asked = override || (option === undefined ? 'auto' : option)
   if (!CARRIERS.includes(asked)) {
-    throw storeError(
-      'ERR_INVALID_OPTION',
-      `option "transport" must be "auto", "native" or "node", not ${JSON.stringify(asked)}`,
-    )
+    throw storeError('ERR_INVALID_OPTION', `${source} must be "auto", "native" or "node", not ${JSON.stringify(asked)}`)
   }
   if (asked === 'node') return 'node'
   const runs = nativeCarrierRuns(ownSockets)
   if (asked === 'native' && !runs) {
     throw storeError(
       'ERR_INVALID_OPTION',
-      `option "transport": "native" needs Node.js on Linux or macOS (the core's own sockets run on Node's libuv), ` +
+      `${source}: "native" needs Node.js on Linux or macOS (the core's own sockets run on Node's libuv), ` +
         `and this is ${runtime()} on ${process.platform}; use "auto" (the default) or "node"`,
     )
   }

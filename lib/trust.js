@@ -12,8 +12,18 @@ const fs = require('node:fs')
 const path = require('node:path')
 const tls = require('node:tls')
 
-/** Where Node's bundled OpenSSL looks when SSL_CERT_FILE and SSL_CERT_DIR are not set. */
-const OPENSSL_DIR = '/usr/local/ssl'
+/**
+ * Where Node's OpenSSL looks when SSL_CERT_FILE and SSL_CERT_DIR are not set: Node's own
+ * builds configure it as /etc/ssl (their binary says `OPENSSLDIR: "/etc/ssl"`); a Node built
+ * on the system's OpenSSL uses the system's, which is where the distribution keeps it.
+ */
+function openSSLDir() {
+  if (!process.config?.variables?.node_shared_openssl) return '/etc/ssl'
+  return ['/usr/lib/ssl', '/etc/pki/tls', '/etc/ssl'].find((dir) => fs.existsSync(dir)) || '/etc/ssl'
+}
+
+/** OpenSSL reads a certificate directory by hash: `<8 hex digits>.<n>`; other files are not read. */
+const HASHED_NAME = /^[0-9a-f]{8}\.\d+$/
 
 /** The PEM text of `file`, or nothing when it cannot be read (Node skips it too). */
 function read(file) {
@@ -39,13 +49,16 @@ function usesOpenSSLStore() {
   return openssl
 }
 
-/** OpenSSL's default store, as Node's OpenSSL reads it: SSL_CERT_FILE, and every file in the SSL_CERT_DIR directories. */
+/** OpenSSL's default store, as Node's OpenSSL reads it: SSL_CERT_FILE, and the hash-named files in the SSL_CERT_DIR directories. */
 function openSSLStore() {
-  const file = process.env.SSL_CERT_FILE || path.join(OPENSSL_DIR, 'cert.pem')
-  const dirs = (process.env.SSL_CERT_DIR || path.join(OPENSSL_DIR, 'certs')).split(path.delimiter).filter(Boolean)
+  const file = process.env.SSL_CERT_FILE || path.join(openSSLDir(), 'cert.pem')
+  const dirs = (process.env.SSL_CERT_DIR || path.join(openSSLDir(), 'certs')).split(path.delimiter).filter(Boolean)
   const inDirs = dirs.flatMap((dir) => {
     try {
-      return fs.readdirSync(dir).flatMap((name) => read(path.join(dir, name)))
+      return fs
+        .readdirSync(dir)
+        .filter((name) => HASHED_NAME.test(name))
+        .flatMap((name) => read(path.join(dir, name)))
     } catch {
       return []
     }
@@ -53,9 +66,9 @@ function openSSLStore() {
   return [...read(file), ...inDirs]
 }
 
-/** Node's own trust, as PEM texts. */
+/** Node's own trust, as PEM texts. (Bun's https also trusts the system's store, which its default list leaves out.) */
 function nodeCertificates() {
-  const openssl = usesOpenSSLStore() ? openSSLStore() : []
+  const openssl = usesOpenSSLStore() || process.versions.bun ? openSSLStore() : []
   // Node 22+ reports its default list (bundled or system roots, and NODE_EXTRA_CA_CERTS), but not OpenSSL's store.
   if (typeof tls.getCACertificates === 'function') return [...tls.getCACertificates('default'), ...openssl]
   return [...(usesOpenSSLStore() ? openssl : tls.rootCertificates), ...filesIn('NODE_EXTRA_CA_CERTS')]
@@ -81,4 +94,4 @@ function tlsSecureContext() {
   return context
 }
 
-module.exports = { trustedCertificates, tlsSecureContext }
+module.exports = { trustedCertificates, tlsSecureContext, openSSLDir }
