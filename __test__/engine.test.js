@@ -49,7 +49,7 @@ function itemReply(n) {
 describe("the engine's promise", () => {
   test('a shape that throws rejects the promise (nothing is left pending, nothing thrown at the core)', async () => {
     const engine = new Engine()
-    const [done] = engine.hooks('node')
+    const { done } = engine.hooks('node')
     const started = engine.call(
       (id) => setImmediate(() => done(id, null, null, 'value')),
       () => {

@@ -1,7 +1,7 @@
 'use strict'
 
 const { DescribeTableCommand } = require('@aws-sdk/client-dynamodb')
-const { newStore, rawClient, describeTable, uniqueTable, cookieSession } = require('./helpers')
+const { newStore, rawClient, describeTable, uniqueTable, cookieSession, connection } = require('./helpers')
 
 const raw = rawClient()
 afterAll(() => raw.destroy())
@@ -74,4 +74,48 @@ test('a failed initialization is retried by the next call', async () => {
   await creator.initialize()
   await expect(store.get('a')).resolves.toBeNull()
   await Promise.all([store.close(), creator.close()])
+})
+
+test('a table whose TTL cannot be turned on (no UpdateTimeToLive permission) is created and works, with a warning', async () => {
+  const http = require('node:http')
+  const target = new URL(process.env.DYNAMODB_TEST_ENDPOINT)
+  // DynamoDB Local behind a proxy that refuses UpdateTimeToLive, as IAM does without the permission.
+  const proxy = http.createServer((req, res) => {
+    if (req.headers['x-amz-target'] === 'DynamoDB_20120810.UpdateTimeToLive') {
+      req.resume()
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' })
+      return res.end(
+        JSON.stringify({
+          __type: 'com.amazon.coral.service#AccessDeniedException',
+          message: 'User is not authorized to perform: dynamodb:UpdateTimeToLive',
+        }),
+      )
+    }
+    const upstream = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers)
+        answer.pipe(res)
+      },
+    )
+    req.pipe(upstream)
+  })
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  const logged = []
+  const store = newStore({
+    AWSConfigJSON: { ...connection(), endpoint: `http://127.0.0.1:${proxy.address().port}` },
+    log: (message) => logged.push(message),
+  })
+  try {
+    await store.initialize()
+    await store.set('a', cookieSession({ n: 1 }))
+    expect((await store.get('a')).n).toBe(1)
+    expect(await tableExists(store.table)).toBe(true)
+    expect(
+      logged.filter((m) => m.startsWith('warn:') && /TTL could not be turned on.*AccessDenied/.test(m)),
+    ).toHaveLength(1)
+  } finally {
+    await store.close()
+    proxy.close()
+  }
 })

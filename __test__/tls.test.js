@@ -251,3 +251,29 @@ test("Bun: with AWS_CA_BUNDLE, the store still trusts the system store Bun's htt
     fs.rmSync(other.dir, { recursive: true, force: true })
   }
 }, 40_000)
+
+test('table setup (the SDK) trusts exactly what the session calls trust: a CA only in SSL_CERT_FILE, which Node ignores without --use-openssl-ca, is refused by both', async () => {
+  const script = `
+    const Store = require(${JSON.stringify(root)})(require('express-session'))
+    const store = new Store({ table: ${JSON.stringify(uniqueTable('trust'))}, timeout: 5000, maxRetries: 0, circuitBreaker: false,
+      AWSConfigJSON: { endpoint: ${JSON.stringify(frontUrl)}, region: 'us-east-1', accessKeyId: 't', secretAccessKey: 't' } })
+    const outcome = (promise) => promise.then(() => 'trusted', (err) => err.code)
+    ;(async () => {
+      const setup = await outcome(store.initialize())
+      const get = await outcome(new Store({ table: 'any', initialized: true, maxRetries: 0, circuitBreaker: false,
+        AWSConfigJSON: { endpoint: ${JSON.stringify(frontUrl)}, region: 'us-east-1', accessKeyId: 't', secretAccessKey: 't' } }).get('a'))
+      console.log(JSON.stringify({ setup, get }))
+      process.exit(0)
+    })()`
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true', SSL_CERT_FILE: ca }
+  const seen = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ['-e', script], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      try {
+        resolve(JSON.parse(stdout.trim().split('\n').pop()))
+      } catch {
+        reject(new Error(`child failed: ${err && err.message}\n${stdout}\n${stderr}`))
+      }
+    }),
+  )
+  expect(seen).toEqual({ setup: 'ERR_NETWORK', get: 'ERR_NETWORK' })
+}, 40_000)

@@ -4,7 +4,7 @@
 // started with a number; the core runs it in turns on this thread and reports
 // its end (`done`). Its DynamoDB requests travel on the core's own sockets,
 // watched by Node's event loop; where the core cannot own sockets (or with
-// CONNECT_DYNAMODB_RS_TRANSPORT=node) they travel on Node's sockets
+// `transport: 'node'`) they travel on Node's sockets
 // (lib/sockets.js), which hand their bytes to the same HTTP client in the core.
 // A wake from one of the core's threads (credentials, the SDK's calls, a
 // retry's backoff, a name lookup) comes as `wake` and is answered with `poll`.
@@ -36,18 +36,19 @@ class Engine {
   #sockets
 
   /**
-   * The functions NativeStore's constructor takes after the log: done, wake, certificates, sockets.
-   * `carrier`: 'native' (the core's own sockets, trusting `certificates()`) or 'node' (Node's).
+   * The parts of NativeStore's constructor that are the engine's: `done`, `wake`, `certificates`
+   * (what both ways to DynamoDB trust for HTTPS: Node's CAs) and, for `carrier` 'node', `sockets`
+   * (Node's; with 'native' the core's own sockets carry the requests).
    */
   hooks(carrier) {
     const me = new WeakRef(this)
     const done = (id, code, message, value, end, version, exact) =>
       me.deref()?.#done(id, code, message, value, end, version, exact)
     const wake = (id) => me.deref()?.#poll(id)
-    if (carrier === 'native') return [done, wake, trustedCertificates, undefined]
+    if (carrier === 'native') return { done, wake, certificates: trustedCertificates }
     this.#sockets = new NodeSockets()
     forgotten.register(this, this.#sockets)
-    return [done, wake, undefined, this.#sockets.hooks()]
+    return { done, wake, certificates: trustedCertificates, sockets: this.#sockets.hooks() }
   }
 
   attach(native) {

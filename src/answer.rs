@@ -9,6 +9,7 @@ use napi::{sys, Result};
 use napi_derive::napi;
 
 use crate::store::admin::{Probe, ScanPage};
+use crate::store::users::UserSession;
 use crate::store::Found;
 
 /// One live session as `all()` returns it.
@@ -56,9 +57,95 @@ pub enum Answer {
     Ttl(TtlInfo),
 }
 
-impl Answer {
-    pub fn count(n: u32) -> Self {
-        Answer::Number(Some(f64::from(n)))
+impl From<()> for Answer {
+    fn from((): ()) -> Self {
+        Answer::Nothing
+    }
+}
+
+impl From<Option<Found>> for Answer {
+    fn from(found: Option<Found>) -> Self {
+        Answer::Session(found)
+    }
+}
+
+impl From<Option<f64>> for Answer {
+    fn from(number: Option<f64>) -> Self {
+        Answer::Number(number)
+    }
+}
+
+/// A count.
+impl From<u32> for Answer {
+    fn from(count: u32) -> Self {
+        Answer::Number(Some(f64::from(count)))
+    }
+}
+
+impl From<bool> for Answer {
+    fn from(flag: bool) -> Self {
+        Answer::Bool(flag)
+    }
+}
+
+impl From<String> for Answer {
+    fn from(text: String) -> Self {
+        Answer::Text(text)
+    }
+}
+
+impl From<Vec<String>> for Answer {
+    fn from(texts: Vec<String>) -> Self {
+        Answer::Texts(texts)
+    }
+}
+
+/// Live sessions as (sid, JSON).
+impl From<Vec<(String, String)>> for Answer {
+    fn from(sessions: Vec<(String, String)>) -> Self {
+        Answer::Sessions(
+            sessions
+                .into_iter()
+                .map(|(sid, sess)| StoredSession { sid, sess })
+                .collect(),
+        )
+    }
+}
+
+/// A user's live sessions, each with its sid.
+impl From<Vec<(String, UserSession)>> for Answer {
+    fn from(sessions: Vec<(String, UserSession)>) -> Self {
+        Answer::UserSessions(
+            sessions
+                .into_iter()
+                .map(|(sid, session)| UserSessionInfo {
+                    sid,
+                    expires: session.expires,
+                    created_at: session.created_ms,
+                    last_seen_at: session.seen_ms,
+                    device: (!session.device.is_empty()).then(|| session.device.into_iter().collect()),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl From<ScanPage> for Answer {
+    fn from(page: ScanPage) -> Self {
+        Answer::ScanPage(page)
+    }
+}
+
+impl From<Vec<Probe>> for Answer {
+    fn from(probes: Vec<Probe>) -> Self {
+        Answer::Probes(probes)
+    }
+}
+
+/// The table's TTL status and attribute.
+impl From<(String, Option<String>)> for Answer {
+    fn from((status, attribute): (String, Option<String>)) -> Self {
+        Answer::Ttl(TtlInfo { status, attribute })
     }
 }
 

@@ -68,14 +68,20 @@ pub struct Connection {
     pub wire: Arc<Wire>,
 }
 
+/// Both ways share one configuration: the region and endpoint (the wire
+/// resolves it by the SDK's rules; the SDK client is then pinned to it), the
+/// credentials (one cache), the CAs (`trust`: the PEM certificates the core's
+/// sockets trust, which are Node's), the retry limits and backoff, and the
+/// time limits.
 pub async fn connect(
     options: &ConnectionOptions,
     js: Option<&JsClient>,
     transport: Arc<dyn Transport>,
     stats: Arc<Stats>,
+    trust: &[String],
 ) -> StoreResult<Connection> {
     let (mut region, mut endpoint) = (options.region.clone(), options.endpoint.clone());
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client(trust));
     if let Some(js) = js {
         let config = call_js(&js.config)
             .await
@@ -114,6 +120,7 @@ pub async fn connect(
     let credentials = CachedCredentials::new(shared.credentials_provider());
     let wire = Wire::new(&shared, transport, credentials.clone(), limits, stats.clone()).await?;
     let config = aws_sdk_dynamodb::config::Builder::from(&shared)
+        .endpoint_url(wire.endpoint().url())
         .credentials_provider(credentials)
         .interceptor(CountRetries(stats))
         .build();
@@ -153,15 +160,15 @@ impl Intercept for CountRetries {
     }
 }
 
-/// HTTPS over rustls with ring, trusting what `trust.rs` trusts. Its calls
-/// are rare (table setup, credentials), so it keeps no idle connection: a
-/// store's connections are all its own pool's, and close() closes them all.
-fn https_client() -> SharedHttpClient {
-    let trust = crate::trust::EXTRA_CA_PEMS
-        .iter()
-        .fold(tls::TrustStore::default(), |trust, pem| {
-            trust.with_pem_certificate(pem.clone())
-        });
+/// HTTPS over rustls with ring, trusting exactly the CAs in `trust` (those
+/// the core's sockets trust), for table setup and for the credential
+/// providers that fetch over HTTPS. Its calls are rare, so it keeps no idle
+/// connection: a store's connections are all its own pool's, and close()
+/// closes them all.
+fn https_client(trust: &[String]) -> SharedHttpClient {
+    let trust = trust.iter().fold(tls::TrustStore::empty(), |store, pem| {
+        store.with_pem_certificate(pem.as_bytes())
+    });
     let builder = aws_smithy_http_client::Builder::new()
         .pool_max_idle_per_host(0)
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring));

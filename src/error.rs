@@ -1,8 +1,11 @@
 //! The store's errors. Each has a stable `code`: `ERR_*` for the store's own
 //! conditions, or DynamoDB's exception name (e.g. `ResourceNotFoundException`).
 //!
-//! Async napi functions cannot reject with a custom `code`, so the code travels
-//! in the message as `[CODE] text`; the JS shim lifts it into `err.code`.
+//! A call on the engine ends through `done`, which hands the shim the code
+//! and the message apart (`host.rs`). A synchronous N-API function (the
+//! constructor) can only throw an `Error` with a message, so there the code
+//! travels in it as `[CODE] text`, and the shim lifts it into `err.code`
+//! (`lib/errors.js`).
 
 use std::fmt;
 

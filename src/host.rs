@@ -18,7 +18,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use napi::bindgen_prelude::{within_runtime_if_available, FnArgs, FunctionRef, JsError};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -53,14 +53,14 @@ pub type DoneArgs = FnArgs<(
 pub type DoneFn = FunctionRef<DoneArgs, ()>;
 /// `wake(callId)` from any thread: JavaScript answers with `poll(callId)`.
 pub type WakeFn = ThreadsafeFunction<u32, (), u32, Status, false, true>;
-/// `trustedCertificates()`: the PEM certificates Node trusts, for HTTPS on the core's sockets.
+/// `trustedCertificates()`: the PEM certificates Node trusts, for HTTPS on both ways to DynamoDB.
 pub type CertificatesFn = FunctionRef<(), Vec<String>>;
 
 /// Which carrier moves the store's bytes (chosen once, by the shim).
 pub enum Carriers {
     /// The core's own sockets, watched by libuv (`net/uv_carrier.rs`).
     #[cfg(unix)]
-    Own(CertificatesFn),
+    Own,
     /// Node's sockets (`net/node_carrier.rs`, `lib/sockets.js`).
     Node(Rc<node_carrier::Hooks>),
 }
@@ -70,6 +70,9 @@ pub struct Host {
     engine: Engine<Answer>,
     outbox: Arc<JsTransport>,
     carriers: Carriers,
+    certificates: CertificatesFn,
+    /// What `certificates()` answered, read before the first call starts.
+    trust: Arc<OnceLock<Vec<String>>>,
     /// Opened by the first request (the endpoint is known by then).
     net: RefCell<Option<Net>>,
     /// A lookup off the loop finished: the next turn tells the network.
@@ -88,6 +91,8 @@ pub struct Parts {
     pub engine: Engine<Answer>,
     pub outbox: Arc<JsTransport>,
     pub carriers: Carriers,
+    pub certificates: CertificatesFn,
+    pub trust: Arc<OnceLock<Vec<String>>>,
     pub store: Arc<Store>,
     pub done: DoneFn,
     pub log: Option<FunctionRef<CoreMessage, ()>>,
@@ -103,6 +108,8 @@ impl Host {
             engine: parts.engine,
             outbox: parts.outbox,
             carriers: parts.carriers,
+            certificates: parts.certificates,
+            trust: parts.trust,
             net: RefCell::new(None),
             looked_up: Arc::new(AtomicBool::new(false)),
             closing: Cell::new(false),
@@ -118,6 +125,17 @@ impl Host {
 
     pub fn engine(&self) -> &Engine<Answer> {
         &self.engine
+    }
+
+    /// The PEM certificates the store trusts (both its ways to DynamoDB):
+    /// `certificates()`, asked once, before the first call needs them.
+    pub fn trust(&self) -> Result<&[String]> {
+        if self.trust.get().is_none() {
+            let env = Env::from_raw(self.env);
+            let pems = self.certificates.borrow_back(&env)?.call(())?;
+            let _ = self.trust.set(pems);
+        }
+        Ok(self.trust.get().map_or(&[][..], Vec::as_slice))
     }
 
     /// One turn of the engine: `first`, then every call that can go on, with
@@ -326,7 +344,7 @@ impl Host {
         };
         let carrier: Box<dyn Carrier> = match &self.carriers {
             #[cfg(unix)]
-            Carriers::Own(certificates) => Box::new(self.own_carrier(certificates, endpoint)?),
+            Carriers::Own => Box::new(self.own_carrier(endpoint)?),
             Carriers::Node(hooks) => Box::new(NodeCarrier::new(
                 self.env,
                 hooks.clone(),
@@ -341,18 +359,15 @@ impl Host {
     #[cfg(unix)]
     fn own_carrier(
         &self,
-        certificates: &CertificatesFn,
         endpoint: &crate::wire::Endpoint,
     ) -> std::result::Result<crate::net::uv_carrier::UvCarrier, String> {
         use crate::net::uv_carrier::{Events, Target, UvCarrier};
         use crate::net::{tls, uv};
         let tls = if endpoint.https {
-            let env = Env::from_raw(self.env);
-            let pems = certificates
-                .borrow_back(&env)
-                .and_then(|get| get.call(()))
-                .map_err(|e| format!("could not read Node's trusted certificates: {}", e.reason))?;
-            Some(tls::client_config(&pems)?)
+            let pems = self
+                .trust()
+                .map_err(|e| format!("could not read the trusted certificates: {}", e.reason))?;
+            Some(tls::client_config(pems)?)
         } else {
             None
         };

@@ -25,12 +25,11 @@ mod stats;
 mod store;
 mod table;
 mod transport;
-mod trust;
 mod wire;
 mod wire_json;
 
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use napi::bindgen_prelude::{BufferSlice, Either, Function, JsObjectValue, Object, Promise, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -38,7 +37,7 @@ use napi::{Env, Result, ValueType};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
-use crate::answer::{Answer, StoredSession, TtlInfo, UserSessionInfo};
+use crate::answer::Answer;
 use crate::client::{JsClient, JsClientConfig, JsCredentials};
 use crate::codec::UserArg;
 use crate::engine::Engine;
@@ -127,29 +126,21 @@ pub struct NativeStore {
 
 #[napi]
 impl NativeStore {
-    /// `client_config` and `client_credentials` are the async providers of a
-    /// JS SDK client the app passed in; without them the store connects from
-    /// its own options and the AWS default chain. `done` and `wake` connect
-    /// the engine to the shim (lib/engine.js); the requests travel on the
-    /// core's own sockets, which trust `certificates()` for HTTPS, or, given
-    /// `sockets` (`{ open, write, close, arm }`), on Node's (lib/sockets.js).
-    /// `metadata_hook`: the app passed `sessionMetadata`, so saves carry
-    /// device fields.
+    /// Everything the shim hands the core, in one object (lib/store.js makes it):
+    /// - `options`: the options the core reads;
+    /// - `clientConfig`, `clientCredentials`: the async providers of a JS SDK
+    ///   client the app passed in (without them the store connects from its
+    ///   own options and the AWS default chain);
+    /// - `log`: the core's messages; `done` and `wake`: the engine's half in
+    ///   JavaScript (lib/engine.js);
+    /// - `certificates`: the PEM certificates to trust for HTTPS, on both
+    ///   ways to DynamoDB (asked once, before the first call);
+    /// - `sockets` (`{ open, write, close, closeAll, arm }`): Node's sockets
+    ///   (lib/sockets.js) carry the requests; without it, the core's own do;
+    /// - `sessionMetadata`: the app passed that hook, so saves carry device fields.
     #[napi(constructor)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        env: Env,
-        options: Option<Object>,
-        client_config: Option<Function<(), Promise<JsClientConfig>>>,
-        client_credentials: Option<Function<(), Promise<JsCredentials>>>,
-        log: Option<Function<CoreMessage, ()>>,
-        done: Function<DoneArgs, ()>,
-        wake: Function<u32, ()>,
-        certificates: Option<Function<(), Vec<String>>>,
-        sockets: Option<Object>,
-        metadata_hook: Option<bool>,
-    ) -> Result<Self> {
-        let raw = match options {
+    pub fn new(env: Env, parts: Object) -> Result<Self> {
+        let raw = match parts.get::<Object>("options")? {
             Some(object) => read_options(&object)?,
             None => Map::new(),
         };
@@ -157,7 +148,9 @@ impl NativeStore {
         let parsed = std::panic::catch_unwind(|| StoreOptions::parse(&raw, |path| std::fs::read_to_string(path)));
         let mut options = parsed.map_err(|_| StoreError::new(code::INTERNAL, "the options could not be read"))??;
         // The shim's `sessionMetadata` hook sends device fields with every save.
-        options.devices |= metadata_hook == Some(true);
+        options.devices |= parts.get::<bool>("sessionMetadata")? == Some(true);
+        let client_config: Option<Function<(), Promise<JsClientConfig>>> = parts.get("clientConfig")?;
+        let client_credentials: Option<Function<(), Promise<JsCredentials>>> = parts.get("clientCredentials")?;
         let js_client = match (client_config, client_credentials) {
             (Some(config), Some(credentials)) => Some(JsClient {
                 config: config.build_threadsafe_function().weak::<true>().build()?,
@@ -165,13 +158,16 @@ impl NativeStore {
             }),
             _ => None,
         };
-        let (logger, log) = match log {
+        let (logger, log) = match parts.get::<Function<CoreMessage, ()>>("log")? {
             Some(log) => (
                 Logger::new(Some(log.build_threadsafe_function().weak::<true>().build()?)),
                 Some(log.create_ref()?),
             ),
             None => (Logger::default(), None),
         };
+        let done: Function<DoneArgs, ()> = parts.get_named_property("done")?;
+        let wake: Function<u32, ()> = parts.get_named_property("wake")?;
+        let certificates: Function<(), Vec<String>> = parts.get_named_property("certificates")?;
         let wake = Arc::new(Mutex::new(wake.build_threadsafe_function().weak::<true>().build()?));
         let remote = {
             let wake = wake.clone();
@@ -185,8 +181,8 @@ impl NativeStore {
         // A request queued by a tokio task: id 0 asks JavaScript for a turn that sends it.
         let flush = remote.clone();
         transport.set_notify(Arc::new(move || flush(0)));
-        let carriers = match (sockets, certificates) {
-            (Some(sockets), _) => Carriers::Node(Rc::new(node_carrier::Hooks {
+        let carriers = match parts.get::<Object>("sockets")? {
+            Some(sockets) => Carriers::Node(Rc::new(node_carrier::Hooks {
                 open: hook(&sockets, "open")?,
                 write: hook(&sockets, "write")?,
                 close: hook(&sockets, "close")?,
@@ -194,17 +190,20 @@ impl NativeStore {
                 arm: hook(&sockets, "arm")?,
             })),
             #[cfg(unix)]
-            (None, Some(certificates)) => Carriers::Own(certificates.create_ref()?),
-            _ => {
-                let why = "no carrier: pass sockets, or certificates where the store's own sockets run";
+            None => Carriers::Own,
+            #[cfg(not(unix))]
+            None => {
+                let why = "no carrier: pass sockets where the store's own sockets do not run";
                 return Err(StoreError::new(code::INTERNAL, why).into());
             }
         };
+        let trust = Arc::new(OnceLock::new());
         let store = Arc::new(Store::new(
             options,
             js_client,
             Arc::new(transport.clone()),
             logger.clone(),
+            trust.clone(),
         ));
         let host = Host::new(
             &env,
@@ -212,6 +211,8 @@ impl NativeStore {
                 engine: Engine::new(remote),
                 outbox: transport.clone(),
                 carriers,
+                certificates: certificates.create_ref()?,
+                trust,
                 store: store.clone(),
                 done: done.create_ref()?,
                 log,
@@ -227,6 +228,7 @@ impl NativeStore {
     where
         F: std::future::Future<Output = StoreResult<Answer>> + Send + 'static,
     {
+        self.host.trust()?;
         let (store, call) = (self.store.clone(), call(self.store.clone()));
         let call = Box::pin(async move { store.shared().guarded(call).await });
         let engine = self.host.engine();
@@ -287,6 +289,22 @@ impl NativeStore {
             .collect()
     }
 
+    /// Every call the store answers on the engine, as declared below: the
+    /// shim makes the store's methods from it.
+    #[napi]
+    pub fn operation_table() -> Vec<OperationInfo> {
+        OPERATIONS
+            .iter()
+            .map(|op| OperationInfo {
+                method: op.method.to_string(),
+                native: camel_case(op.native),
+                args: op.args.iter().map(|kind| kind.to_string()).collect(),
+                answer: op.answer.to_string(),
+                admin: op.admin,
+            })
+            .collect()
+    }
+
     /// Whether this build can carry requests on the core's own sockets.
     #[napi]
     pub fn own_sockets() -> bool {
@@ -327,86 +345,10 @@ impl NativeStore {
         }
     }
 
-    #[napi]
-    pub fn initialize(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move {
-            store.shared().initialize().await.map(|()| Answer::Nothing)
-        })
-    }
-
-    /// DescribeTable's answer (DynamoDB's JSON) for `describeSessionsTable`.
-    #[napi]
-    pub fn describe_table(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move {
-            store.shared().describe_table().await.map(Answer::Text)
-        })
-    }
-
-    #[napi]
-    pub fn create_table(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move {
-            store.shared().create_table().await.map(|()| Answer::Nothing)
-        })
-    }
-
-    /// `getParsedSession`: the session JSON of an item in DynamoDB JSON, or null.
-    #[napi]
-    pub fn parse_item(&self, item_json: String) -> Option<String> {
-        self.store.shared().parse_item(&item_json)
-    }
-
-    /// `getExpiresValue`: the `expires` a save now would write, in epoch seconds.
-    #[napi]
-    pub fn expires_value(&self, cookie_expires: Option<f64>, max_age: Option<f64>, ttl: Option<f64>) -> f64 {
-        let options = &self.store.shared().options;
-        let end = self
-            .store
-            .shared()
-            .end_at(now_ms(), cookie_times(cookie_expires, max_age, ttl));
-        options.layout.reported_seconds(end)
-    }
-
     /// The item layout (`format`), so the JS side can describe it.
     #[napi(getter)]
     pub fn format(&self) -> String {
         self.store.shared().options.layout.name().to_string()
-    }
-
-    /// The stored session, or null.
-    #[napi]
-    pub fn get(&self, id: u32, sid: String) -> Result<()> {
-        self.start(id, |store| async move {
-            store.sessions().get(&sid).await.map(Answer::Session)
-        })
-    }
-
-    /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
-    /// With `versioning`, `version` is the version read; resolves the new one.
-    #[napi]
-    #[allow(clippy::too_many_arguments)]
-    pub fn set(
-        &self,
-        id: u32,
-        sid: String,
-        sess: String,
-        cookie_expires: Option<f64>,
-        max_age: Option<f64>,
-        ttl: Option<f64>,
-        version: Option<f64>,
-        device: Option<String>,
-    ) -> Result<()> {
-        let times = cookie_times(cookie_expires, max_age, ttl);
-        self.start(id, |store| async move {
-            let device = match device {
-                Some(json) => Device::from_json(&json)?,
-                None => None,
-            };
-            store
-                .sessions()
-                .set(&sid, sess, times, version, device)
-                .await
-                .map(Answer::Number)
-        })
     }
 
     /// Whether saves should carry the device's fields (the user index is on,
@@ -421,45 +363,18 @@ impl NativeStore {
         self.store.shared().options.versioning
     }
 
-    /// `verification` is the JSON of the value the session's
-    /// lockVerificationProperty must still hold. Resolves the lease's owner token.
+    /// `getParsedSession`: the session JSON of an item in DynamoDB JSON, or null.
     #[napi]
-    pub fn lock(&self, id: u32, sid: String, verification: String) -> Result<()> {
-        self.start(id, |store| async move {
-            store.locks().lock(&sid, &verification).await.map(Answer::Text)
-        })
+    pub fn parse_item(&self, item_json: String) -> Option<String> {
+        self.store.shared().parse_item(&item_json)
     }
 
-    /// True when a lease was released; false when none of ours was there.
+    /// `getExpiresValue`: the `expires` a save now would write, in epoch seconds.
     #[napi]
-    pub fn unlock(&self, id: u32, sid: String, token: Option<String>) -> Result<()> {
-        self.start(id, |store| async move {
-            store.locks().unlock(&sid, token.as_deref()).await.map(Answer::Bool)
-        })
-    }
-
-    #[napi]
-    pub fn holds_lock(&self, id: u32, sid: String, token: String) -> Result<()> {
-        self.start(id, |store| async move {
-            store.locks().holds_lock(&sid, &token).await.map(Answer::Bool)
-        })
-    }
-
-    /// The new expiry in epoch seconds, or null when no live session exists.
-    #[napi]
-    pub fn touch(
-        &self,
-        id: u32,
-        sid: String,
-        cookie_expires: Option<f64>,
-        max_age: Option<f64>,
-        ttl: Option<f64>,
-    ) -> Result<()> {
-        let times = cookie_times(cookie_expires, max_age, ttl);
-        self.start(id, |store| async move {
-            let expires = store.sessions().touch(&sid, times).await?;
-            Ok(Answer::Number(expires.map(|seconds| seconds as f64)))
-        })
+    pub fn expires_value(&self, cookie_expires: Option<f64>, max_age: Option<f64>, ttl: Option<f64>) -> f64 {
+        let shared = self.store.shared();
+        let end = shared.end_at(now_ms(), cookie_times(cookie_expires, max_age, ttl));
+        shared.options.layout.reported_seconds(end)
     }
 
     /// Counts since the store was made, and the capacity DynamoDB reported.
@@ -483,161 +398,6 @@ impl NativeStore {
         }
     }
 
-    #[napi]
-    pub fn destroy(&self, id: u32, sid: String) -> Result<()> {
-        self.start(id, |store| async move {
-            store.sessions().destroy(&sid).await.map(|()| Answer::Nothing)
-        })
-    }
-
-    /// Every live session as `{ sid, sess }`.
-    #[napi]
-    pub fn all(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move {
-            let sessions = store.scans().all().await?;
-            Ok(Answer::Sessions(
-                sessions
-                    .into_iter()
-                    .map(|(sid, sess)| StoredSession { sid, sess })
-                    .collect(),
-            ))
-        })
-    }
-
-    #[napi]
-    pub fn ids(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move { store.scans().ids().await.map(Answer::Texts) })
-    }
-
-    #[napi]
-    pub fn length(&self, id: u32) -> Result<()> {
-        self.start(
-            id,
-            |store| async move { store.scans().length().await.map(Answer::count) },
-        )
-    }
-
-    #[napi]
-    pub fn clear(&self, id: u32) -> Result<()> {
-        self.start(
-            id,
-            |store| async move { store.scans().clear().await.map(Answer::count) },
-        )
-    }
-
-    #[napi]
-    pub fn reap(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move { store.scans().reap().await.map(Answer::count) })
-    }
-
-    #[napi]
-    pub fn ensure_user_index(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move {
-            store.users().ensure_index().await.map(|()| Answer::Nothing)
-        })
-    }
-
-    /// The user's live sessions as `{ sid, expires }` (epoch seconds).
-    #[napi]
-    pub fn list_sessions_for_user(&self, id: u32, user: Either<String, f64>) -> Result<()> {
-        self.start(id, |store| async move {
-            let sessions = store.users().sessions_for_user(user_arg(user)).await?;
-            Ok(Answer::UserSessions(
-                sessions
-                    .into_iter()
-                    .map(|(sid, session)| UserSessionInfo {
-                        sid,
-                        expires: session.expires,
-                        created_at: session.created_ms,
-                        last_seen_at: session.seen_ms,
-                        device: (!session.device.is_empty()).then(|| session.device.into_iter().collect()),
-                    })
-                    .collect(),
-            ))
-        })
-    }
-
-    /// Ends the session `sid` if it is a live session of `user`.
-    #[napi]
-    pub fn destroy_session_for_user(&self, id: u32, user: Either<String, f64>, sid: String) -> Result<()> {
-        self.start(id, |store| async move {
-            store
-                .users()
-                .destroy_session_for_user(user_arg(user), &sid)
-                .await
-                .map(|()| Answer::Nothing)
-        })
-    }
-
-    /// One page of the table (for the command line), each item classified.
-    #[napi]
-    pub fn scan_page(&self, id: u32, start: Option<String>, limit: u32, measure: bool) -> Result<()> {
-        self.start(id, |store| async move {
-            Ok(Answer::ScanPage(store.admin().scan_page(start, limit, measure).await?))
-        })
-    }
-
-    /// Moves the session at `key` from the other layout (keys `from_prefix` + sid) to this store's.
-    #[napi]
-    pub fn move_to_layout(&self, id: u32, key: String, from_prefix: String) -> Result<()> {
-        self.start(id, |store| async move {
-            store.admin().move_to_layout(&key, &from_prefix).await.map(Answer::Bool)
-        })
-    }
-
-    /// Deletes the items with these table keys; resolves how many.
-    #[napi]
-    pub fn delete_keys(&self, id: u32, keys: Vec<String>) -> Result<()> {
-        self.start(id, |store| async move {
-            store.admin().delete_keys(keys).await.map(Answer::count)
-        })
-    }
-
-    #[napi]
-    pub fn ttl_setting(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move {
-            let (status, attribute) = store.admin().ttl_setting().await?;
-            Ok(Answer::Ttl(TtlInfo { status, attribute }))
-        })
-    }
-
-    /// Which of the actions the store needs are allowed (each tried harmlessly).
-    #[napi]
-    pub fn probe_permissions(&self, id: u32) -> Result<()> {
-        self.start(id, |store| async move {
-            Ok(Answer::Probes(store.admin().probe_permissions().await?))
-        })
-    }
-
-    /// Moves the session `old_sid` to `new_sid` in one transaction, leaving a tombstone behind.
-    #[napi]
-    pub fn rotate(&self, id: u32, old_sid: String, new_sid: String) -> Result<()> {
-        self.start(id, |store| async move {
-            store
-                .rotation()
-                .rotate(&old_sid, &new_sid)
-                .await
-                .map(|()| Answer::Nothing)
-        })
-    }
-
-    /// Destroys the user's sessions except `keep_sid`; resolves how many.
-    #[napi]
-    pub fn destroy_sessions_for_user(
-        &self,
-        id: u32,
-        user: Either<String, f64>,
-        keep_sid: Option<String>,
-    ) -> Result<()> {
-        self.start(id, |store| async move {
-            store
-                .users()
-                .destroy_sessions_for_user(user_arg(user), keep_sid.as_deref())
-                .await
-                .map(Answer::count)
-        })
-    }
-
     /// Later calls fail with ERR_STORE_CLOSED; calls in flight finish, then
     /// every connection closes.
     #[napi]
@@ -645,6 +405,163 @@ impl NativeStore {
         self.store.shared().close();
         self.host.close()
     }
+}
+
+/// Declares each call the store answers on the engine once: its N-API method
+/// (taking the call's id, then its arguments; it starts the call under the
+/// breaker and its answer goes to `done`) and its row of `OPERATIONS`, from
+/// which the shim makes the store's method of that name and checks its
+/// arguments by kind (lib/operations.js). `admin` calls are the command
+/// line's, not the store's methods.
+macro_rules! operations {
+    ($(
+        $(#[doc = $doc:literal])*
+        $method:literal $($admin:ident)? => fn $native:ident($($arg:ident: $ty:ty = $kind:literal),*)
+            -> $answer:literal |$store:ident| $body:expr;
+    )*) => {
+        /// Every call of the engine: its JS method, its N-API name, its arguments' kinds and its answer's.
+        const OPERATIONS: &[Operation] = &[$(Operation {
+            method: $method,
+            native: stringify!($native),
+            args: &[$($kind),*],
+            answer: $answer,
+            admin: operations!(@admin $($admin)?),
+        }),*];
+
+        #[napi]
+        impl NativeStore {
+            $(
+                $(#[doc = $doc])*
+                #[napi]
+                #[allow(clippy::too_many_arguments)]
+                pub fn $native(&self, id: u32, $($arg: $ty),*) -> Result<()> {
+                    self.start(id, move |$store| async move { $body.map(Answer::from) })
+                }
+            )*
+        }
+    };
+    (@admin admin) => { true };
+    (@admin) => { false };
+}
+
+operations! {
+    /// Makes sure the table exists (creating it if needed) and is ACTIVE.
+    "initialize" => fn initialize() -> "nothing" |store| store.shared().initialize().await;
+    /// DescribeTable's answer, as DynamoDB's JSON.
+    "describeSessionsTable" => fn describe_sessions_table() -> "table" |store| store.shared().describe_table().await;
+    "createSessionsTable" => fn create_sessions_table() -> "nothing" |store| store.shared().create_table().await;
+    /// The stored session, or null.
+    "get" => fn get(sid: String = "sid") -> "session" |store| store.sessions().get(&sid).await;
+    /// With `versioning`, `version` is the version read; resolves the new one.
+    /// `ttl` is the app's `ttl(session)` answer, when `ttl` is a function.
+    "set" => fn set(
+        sid: String = "sid",
+        sess: String = "session",
+        cookie_expires: Option<f64> = "ms?",
+        max_age: Option<f64> = "ms?",
+        ttl: Option<f64> = "ms?",
+        version: Option<f64> = "version?",
+        device: Option<String> = "device?"
+    ) -> "value" |store| {
+        let times = cookie_times(cookie_expires, max_age, ttl);
+        match device.map(|json| Device::from_json(&json)).transpose() {
+            Ok(device) => store.sessions().set(&sid, sess, times, version, device.flatten()).await,
+            Err(err) => Err(err),
+        }
+    };
+    /// The new expiry in epoch seconds, or null when no live session exists.
+    "touch" => fn touch(
+        sid: String = "sid",
+        cookie_expires: Option<f64> = "ms?",
+        max_age: Option<f64> = "ms?",
+        ttl: Option<f64> = "ms?"
+    ) -> "expiry" |store| {
+        let times = cookie_times(cookie_expires, max_age, ttl);
+        store.sessions().touch(&sid, times).await.map(|end| end.map(|seconds| seconds as f64))
+    };
+    "destroy" => fn destroy(sid: String = "sid") -> "nothing" |store| store.sessions().destroy(&sid).await;
+    /// `verification` is the JSON of the value the session's
+    /// lockVerificationProperty must still hold. Resolves the lease's owner token.
+    "lock" => fn lock(sid: String = "sid", verification: String = "json") -> "value"
+        |store| store.locks().lock(&sid, &verification).await;
+    /// True when a lease was released; false when none of ours was there.
+    "unlock" => fn unlock(sid: String = "sid", token: Option<String> = "token?") -> "value"
+        |store| store.locks().unlock(&sid, token.as_deref()).await;
+    "holdsLock" => fn holds_lock(sid: String = "sid", token: String = "token") -> "value"
+        |store| store.locks().holds_lock(&sid, &token).await;
+    /// Every live session as `{ sid, sess }`.
+    "all" => fn all() -> "sessions" |store| store.scans().all().await;
+    "ids" => fn ids() -> "value" |store| store.scans().ids().await;
+    "length" => fn length() -> "value" |store| store.scans().length().await;
+    "clear" => fn clear() -> "value" |store| store.scans().clear().await;
+    "reap" => fn reap() -> "value" |store| store.scans().reap().await;
+    "ensureUserIndex" => fn ensure_user_index() -> "nothing" |store| store.users().ensure_index().await;
+    /// The user's live sessions as `{ sid, expires }` (epoch seconds).
+    "listSessionsForUser" => fn list_sessions_for_user(user: Either<String, f64> = "user") -> "userSessions"
+        |store| store.users().sessions_for_user(user_arg(user)).await;
+    /// Ends the session `sid` if it is a live session of `user`.
+    "destroySessionForUser" => fn destroy_session_for_user(user: Either<String, f64> = "user", sid: String = "sid")
+        -> "nothing" |store| store.users().destroy_session_for_user(user_arg(user), &sid).await;
+    /// Destroys the user's sessions but `keep_sid`; resolves how many.
+    "destroyOtherSessionsForUser" => fn destroy_other_sessions_for_user(
+        user: Either<String, f64> = "user",
+        keep_sid: String = "sid"
+    ) -> "value" |store| store.users().destroy_sessions_for_user(user_arg(user), Some(&keep_sid)).await;
+    /// Destroys every session of the user; resolves how many.
+    "destroyAllSessionsForUser" => fn destroy_all_sessions_for_user(user: Either<String, f64> = "user") -> "value"
+        |store| store.users().destroy_sessions_for_user(user_arg(user), None).await;
+    /// Moves the session `old_sid` to `new_sid` in one transaction, leaving a tombstone behind.
+    "rotate" => fn rotate(old_sid: String = "sid", new_sid: String = "sid") -> "nothing"
+        |store| store.rotation().rotate(&old_sid, &new_sid).await;
+    /// One page of the table, each item classified.
+    "scanPage" admin => fn scan_page(start: Option<String> = "text?", limit: u32 = "count", measure: bool = "flag")
+        -> "value" |store| store.admin().scan_page(start, limit, measure).await;
+    /// Moves the session at `key` from the other layout (keys `from_prefix` + sid) to this store's.
+    "moveToLayout" admin => fn move_to_layout(key: String = "text", from_prefix: String = "text") -> "value"
+        |store| store.admin().move_to_layout(&key, &from_prefix).await;
+    /// Deletes the items with these table keys; resolves how many.
+    "deleteKeys" admin => fn delete_keys(keys: Vec<String> = "keys") -> "value"
+        |store| store.admin().delete_keys(keys).await;
+    "ttlSetting" admin => fn ttl_setting() -> "value" |store| store.admin().ttl_setting().await;
+    /// Which of the actions the store needs are allowed (each tried harmlessly).
+    "probePermissions" admin => fn probe_permissions() -> "value" |store| store.admin().probe_permissions().await;
+}
+
+/// One call of the engine, as `operations!` declares it.
+struct Operation {
+    method: &'static str,
+    native: &'static str,
+    args: &'static [&'static str],
+    answer: &'static str,
+    admin: bool,
+}
+
+/// One call as `NativeStore.operationTable()` lists it.
+#[napi(object)]
+pub struct OperationInfo {
+    /// The store's method (or, for `admin`, the command line's).
+    pub method: String,
+    /// The N-API method that starts it.
+    pub native: String,
+    /// Each argument's kind: what the shim checks and passes (`?`: may be left out).
+    pub args: Vec<String>,
+    /// How the shim shapes the answer.
+    pub answer: String,
+    pub admin: bool,
+}
+
+/// `snake_case` as N-API names it: `camelCase`.
+fn camel_case(name: &str) -> String {
+    let mut words = name.split('_');
+    let first = words.next().unwrap_or_default().to_string();
+    words.fold(first, |mut out, word| {
+        let mut chars = word.chars();
+        if let Some(c) = chars.next() {
+            out.extend(c.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+        out
+    })
 }
 
 /// The function `name` of the sockets object, held for the carrier.

@@ -19,7 +19,7 @@
 //!
 //! Compression happens before sealing, so the sealed size follows the
 //! content's compressibility: a reader of the table learns lengths, never
-//! content (see the README's Security section).
+//! content (see docs/security.md).
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -54,11 +54,21 @@ pub async fn create(client: &Client, options: &StoreOptions, logger: &Logger) ->
     wait_until_active(client, &options.table).await?;
     if created {
         let attribute = options.layout.ttl_attr();
-        enable_ttl(client, &options.table, attribute).await?;
-        logger.debug(format!(
-            "created table \"{}\" with TTL on \"{attribute}\"",
-            options.table
-        ));
+        // A table without TTL still works (expired sessions are never served,
+        // only never deleted): without UpdateTimeToLive permission (the IAM
+        // policy connect-dynamodb documents lacks it), or on a DynamoDB
+        // without TTL, the store says so and goes on.
+        match enable_ttl(client, &options.table, attribute).await {
+            Ok(()) => logger.debug(format!(
+                "created table \"{}\" with TTL on \"{attribute}\"",
+                options.table
+            )),
+            Err(err) => logger.warn(format!(
+                "created table \"{}\", but DynamoDB TTL could not be turned on (expired sessions are never \
+                 deleted until it is: enable TTL on \"{attribute}\", or set reapInterval): [{}] {}",
+                options.table, err.code, err.message
+            )),
+        }
     }
     Ok(created)
 }

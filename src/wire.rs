@@ -167,6 +167,12 @@ impl Endpoint {
             authority: authority.as_str().to_string(),
         })
     }
+
+    /// The endpoint as a URL again (the SDK's client is given it).
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority, self.path)
+    }
 }
 
 pub struct Wire {

@@ -23,7 +23,7 @@ mod shared;
 pub mod users;
 mod versions;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 pub use self::admin::Admin;
@@ -60,9 +60,10 @@ impl Store {
         js_client: Option<JsClient>,
         transport: Arc<dyn Transport>,
         logger: Logger,
+        trust: Arc<OnceLock<Vec<String>>>,
     ) -> Self {
         Store {
-            shared: Shared::new(options, js_client, transport, logger),
+            shared: Shared::new(options, js_client, transport, logger, trust),
             recent: RecentSessions::default(),
             created: Memo::default(),
             registered: Memo::default(),

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -100,6 +100,9 @@ pub struct Shared {
     table_ready: OnceCell<()>,
     closed: Arc<AtomicBool>,
     breaker: Arc<Breaker>,
+    /// The PEM certificates the store trusts for HTTPS, on both ways to
+    /// DynamoDB; the host sets them before the first call starts.
+    trust: Arc<OnceLock<Vec<String>>>,
 }
 
 impl Shared {
@@ -108,8 +111,10 @@ impl Shared {
         js_client: Option<JsClient>,
         transport: Arc<dyn Transport>,
         logger: Logger,
+        trust: Arc<OnceLock<Vec<String>>>,
     ) -> Self {
         Shared {
+            trust,
             breaker: Arc::new(Breaker::new(options.breaker.clone())),
             options,
             stats: Arc::new(Stats::default()),
@@ -193,6 +198,7 @@ impl Shared {
                 self.js_client.as_ref(),
                 self.transport.clone(),
                 self.stats.clone(),
+                self.trust.get().map_or(&[][..], Vec::as_slice),
             ))
         };
         Box::pin(self.connection.get_or_try_init(connect)).await
