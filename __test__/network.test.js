@@ -381,7 +381,13 @@ describe.each(CARRIERS)('the HTTP client, on %s, against DynamoDB Local', (carri
     const through = await relay(new URL(endpoint()))
     try {
       const table = uniqueTable('close')
-      const store = storeOn(carrier, { table, AWSConfigJSON: { ...connection(), endpoint: through.endpoint } })
+      // A call's time limit counts its wait behind the connection limit: this is about close(), not
+      // speed, so the limit is wide enough for a cold DynamoDB Local on a busy machine.
+      const store = storeOn(carrier, {
+        table,
+        timeout: 15_000,
+        AWSConfigJSON: { ...connection(), endpoint: through.endpoint },
+      })
       await store.set('warm', cookieSession({ n: 0 }))
       const saves = Array.from({ length: 200 }, (_, i) => store.set(`c-${i}`, cookieSession({ i })))
       await store.close()
