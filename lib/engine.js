@@ -17,7 +17,8 @@ const { storeError } = require('./errors')
 const { trustedCertificates } = require('./trust')
 const { NodeSockets } = require('./sockets')
 
-const MAX_ID = 0xffffffff
+/** Call ids stay below 2^31: the core reads the bit above as "trace this call". */
+const MAX_ID = 0x7fffffff
 
 /** Engines with calls pending: alive until their calls end, whoever else lets go of them. */
 const busy = new Set()

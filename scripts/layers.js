@@ -18,7 +18,7 @@ const LAYERS = [
   {
     name: 'facts',
     what: 'names, numbers and errors every layer shares; no I/O',
-    modules: ['error', 'schema', 'item', 'stats', 'engine', 'expiry', 'sigv4', 'options::table'],
+    modules: ['error', 'schema', 'item', 'stats', 'engine', 'expiry', 'sigv4', 'trace', 'options::table'],
   },
   {
     name: 'formats',

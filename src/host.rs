@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use napi::bindgen_prelude::{within_runtime_if_available, FnArgs, FunctionRef, JsError};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Result, Status};
+use napi_derive::napi;
 
 use crate::answer::Answer;
 use crate::engine::Engine;
@@ -31,6 +32,7 @@ use crate::net::node_carrier::{self, NodeCarrier};
 use crate::net::pool::Settings;
 use crate::net::{Carrier, Delivery, Io, Lost, Net};
 use crate::store::Store;
+use crate::trace;
 use crate::transport::JsTransport;
 
 /// Connections per store at most, whichever carrier.
@@ -65,6 +67,75 @@ pub enum Carriers {
     Node(Rc<node_carrier::Hooks>),
 }
 
+/// One attempt's start or end, as `trace(events)` hands it to lib/diagnostics.js.
+#[napi(object)]
+pub struct TraceEvent {
+    /// The engine's id of the call it serves.
+    pub call: u32,
+    /// Which of that call's DynamoDB calls: its attempts share it.
+    pub sequence: u32,
+    /// "start" or "end".
+    pub kind: String,
+    /// DynamoDB's name of the operation (`GetItem`).
+    pub operation: String,
+    pub attempt: u32,
+    /// When, in epoch ms.
+    pub time: f64,
+    pub region: Option<String>,
+    pub host: Option<String>,
+    pub consistent_read: Option<bool>,
+    pub status_code: Option<u32>,
+    pub request_id: Option<String>,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    /// DynamoDB's `ConsumedCapacity`, as its JSON.
+    pub consumed_capacity: Option<String>,
+    pub retry_after_ms: Option<f64>,
+}
+
+impl From<trace::Event> for TraceEvent {
+    fn from(event: trace::Event) -> Self {
+        let mut out = TraceEvent {
+            call: event.call,
+            sequence: event.sequence,
+            kind: String::new(),
+            operation: event.operation.to_string(),
+            attempt: event.attempt,
+            time: event.time_ms,
+            region: None,
+            host: None,
+            consistent_read: None,
+            status_code: None,
+            request_id: None,
+            error_type: None,
+            error_message: None,
+            consumed_capacity: None,
+            retry_after_ms: None,
+        };
+        match event.what {
+            trace::What::Start {
+                region,
+                host,
+                consistent_read,
+            } => {
+                out.kind = "start".into();
+                (out.region, out.host) = (Some(region), Some(host));
+                out.consistent_read = Some(consistent_read);
+            }
+            trace::What::End(ended) => {
+                out.kind = "end".into();
+                out.status_code = ended.status.map(u32::from);
+                out.request_id = ended.request_id;
+                out.error_type = ended.error_type;
+                out.error_message = ended.error_message;
+                out.consumed_capacity = ended.consumed_capacity;
+                out.retry_after_ms = ended.retry_after_ms;
+            }
+        }
+        out
+    }
+}
+
 pub struct Host {
     env: sys::napi_env,
     engine: Engine<Answer>,
@@ -82,6 +153,9 @@ pub struct Host {
     done: DoneFn,
     log: Option<FunctionRef<CoreMessage, ()>>,
     logger: Logger,
+    /// What traced calls recorded (trace.rs), for `trace`.
+    traces: trace::Sink,
+    trace: Option<FunctionRef<Vec<TraceEvent>, ()>>,
     wake: Arc<Mutex<WakeFn>>,
     scope: CallbackScope,
     me: Weak<Host>,
@@ -97,6 +171,8 @@ pub struct Parts {
     pub done: DoneFn,
     pub log: Option<FunctionRef<CoreMessage, ()>>,
     pub logger: Logger,
+    pub traces: trace::Sink,
+    pub trace: Option<FunctionRef<Vec<TraceEvent>, ()>>,
     pub wake: Arc<Mutex<WakeFn>>,
 }
 
@@ -117,6 +193,8 @@ impl Host {
             done: parts.done,
             log: parts.log,
             logger: parts.logger,
+            traces: parts.traces,
+            trace: parts.trace,
             wake: parts.wake,
             scope,
             me: me.clone(),
@@ -172,6 +250,15 @@ impl Host {
                 // Messages that cannot be handed over are dropped; the calls below still end.
                 match log.borrow_back(&env) {
                     Ok(log) => held.into_iter().for_each(|message| note(log.call(message))),
+                    Err(err) => note(Err(err)),
+                }
+            }
+        }
+        if let Some(trace) = &self.trace {
+            let events = trace::take(&self.traces);
+            if !events.is_empty() {
+                match trace.borrow_back(&env) {
+                    Ok(trace) => note(trace.call(events.into_iter().map(TraceEvent::from).collect())),
                     Err(err) => note(Err(err)),
                 }
             }

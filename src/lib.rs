@@ -24,6 +24,7 @@ mod sigv4;
 mod stats;
 mod store;
 mod table;
+mod trace;
 mod transport;
 mod wire;
 mod wire_json;
@@ -43,7 +44,7 @@ use crate::codec::UserArg;
 use crate::engine::Engine;
 use crate::error::{code, StoreError, StoreResult};
 use crate::expiry::CookieTimes;
-use crate::host::{Carriers, DoneArgs, Host};
+use crate::host::{Carriers, DoneArgs, Host, TraceEvent};
 use crate::item::now_ms;
 use crate::logger::{CoreMessage, Logger};
 use crate::net::node_carrier;
@@ -53,6 +54,9 @@ use crate::stats::Stats;
 use crate::store::devices::Device;
 use crate::store::Store;
 use crate::transport::JsTransport;
+
+/// Added to a call's id: record its attempts (the shim's ids stay below it).
+const TRACED: u32 = 0x8000_0000;
 
 /// Whether the core carries requests on its own sockets here (libuv poll handles on a Unix socket).
 const OWN_SOCKETS: bool = cfg!(unix);
@@ -122,6 +126,8 @@ pub struct ConsumedCapacity {
 pub struct NativeStore {
     store: Arc<Store>,
     host: Rc<Host>,
+    /// Where traced calls record their attempts (trace.rs).
+    traces: trace::Sink,
 }
 
 #[napi]
@@ -132,7 +138,8 @@ impl NativeStore {
     ///   client the app passed in (without them the store connects from its
     ///   own options and the AWS default chain);
     /// - `log`: the core's messages; `done` and `wake`: the engine's half in
-    ///   JavaScript (lib/engine.js);
+    ///   JavaScript (lib/engine.js); `trace`: each traced call's attempts
+    ///   (lib/diagnostics.js), at the end of the turn they happened in;
     /// - `certificates`: the PEM certificates to trust for HTTPS, on both
     ///   ways to DynamoDB (asked once, before the first call);
     /// - `sockets` (`{ open, write, close, closeAll, arm }`): Node's sockets
@@ -164,6 +171,10 @@ impl NativeStore {
                 Some(log.create_ref()?),
             ),
             None => (Logger::default(), None),
+        };
+        let trace = match parts.get::<Function<Vec<TraceEvent>, ()>>("trace")? {
+            Some(trace) => Some(trace.create_ref()?),
+            None => None,
         };
         let done: Function<DoneArgs, ()> = parts.get_named_property("done")?;
         let wake: Function<u32, ()> = parts.get_named_property("wake")?;
@@ -198,6 +209,7 @@ impl NativeStore {
             }
         };
         let trust = Arc::new(OnceLock::new());
+        let traces = trace::Sink::default();
         let store = Arc::new(Store::new(
             options,
             js_client,
@@ -217,20 +229,30 @@ impl NativeStore {
                 done: done.create_ref()?,
                 log,
                 logger,
+                traces: traces.clone(),
+                trace,
                 wake,
             },
         )?;
-        Ok(NativeStore { store, host })
+        Ok(NativeStore { store, host, traces })
     }
 
-    /// Starts call `id` (the caller's number) on the store, under its breaker.
+    /// Starts call `id` (the caller's number) on the store, under its
+    /// breaker. An id with `TRACED` added asks for the call's attempts to be
+    /// recorded (a `diagnostics_channel` subscriber listens).
     fn start<F>(&self, id: u32, call: impl FnOnce(Arc<Store>) -> F) -> Result<()>
     where
         F: std::future::Future<Output = StoreResult<Answer>> + Send + 'static,
     {
         self.host.trust()?;
+        let (traced, id) = (id & TRACED != 0, id & !TRACED);
         let (store, call) = (self.store.clone(), call(self.store.clone()));
-        let call = Box::pin(async move { store.shared().guarded(call).await });
+        let call = async move { store.shared().guarded(call).await };
+        let call: engine::Call<Answer> = if traced {
+            Box::pin(trace::traced(id, self.traces.clone(), call))
+        } else {
+            Box::pin(call)
+        };
         let engine = self.host.engine();
         self.host.turn(|| engine.start(id, call))
     }

@@ -23,6 +23,7 @@ use crate::error::{code, StoreError, StoreResult};
 use crate::net::LostKind;
 use crate::sigv4;
 use crate::stats::Stats;
+use crate::trace::{self, Ended, What};
 use crate::transport::{Lost, Reply, Transport};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
@@ -72,6 +73,11 @@ impl Target {
             Target::Scan | Target::Query => 4 * MB,
             Target::BatchGetItem | Target::BatchWriteItem => 32 * MB,
         }
+    }
+
+    /// DynamoDB's name of the operation.
+    pub fn name(self) -> &'static str {
+        self.header().trim_start_matches("DynamoDB_20120810.")
     }
 
     fn header(self) -> &'static str {
@@ -260,20 +266,40 @@ impl Wire {
         let started = Instant::now();
         let mut retries = 0;
         let mut maybe_applied = false;
+        let sequence = trace::next_sequence();
+        let trace_end = |attempt, seen, ended: &dyn Fn() -> Ended| trace_end(sequence, target, attempt, seen, ended);
         loop {
-            let (limit, whole_call) = self.attempt_limit(started)?;
-            let failure = match self.attempt(target, &body, limit, whole_call).await {
+            let attempt = retries + 1;
+            let (limit, whole_call) = match self.attempt_limit(started) {
+                Ok(limit) => limit,
+                Err(error) => {
+                    // The last attempt's end said another follows: it did, and ended before it was sent.
+                    if retries > 0 {
+                        self.trace_start(sequence, target, attempt, &body);
+                        trace_end(attempt, Seen::default(), &|| ended_error(&error, None));
+                    }
+                    return Err(error);
+                }
+            };
+            self.trace_start(sequence, target, attempt, &body);
+            let (outcome, seen) = self.attempt(target, &body, limit, whole_call).await;
+            let failure = match outcome {
                 Ok(Outcome::ConditionFailed(failed)) => {
+                    trace_end(attempt, seen, &|| ended_condition(&failed));
                     return Ok(Outcome::ConditionFailed(Failed {
                         maybe_ours: failed.maybe_ours || maybe_applied,
                         ..failed
-                    }))
+                    }));
                 }
-                Ok(outcome) => return Ok(outcome),
+                Ok(outcome) => {
+                    trace_end(attempt, seen, &|| ended_outcome(&outcome));
+                    return Ok(outcome);
+                }
                 Err(failure) => failure,
             };
             maybe_applied |= failure.maybe_applied;
             if !failure.retryable || retries >= self.limits.max_retries {
+                trace_end(attempt, seen, &|| ended_error(&failure.error, None));
                 return Err(failure.error);
             }
             retries += 1;
@@ -281,11 +307,30 @@ impl Wire {
             let delay = backoff(&self.limits, retries);
             if let Some(total) = self.limits.total {
                 if started.elapsed() + delay >= total {
+                    trace_end(attempt, seen, &|| ended_error(&failure.error, None));
                     tokio::time::sleep(total.saturating_sub(started.elapsed())).await;
                     return Err(timed_out("the call", total));
                 }
             }
+            let after = Some(delay.as_secs_f64() * 1000.0);
+            trace_end(attempt, seen, &|| ended_error(&failure.error, after));
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Tells a listener (trace.rs) that an attempt is on its way.
+    fn trace_start(&self, sequence: u32, target: Target, attempt: u32, body: &[u8]) {
+        if trace::tracing() {
+            let (region, host) = (self.region.clone(), self.endpoint.host.clone());
+            // The bodies are the store's own JSON (wire_json.rs), written without spaces.
+            const CONSISTENT: &[u8] = b"\"ConsistentRead\":true";
+            let consistent_read = body.windows(CONSISTENT.len()).any(|w| w == CONSISTENT);
+            let start = What::Start {
+                region,
+                host,
+                consistent_read,
+            };
+            trace::record(sequence, target.name(), attempt, start);
         }
     }
 
@@ -301,6 +346,7 @@ impl Wire {
     pub async fn once(&self, target: Target, body: Vec<u8>, limit: Duration) -> StoreResult<Outcome> {
         self.attempt(target, &body, Some(limit), false)
             .await
+            .0
             .map_err(|failure| failure.error)
     }
 
@@ -318,20 +364,33 @@ impl Wire {
         })
     }
 
+    /// One attempt; with it, for a listener, the reply's status and request id.
     async fn attempt(
         &self,
         target: Target,
         body: &[u8],
         limit: Option<Duration>,
         whole_call: bool,
-    ) -> Result<Outcome, Failure> {
-        let credentials = self.credentials.credentials().await.map_err(Failure::fatal)?;
+    ) -> (Result<Outcome, Failure>, Seen) {
+        let credentials = match self.credentials.credentials().await {
+            Ok(credentials) => credentials,
+            Err(err) => return (Err(Failure::fatal(err)), Seen::default()),
+        };
         let request = self.request(&credentials, target, body);
         let reply = match self.transport.send(request, limit, target.max_reply()).await {
             Ok(reply) => reply,
-            Err(lost) => return Err(self.lost(lost, limit, whole_call)),
+            Err(lost) => return (Err(self.lost(lost, limit, whole_call)), Seen::default()),
         };
-        let mut outcome = read_reply(&reply);
+        let seen = Seen {
+            status: Some(reply.status),
+            request_id: reply.request_id.clone().filter(|_| trace::tracing()),
+        };
+        (self.judge(&reply), seen)
+    }
+
+    /// What a reply means, with the clock corrected when DynamoDB said it was off.
+    fn judge(&self, reply: &Reply) -> Result<Outcome, Failure> {
+        let mut outcome = read_reply(reply);
         // The request went out twice within this attempt (its first
         // connection closed before answering): the first may have landed.
         if let (Ok(Outcome::ConditionFailed(failed)), true) = (&mut outcome, reply.resent) {
@@ -415,6 +474,57 @@ impl Wire {
         }
         headers.push(("authorization", signature.authorization.as_str()));
         crate::net::http::request(&endpoint.path, &headers, body)
+    }
+}
+
+/// What an attempt saw of its reply, for a listener.
+#[derive(Default)]
+struct Seen {
+    status: Option<u16>,
+    request_id: Option<String>,
+}
+
+/// Tells a listener (trace.rs) how an attempt ended.
+fn trace_end(sequence: u32, target: Target, attempt: u32, seen: Seen, ended: &dyn Fn() -> Ended) {
+    if trace::tracing() {
+        let ended = Ended {
+            status: seen.status,
+            request_id: seen.request_id,
+            ..ended()
+        };
+        trace::record(sequence, target.name(), attempt, What::End(ended));
+    }
+}
+
+/// A reply's consumed capacity, as DynamoDB's JSON.
+fn capacity_json(reply: &Map<String, Value>) -> Option<String> {
+    reply.get("ConsumedCapacity").map(Value::to_string)
+}
+
+fn ended_outcome(outcome: &Outcome) -> Ended {
+    Ended {
+        consumed_capacity: match outcome {
+            Outcome::Done(reply) => capacity_json(reply),
+            Outcome::ConditionFailed(failed) => capacity_json(&failed.body),
+        },
+        ..Ended::default()
+    }
+}
+
+fn ended_condition(failed: &Failed) -> Ended {
+    Ended {
+        error_type: Some(CONDITION_FAILED.to_string()),
+        consumed_capacity: capacity_json(&failed.body),
+        ..Ended::default()
+    }
+}
+
+fn ended_error(error: &StoreError, retry_after_ms: Option<f64>) -> Ended {
+    Ended {
+        error_type: Some(error.code.clone()),
+        error_message: Some(error.message.clone()),
+        retry_after_ms,
+        ..Ended::default()
     }
 }
 

@@ -14,6 +14,9 @@ pub struct Reply {
     pub date: Option<String>,
     /// The `x-amzn-ErrorType` header.
     pub error_type: Option<String>,
+    /// The `x-amzn-RequestId` header, when it is a plausible one (visible
+    /// ASCII, at most `MAX_REQUEST_ID` bytes).
+    pub request_id: Option<String>,
     pub body: Vec<u8>,
     /// Not HTTP's: the request went out a second time (its first connection
     /// closed before any answer), so a write it asks for may have landed twice.
@@ -270,6 +273,7 @@ impl ReplyReader {
         self.reply.status = head.status;
         self.reply.date = head.date;
         self.reply.error_type = head.error_type;
+        self.reply.request_id = head.request_id;
         let done = match head.framing {
             _ if head.status == 204 || head.status == 304 => true,
             Framing::Chunked => {
@@ -429,7 +433,11 @@ struct Head {
     close: bool,
     date: Option<String>,
     error_type: Option<String>,
+    request_id: Option<String>,
 }
+
+/// DynamoDB's request ids are 52 characters; a longer one is not kept.
+const MAX_REQUEST_ID: usize = 128;
 
 fn parse_head(buf: &[u8]) -> Result<Head, String> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -450,6 +458,7 @@ fn parse_head(buf: &[u8]) -> Result<Head, String> {
         close: response.version != Some(1),
         date: None,
         error_type: None,
+        request_id: None,
     };
     let mut length: Option<u64> = None;
     let mut chunked = false;
@@ -479,6 +488,11 @@ fn parse_head(buf: &[u8]) -> Result<Head, String> {
             head.date = value.map(str::to_string);
         } else if name.eq_ignore_ascii_case("x-amzn-errortype") {
             head.error_type = value.map(str::to_string);
+        } else if name.eq_ignore_ascii_case("x-amzn-requestid") && head.request_id.is_none() {
+            // The first plausible one: a repeat after it (a proxy's own) does not replace it.
+            head.request_id = value
+                .filter(|v| !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic()))
+                .map(str::to_string);
         }
     }
     head.framing = match (chunked, length) {
@@ -520,6 +534,32 @@ mod tests {
         assert_eq!(done.reply.date.as_deref(), Some("Sat, 05 Dec 2026 07:00:00 GMT"));
         assert_eq!(done.reply.body, b"{}");
         assert_eq!((done.close, done.extra), (false, 0));
+    }
+
+    #[test]
+    fn a_request_id_is_kept_only_when_plausible_and_the_first_plausible_one_wins() {
+        let id = |headers: &str| {
+            let raw = format!("HTTP/1.1 200 OK\r\n{headers}Content-Length: 0\r\n\r\n");
+            read(raw.as_bytes()).unwrap().unwrap().reply.request_id
+        };
+        assert_eq!(id("x-amzn-RequestId: ABC-1\r\n").as_deref(), Some("ABC-1"));
+        assert_eq!(
+            id(&format!("x-amzn-RequestId: {}\r\n", "a".repeat(128))).map(|v| v.len()),
+            Some(128)
+        );
+        for bad in ["", "a b", &"a".repeat(129)] {
+            assert_eq!(id(&format!("x-amzn-RequestId: {bad}\r\n")), None, "{bad:?}");
+        }
+        let repeated = format!("x-amzn-RequestId: FIRST\r\nx-amzn-RequestId: {}\r\n", "b".repeat(200));
+        assert_eq!(id(&repeated).as_deref(), Some("FIRST"));
+        assert_eq!(
+            id("x-amzn-RequestId: FIRST\r\nX-AMZN-REQUESTID: SECOND\r\n").as_deref(),
+            Some("FIRST")
+        );
+        assert_eq!(
+            id("x-amzn-RequestId: a b\r\nx-amzn-RequestId: LATER\r\n").as_deref(),
+            Some("LATER")
+        );
     }
 
     #[test]
