@@ -214,6 +214,57 @@ declare namespace connectDynamoDB {
     expires: string
   }
 
+  /**
+   * A store call on the `connect-dynamodb-rs:store` diagnostics channel (a TracingChannel). No
+   * message names a session, a user or a lock: `result` is a summary.
+   */
+  interface StoreMessage {
+    /** The store method: 'get', 'set', 'touch', 'destroy', 'all', 'length', 'lock', 'rotate', … */
+    operation: string
+    table: string
+    /** Whether a session was found (get), or touched (touch); a count (all, ids, length, clear, reap, …); a flag. */
+    result?: boolean | number | null
+    error?: Error & { code?: string }
+  }
+
+  /** One DynamoDB HTTP attempt on the `connect-dynamodb-rs:request` diagnostics channel (a TracingChannel). */
+  interface RequestMessage {
+    /** DynamoDB's operation: 'GetItem', 'PutItem', 'UpdateItem', … */
+    operation: string
+    table: string
+    region: string
+    /** The endpoint's host. */
+    endpoint: string
+    /** The request asks for a strongly consistent read. */
+    consistentRead: boolean
+    /** Which DynamoDB call of the store call (1, 2, …); its attempts share it. */
+    sequence: number
+    /** 1, then 2 for the first retry, … */
+    attempt: number
+    /** Epoch ms, when the request was sent and when its answer came. */
+    startTime: number
+    endTime?: number
+    /** The store call it serves: that call's StoreMessage. */
+    storeOperation?: StoreMessage
+    statusCode?: number
+    requestId?: string
+    /** DynamoDB's ConsumedCapacity. */
+    consumedCapacity?: { TableName?: string; CapacityUnits?: number; [field: string]: unknown }
+    /** Another attempt follows, after this many ms. */
+    retryAfterMs?: number
+    /** DynamoDB refused a condition the store set: an answer, not an error. */
+    conditionFailed?: boolean
+    /** DynamoDB's exception, or the store's code when no answer came. */
+    errorType?: string
+    error?: Error & { code?: string }
+  }
+
+  /** The circuit breaker of a store, on the `connect-dynamodb-rs:breaker` diagnostics channel. */
+  interface BreakerMessage {
+    table: string
+    state: 'open' | 'closed'
+  }
+
   class DynamoDBStore extends Store {
     constructor(options?: DynamoDBStoreOptions)
     /** The client passed in, or a DynamoDBClient matching the options (when @aws-sdk/client-dynamodb is installed). */

@@ -15,12 +15,19 @@ const { settle } = require('./settle')
 const { normalizeOptions } = require('./options')
 const { wireItem } = require('./compat')
 const { ARGUMENTS, ANSWERS, installOperations, adminOperations, checked } = require('./operations')
+const diagnostics = require('./diagnostics')
+const { AsyncResource } = require('node:async_hooks')
 const { VERSION_PROPERTY, serialize, withoutVersion, cookieTimes, parseSession, deviceFields } = require('./session')
+
+/** `fn`, run in the async context it was made in wherever it is called from. */
+const bound = typeof AsyncResource.bind === 'function' ? (fn) => AsyncResource.bind(fn) : (fn) => fn
 
 /** The table tools the command line (cli.js) uses: a store's `[ADMIN]()`. Not for apps. */
 const ADMIN = Symbol('connect-dynamodb-rs admin')
 /** The way the table's methods start a call (lib/operations.js). */
 const START = Symbol('connect-dynamodb-rs start')
+/** Added to a call's id: the core records its attempts for the request channel. */
+const TRACED = 0x80000000
 
 const OPERATIONS = NativeStore.operationTable()
 const byName = Object.fromEntries(OPERATIONS.map((op) => [op.method, op]))
@@ -42,6 +49,10 @@ function defineStore(Store) {
     #devices
     /** With `versioning`: session object -> the version its last save wrote (a request may save twice). */
     #versions
+    /** The table, for the diagnostics channels' messages. */
+    #table
+    /** Publishes the core's attempts on the request channel. */
+    #requests
 
     constructor(options) {
       super(options)
@@ -56,6 +67,7 @@ function defineStore(Store) {
           clientConfig: bridge && bridge.config,
           clientCredentials: bridge && bridge.credentials,
           log: (message) => me.deref()?.#log(message),
+          trace: (events) => me.deref()?.#requests.publish(events),
           ...this.#engine.hooks(this.#carrier),
           sessionMetadata: Boolean(hooks.sessionMetadata),
         })
@@ -67,6 +79,8 @@ function defineStore(Store) {
       this.#devices = this.#native.devices
       if (this.#native.versioning) this.#versions = new WeakMap()
       this.#client = client
+      this.#table = this.#native.table
+      this.#requests = new diagnostics.RequestTracer(this.#table)
       this.#startReaper(this.#native.reapInterval)
     }
 
@@ -97,15 +111,16 @@ function defineStore(Store) {
     }
 
     set(sid, sess, cb) {
-      if (this.#versions) return this.#settle(cb, 'set', () => this.#saveVersioned(sid, sess))
-      return this.#run(cb, 'set', (id) => this.#native.set(id, ...this.#saveArguments(sid, sess, serialize)))
-    }
-
-    /** A save that names the version it read, and remembers the one it wrote. */
-    async #saveVersioned(sid, sess) {
-      const args = this.#saveArguments(sid, sess, (data) => serialize(withoutVersion(data)))
-      args[5] = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
-      this.#versions.set(sess, await this.#engine.call((id) => this.#native.set(id, ...args)))
+      if (!this.#versions) {
+        return this.#run(cb, 'set', (id) => this.#native.set(id, ...this.#saveArguments(sid, sess, serialize)))
+      }
+      // Names the version it read, and remembers the one it wrote.
+      const versioned = (id) => {
+        const args = this.#saveArguments(sid, sess, (data) => serialize(withoutVersion(data)))
+        args[5] = this.#versions.get(sess) ?? sess[VERSION_PROPERTY]
+        return this.#native.set(id, ...args)
+      }
+      return this.#run(cb, 'set', versioned, (version) => void this.#versions.set(sess, version))
     }
 
     /** The core's arguments of a save (its row in the table of operations), from the session; the version read (5) is left out. */
@@ -211,26 +226,67 @@ function defineStore(Store) {
      * returned); either way the returned promise settles too, as settle() describes.
      */
     #run(cb, op, start, shape = ANSWERS.nothing) {
+      if (diagnostics.listened(diagnostics.store) || this.#requests.listening) return this.#traced(cb, op, start, shape)
+      return this.#untraced(cb, op, start, shape)
+    }
+
+    /**
+     * A call traced on the store channel (lib/diagnostics.js), its attempts on the request
+     * channel too while that has a subscriber.
+     */
+    #traced(cb, op, start, shape) {
+      const context = { operation: op, table: this.#table }
+      let begin = start
+      if (this.#requests.listening) {
+        begin = (id) => {
+          this.#requests.begin(id, context)
+          return start(id + TRACED)
+        }
+      }
+      let id
+      const started = (given) => {
+        id = given
+        return begin(given)
+      }
+      return diagnostics.traceStoreCall(context, cb, (done) =>
+        this.#untraced(
+          (err, value) => {
+            if (id !== undefined) this.#requests.finish(id)
+            done(err, value)
+          },
+          op,
+          started,
+          shape,
+        ),
+      )
+    }
+
+    #untraced(cb, op, start, shape) {
       if (typeof cb !== 'function') return this.#settle(undefined, op, () => this.#engine.call(start, shape))
       let resolve
       const promise = new Promise((r) => (resolve = r))
-      this.#engine.start(start, (err, value, end, version, exact) => {
-        let result
-        if (!err) {
-          try {
-            result = shape(value, end, version, exact)
-          } catch (thrown) {
-            err = thrown
+      // The core answers from its own callback: the app's callback runs in the async context it
+      // called from (its request's AsyncLocalStorage, an APM's active span), as after an await.
+      this.#engine.start(
+        start,
+        bound((err, value, end, version, exact) => {
+          let result
+          if (!err) {
+            try {
+              result = shape(value, end, version, exact)
+            } catch (thrown) {
+              err = thrown
+            }
           }
-        }
-        if (err) {
-          err = this.#reported(op, err)
-          resolve()
-          return cb(err)
-        }
-        resolve(result)
-        cb(null, result)
-      })
+          if (err) {
+            err = this.#reported(op, err)
+            resolve()
+            return cb(err)
+          }
+          resolve(result)
+          cb(null, result)
+        }),
+      )
       return promise
     }
 
@@ -266,7 +322,11 @@ function defineStore(Store) {
      * "warn: …" / "debug: …", and without a hook warnings go to console.warn.
      */
     #log({ kind, text }) {
-      if (kind === 'event') return void this.emit(text)
+      if (kind === 'event') {
+        if (diagnostics.breaker.hasSubscribers)
+          diagnostics.breaker.publish({ table: this.#table, state: text === 'disconnect' ? 'open' : 'closed' })
+        return void this.emit(text)
+      }
       const { log } = this.#hooks || {}
       try {
         if (log) log(`${kind}: ${text}`)

@@ -118,3 +118,33 @@ new DynamoDBStore({ transport: 'uv' })
 connectDynamoDB({})
 
 void [store, use]
+
+// The diagnostics channels' messages, and the OpenTelemetry instrumentation.
+import { subscribe, tracingChannel } from 'node:diagnostics_channel'
+import { ConnectDynamoDBRsInstrumentation } from '../../otel'
+
+const requests = tracingChannel<connectDynamoDB.RequestMessage, connectDynamoDB.RequestMessage>(
+  'connect-dynamodb-rs:request',
+)
+requests.subscribe({
+  start(message) {
+    const operation: string = message.operation
+    const store: string | undefined = message.storeOperation?.operation
+    void [operation, store]
+  },
+  asyncEnd(message) {
+    const retry: number | undefined = message.retryAfterMs
+    void retry
+  },
+})
+subscribe('connect-dynamodb-rs:breaker', (message) => {
+  const state: 'open' | 'closed' = (message as connectDynamoDB.BreakerMessage).state
+  void state
+})
+const instrumentation = new ConnectDynamoDBRsInstrumentation({
+  storeSpans: true,
+  responseHook(span, message) {
+    span.setAttribute('my.capacity', message.consumedCapacity?.CapacityUnits ?? 0)
+  },
+})
+instrumentation.disable()
