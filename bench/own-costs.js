@@ -19,7 +19,11 @@ const { STORES, QUIET } = require('./stores')
 const QUICK = process.env.QUICK === '1'
 const ROUNDS = QUICK ? 1 : 5
 // BENCH_BASELINE=<dir of a copy of this package>: that build runs beside this one, on both carriers.
-const KINDS = ['rs', 'rs-node', ...(process.env.BENCH_BASELINE ? ['base', 'base-node'] : []), 'cd', 'js']
+// BENCH_KINDS=rs,rs-otel,cd-otel: these stores instead, with cd and js, the tables' references
+// (bench/stores.js names them all).
+const KINDS = process.env.BENCH_KINDS
+  ? [...new Set([...process.env.BENCH_KINDS.split(','), 'cd', 'js'])]
+  : ['rs', 'rs-node', ...(process.env.BENCH_BASELINE ? ['base', 'base-node'] : []), 'cd', 'js']
 const WARM = QUICK ? { batch: 100, min: 200, max: 400 } : { batch: 200, min: 2000, max: 12000 }
 const CONCURRENT = { sessions: 1000, inFlight: 64, durationMs: QUICK ? 1000 : 5000, warm: WARM }
 const SEQUENTIAL = { sizes: [1024], count: QUICK ? 100 : 2000, warm: WARM }
@@ -67,7 +71,7 @@ async function main() {
     }
     const lines = [
       `\`${QUICK ? 'QUICK=1 ' : ''}npm run bench:own\`: against a DynamoDB stand-in that answers at once (bench/stub-dynamodb.js); medians of ${ROUNDS} round(s), each store warmed until its CPU per call settled. CPU is the whole process, per call; the kernel's share is its system time.`,
-      `Machine: ${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}. rs = connect-dynamodb-rs on its own sockets, rs-node = the same on Node's sockets${process.env.BENCH_BASELINE ? ', base/base-node = the baseline build (BENCH_BASELINE) on each' : ''}, cd = connect-dynamodb 3.0.5, js = the hand-written JS store (bench/js-store.js).`,
+      `Machine: ${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}. rs = connect-dynamodb-rs on its own sockets, rs-node = the same on Node's sockets${process.env.BENCH_BASELINE ? ', base/base-node = the baseline build (BENCH_BASELINE) on each' : ''}, cd = connect-dynamodb 3.0.5, js = the hand-written JS store (bench/js-store.js)${KINDS.some((kind) => kind.endsWith('-otel')) ? '; -otel = the same traced with OpenTelemetry (its SDK, every span exported to a sink that drops them)' : ''}.`,
       '',
       '**Sequential**, 1 KB session',
       '',
@@ -97,7 +101,8 @@ async function main() {
     }
     const report = `${lines.join('\n')}\n`
     process.stdout.write(report)
-    if (!QUICK) fs.writeFileSync(path.join(__dirname, 'results', 'own.md'), report)
+    const file = process.env.BENCH_KINDS ? `own-${process.env.BENCH_KINDS.split(',').join('+')}.md` : 'own.md'
+    if (!QUICK) fs.writeFileSync(path.join(__dirname, 'results', file), report)
   } finally {
     stub.kill()
   }

@@ -9,13 +9,37 @@ const STORES = {
   'rs-node': "connect-dynamodb-rs on Node's sockets (the carrier of Windows, Bun and Deno)",
   base: 'another build of connect-dynamodb-rs (BENCH_BASELINE), on its own sockets',
   'base-node': "another build of connect-dynamodb-rs (BENCH_BASELINE), on Node's sockets",
+  'rs-otel': 'connect-dynamodb-rs traced: connect-dynamodb-rs/otel on the OpenTelemetry SDK, every span exported',
   cd: 'connect-dynamodb@3.0.5',
+  'cd-otel': "connect-dynamodb@3.0.5 traced: the AWS SDK's OpenTelemetry instrumentation, every span exported",
   js: 'hand-written JS store (node:http, SigV4, no SDK)',
   memory: "express-session's MemoryStore (no I/O: the floor of the express runs)",
 }
 
+/**
+ * The OpenTelemetry SDK as an app sets it up, with a sampled root span per call's caller and
+ * an exporter that drops what it is given: what tracing costs the process, not the network.
+ */
+function traced(instrumentation) {
+  const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node')
+  const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base')
+  const { registerInstrumentations } = require('@opentelemetry/instrumentation')
+  const exporter = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} }
+  const provider = new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] })
+  provider.register()
+  registerInstrumentations({ instrumentations: [instrumentation()], tracerProvider: provider })
+}
+
 function createStore(kind, { endpoint, table }) {
   const session = require('express-session')
+  if (kind === 'rs-otel') {
+    traced(() => new (require('../otel').ConnectDynamoDBRsInstrumentation)())
+    return createStore('rs', { endpoint, table })
+  }
+  if (kind === 'cd-otel') {
+    traced(() => new (require('@opentelemetry/instrumentation-aws-sdk').AwsInstrumentation)())
+    return createStore('cd', { endpoint, table })
+  }
   if (['rs', 'rs-node', 'base', 'base-node'].includes(kind)) {
     if (kind.endsWith('-node')) process.env.CONNECT_DYNAMODB_RS_TRANSPORT = 'node'
     // BENCH_BASELINE: the directory of a copy of this package as it was (say, before a change).
