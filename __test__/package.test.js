@@ -51,6 +51,34 @@ test('the tarball holds the entry points, their loader, types and license, and n
   expect(pack.unpackedSize).toBeLessThan(400_000)
 })
 
+test('every subpath the package exports loads by its name, from an app beside it, with its types', async () => {
+  const { exports } = require('../package.json')
+  const app = fs.mkdtempSync(path.join(os.tmpdir(), 'cdrs-exports-'))
+  try {
+    fs.mkdirSync(path.join(app, 'node_modules'))
+    fs.symlinkSync(root, path.join(app, 'node_modules', 'connect-dynamodb-rs'), 'dir')
+    const subpaths = Object.keys(exports).filter((key) => key !== './package.json')
+    expect(subpaths).toEqual(expect.arrayContaining(['.', './otel', './koa', './hono']))
+    const names = subpaths.map((key) => `connect-dynamodb-rs${key.slice(1)}`)
+    const script = `for (const name of ${JSON.stringify(names)}) console.log(name, Object.keys(require(name)).sort().join(','))`
+    const { code, stdout, stderr } = await new Promise((resolve) =>
+      execFile(process.execPath, ['-e', script], { cwd: app, timeout: 60_000 }, (err, out, errOut) =>
+        resolve({ code: err ? err.code : 0, stdout: out, stderr: errOut }),
+      ),
+    )
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
+    expect(stdout).toMatch(/^connect-dynamodb-rs\/otel ConnectDynamoDBRsInstrumentation$/m)
+    expect(stdout).toMatch(/^connect-dynamodb-rs\/koa DynamoDBKoaStore,expressCookie$/m)
+    expect(stdout).toMatch(/^connect-dynamodb-rs\/hono DynamoDBHonoStore,DynamoDBSessionStorage$/m)
+    for (const key of subpaths) {
+      const target = exports[key]
+      expect(fs.existsSync(path.join(root, target.types))).toBe(true)
+    }
+  } finally {
+    fs.rmSync(app, { recursive: true, force: true })
+  }
+})
+
 test('npm pack refuses to run before a build made the loader', async () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'pack-'))
   const { code, stderr } = await run(process.execPath, [path.join(root, 'scripts', 'check-pack.js'), empty])

@@ -4,7 +4,9 @@
 // reports it (ReturnConsumedCapacity), for connect-dynamodb 3.0.5 and this
 // store, in one run against one DynamoDB Local. Writes bench/results/costs.md.
 //
-// 1. Traffic: real express-session and @fastify/session apps serve browsers
+// 1. Traffic: real express-session, @fastify/session, koa-session and
+//    hono-sessions apps (the last two on connect-dynamodb-rs/koa and /hono,
+//    which connect-dynamodb cannot serve) serve browsers
 //    that each load a page every 10 s, each page making 5 requests, and 1
 //    request in 25 changes the ~2 KB session. Time runs 10x fast (a page every
 //    1 s, touchAfter 60 s given as 6 s) so the run takes seconds, not minutes;
@@ -68,18 +70,22 @@ function meteredClient(connection) {
 }
 
 /** The stores compared: each gets its own table, and reports { readUnits, writeUnits }. */
-function contenders(connection, label) {
+function contenders(connection, label, { theirs: compared = true } = {}) {
   const ours = (name, options) => {
     const store = new DynamoDBStore({ table: `costs-${label}-${name}`, AWSConfigJSON: connection, ...options })
     return { store, consumed: () => store.stats().consumedCapacity, close: () => store.close() }
   }
+  const mine = [
+    ['connect-dynamodb-rs, defaults', ours('defaults', {})],
+    ['connect-dynamodb-rs, touchAfter 60 s', ours('lazy', { touchAfter: TOUCH_AFTER_MS })],
+    ['connect-dynamodb-rs, touchAfter 60 s + compress', ours('lazy-z', { touchAfter: TOUCH_AFTER_MS, compress: true })],
+  ]
+  if (!compared) return mine
   const client = meteredClient(connection)
   const theirs = new Theirs({ table: `costs-${label}-theirs`, client })
   return [
     ['connect-dynamodb 3.0.5', { store: theirs, consumed: () => client.consumed, close: async () => client.destroy() }],
-    ['connect-dynamodb-rs, defaults', ours('defaults', {})],
-    ['connect-dynamodb-rs, touchAfter 60 s', ours('lazy', { touchAfter: TOUCH_AFTER_MS })],
-    ['connect-dynamodb-rs, touchAfter 60 s + compress', ours('lazy-z', { touchAfter: TOUCH_AFTER_MS, compress: true })],
+    ...mine,
   ]
 }
 
@@ -125,6 +131,43 @@ function fastifyApp(store) {
   return app
 }
 
+/** koa-session (rolling or not) on connect-dynamodb-rs/koa over `store`. */
+function koaApp(store, rolling) {
+  const Koa = require('koa')
+  const { createSession } = require('koa-session')
+  const { DynamoDBKoaStore } = require('../koa')
+  const app = new Koa()
+  app.keys = ['costs bench']
+  app.use(createSession({ store: new DynamoDBKoaStore({ store }), maxAge: 86_400_000, rolling }, app))
+  app.use((ctx) => {
+    const [, route, browser] = ctx.path.split('/')
+    if (route === 'login') Object.assign(ctx.session, sessionData(browser))
+    if (route === 'change') ctx.session.changes = (ctx.session.changes || 0) + 1
+    ctx.body = { user: ctx.session.passport && ctx.session.passport.user }
+  })
+  return app
+}
+
+/** hono-sessions (its defaults: the expiry extended on every request) on connect-dynamodb-rs/hono over `store`. */
+function honoApp(store) {
+  const { Hono } = require('hono')
+  const { sessionMiddleware } = require('hono-sessions')
+  const { DynamoDBHonoStore } = require('../hono')
+  const app = new Hono()
+  app.use('*', sessionMiddleware({ store: new DynamoDBHonoStore({ store }), expireAfterSeconds: 86_400 }))
+  app.get('/login/:browser', (c) => {
+    for (const [key, value] of Object.entries(sessionData(c.req.param('browser')))) c.get('session').set(key, value)
+    return c.json({ ok: true })
+  })
+  app.get('/change', (c) => {
+    const session = c.get('session')
+    session.set('changes', (session.get('changes') || 0) + 1)
+    return c.json({ changes: session.get('changes') })
+  })
+  app.get('/read', (c) => c.json({ user: (c.get('session').get('passport') || {}).user }))
+  return require('@hono/node-server').createAdaptorServer({ fetch: app.fetch })
+}
+
 /** Starts the app on a free port; returns its base URL and a stop function. */
 async function listen(framework, store) {
   if (framework === 'fastify') {
@@ -132,7 +175,13 @@ async function listen(framework, store) {
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return { url, stop: () => app.close() }
   }
-  const server = expressApp(store).listen(0, '127.0.0.1')
+  const made = {
+    express: () => expressApp(store),
+    koa: () => koaApp(store, false),
+    'koa-rolling': () => koaApp(store, true),
+    hono: () => honoApp(store),
+  }[framework]()
+  const server = made.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   return { url: `http://127.0.0.1:${server.address().port}`, stop: () => promisify(server.close.bind(server))() }
 }
@@ -162,7 +211,8 @@ async function browse(url, browser, startAt) {
 
 async function traffic(framework, connection) {
   const rows = []
-  for (const [name, contender] of contenders(connection, framework)) {
+  const theirs = framework === 'express' || framework === 'fastify'
+  for (const [name, contender] of contenders(connection, framework, { theirs })) {
     if (contender.store.initialize) await contender.store.initialize()
     const { url, stop } = await listen(framework, contender.store)
     const start = Date.now() + 100
@@ -305,7 +355,7 @@ function report(traffics, packed, deviceRows) {
     lines.push(
       `### ${framework}`,
       '',
-      '| store | requests | WCU / 1,000 req | vs connect-dynamodb | RCU / 1,000 req |',
+      `| store | requests | WCU / 1,000 req | vs ${rows[0].name.startsWith('connect-dynamodb 3') ? 'connect-dynamodb' : 'defaults'} | RCU / 1,000 req |`,
       '| --- | ---: | ---: | ---: | ---: |',
     )
     for (const row of rows)
@@ -363,6 +413,12 @@ async function main() {
     const traffics = [
       ['express-session (resave: false, saveUninitialized: false)', await traffic('express', connection)],
       ['@fastify/session defaults (rolling, saveUninitialized)', await traffic('fastify', connection)],
+      ['koa-session defaults (connect-dynamodb-rs/koa)', await traffic('koa', connection)],
+      ['koa-session, rolling (connect-dynamodb-rs/koa)', await traffic('koa-rolling', connection)],
+      [
+        'hono-sessions defaults: expiry extended every request (connect-dynamodb-rs/hono)',
+        await traffic('hono', connection),
+      ],
     ]
     const packed = await compression(connection)
     const deviceRows = await devices(connection)

@@ -18,7 +18,9 @@ async function serve({ name, table, createStore, createApp }) {
       ? { endpoint: local.endpoint, region: 'us-east-1', accessKeyId: 'demo', secretAccessKey: 'demo' }
       : undefined,
   })
-  await store.initialize()
+  // A Koa or Hono store (connect-dynamodb-rs/koa, /hono) keeps the store in `store`.
+  const tables = store.store || store
+  await tables.initialize()
   const port = Number(process.env.PORT || 3000)
   const server = await new Promise((resolve, reject) => {
     const listening = createApp(store).listen(port, (err) => (err ? reject(err) : resolve(listening)))

@@ -1,7 +1,7 @@
 'use strict'
 
-// npm run test:runtimes: the runtime suite (__test__/platform/runtimes.cjs)
-// under Node.js, Bun and Deno (the npm packages `bun` and `deno`), against a
+// npm run test:runtimes: the platform suites (__test__/platform/runtimes.cjs,
+// and hono.cjs for connect-dynamodb-rs/hono) under Node.js, Bun and Deno (the npm packages `bun` and `deno`), against a
 // DynamoDB Local and an HTTPS front before it whose CA only
 // NODE_EXTRA_CA_CERTS names. Everything it starts stops however it ends.
 // `--only bun` (or node, deno) runs one.
@@ -16,13 +16,17 @@ const { makeCertificates } = require('../__test__/fixtures/certificates')
 
 const root = path.join(__dirname, '..')
 const bin = (name) => path.join(root, 'node_modules', '.bin', name)
-const suite = path.join('__test__', 'platform', 'runtimes.cjs')
+const SUITES = ['runtimes.cjs', 'hono.cjs'].map((file) => path.join('__test__', 'platform', file))
 
-/** Each runtime: how to run the suite, and the carrier `auto` must pick there. */
+/** Each runtime: how to run a suite, and the carrier `auto` must pick there. */
 const RUNTIMES = {
-  node: { command: process.execPath, args: [suite], transport: process.platform === 'win32' ? 'node' : 'native' },
-  bun: { command: bin('bun'), args: [suite], transport: 'node' },
-  deno: { command: bin('deno'), args: ['run', '--allow-all', suite], transport: 'node' },
+  node: {
+    command: process.execPath,
+    args: (suite) => [suite],
+    transport: process.platform === 'win32' ? 'node' : 'native',
+  },
+  bun: { command: bin('bun'), args: (suite) => [suite], transport: 'node' },
+  deno: { command: bin('deno'), args: (suite) => ['run', '--allow-all', suite], transport: 'node' },
 }
 
 /** Passes every HTTPS request on to DynamoDB Local over plain HTTP. */
@@ -41,10 +45,10 @@ function startFront(target, { key, cert }) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
 }
 
-function run(name, env) {
+function run(name, suite, env) {
   const { command, args, transport } = RUNTIMES[name]
   return new Promise((resolve) => {
-    const child = spawn(command, args, {
+    const child = spawn(command, args(suite), {
       cwd: root,
       stdio: 'inherit',
       env: { ...process.env, ...env, EXPECT_TRANSPORT: transport },
@@ -72,9 +76,11 @@ async function main() {
     }
     const failed = []
     for (const name of only) {
-      console.log(`\n== ${name}`)
-      const code = await run(name, env)
-      if (code !== 0) failed.push(`${name} (${code})`)
+      for (const suite of SUITES) {
+        console.log(`\n== ${name}: ${path.basename(suite)}`)
+        const code = await run(name, suite, env)
+        if (code !== 0) failed.push(`${name}, ${path.basename(suite)} (${code})`)
+      }
     }
     if (failed.length) {
       console.error(`\nthe runtime suite failed under ${failed.join(', ')}`)

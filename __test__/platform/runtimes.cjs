@@ -34,8 +34,7 @@ const cookieSession = (data) => ({
   ...data,
 })
 
-const checks = []
-const check = (name, run) => checks.push({ name, run })
+const { check, runChecks } = require('./harness.cjs')
 
 check('the carrier is chosen for this runtime, before anything native touches the loop', () => {
   const store = newStore()
@@ -152,25 +151,4 @@ check('HTTPS through a private CA named by NODE_EXTRA_CA_CERTS', async () => {
   assert.equal((await store.get('tls')).n, 7)
 })
 
-async function main() {
-  let failed = 0
-  for (const { name, run } of checks) {
-    try {
-      await run()
-      console.log(`ok   ${name}`)
-    } catch (err) {
-      failed += 1
-      console.log(
-        `FAIL ${name}\n     ${String(err && err.stack ? err.stack : err)
-          .split('\n')
-          .slice(0, 3)
-          .join('\n     ')}`,
-      )
-    }
-  }
-  await Promise.all(stores.map((store) => store.close().catch(() => {})))
-  console.log(`${runtime()}: ${checks.length - failed} of ${checks.length} passed`)
-  process.exit(failed ? 1 : 0)
-}
-
-main()
+runChecks(runtime(), () => Promise.all(stores.map((store) => store.close().catch(() => {}))))

@@ -148,3 +148,24 @@ const instrumentation = new ConnectDynamoDBRsInstrumentation({
   },
 })
 instrumentation.disable()
+
+import { DynamoDBHonoStore, DynamoDBSessionStorage } from '../../hono'
+// connect-dynamodb-rs/koa and connect-dynamodb-rs/hono
+import { DynamoDBKoaStore, expressCookie } from '../../koa'
+
+const koaStore = new DynamoDBKoaStore({ table: 'sessions', touchAfter: 60_000 })
+const koaShared = new DynamoDBKoaStore({ store: koaStore.store })
+void koaShared.get('sid', 1000, { rolling: true }).then((sess) => sess?._expire)
+void koaStore.set('sid', { count: 1, _expire: Date.now() }, 'session', { changed: false })
+const externalKey = expressCookie({ secret: ['new', 'old'], cookie: { maxAge: 1000 } })
+externalKey.set({}, 'sid')
+// @ts-expect-error the secret is required
+expressCookie({ name: 'sid' })
+
+const honoStore = new DynamoDBHonoStore({ table: 'sessions' })
+void honoStore.getSessionById('sid').then((data) => data?._data)
+const storage = new DynamoDBSessionStorage<{ count: number }>({ table: 'sessions', maxAge: 60_000 })
+storage.set('sid', { count: 1 })
+// @ts-expect-error data of another shape
+storage.set('sid', { count: 'one' })
+void storage.get('sid').then((data) => data?.count)
