@@ -7,34 +7,16 @@
 // ERR_NETWORK naming the TLS failure when nothing does.
 const { execFile, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
-const http = require('node:http')
-const https = require('node:https')
 const os = require('node:os')
 const path = require('node:path')
 const { endpoint, uniqueTable } = require('./helpers')
 const { makeCertificates } = require('./fixtures/certificates')
+const { dynamoDBFront } = require('./fixtures/dynamodb-front')
 
 const root = path.join(__dirname, '..')
 let dir
 let front
 let frontUrl
-
-/** Passes every HTTPS request on to DynamoDB Local over plain HTTP. */
-function startFront({ key, cert }) {
-  const target = new URL(endpoint())
-  const server = https.createServer({ key, cert }, (req, res) => {
-    const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode, answer.headers)
-        answer.pipe(res)
-      },
-    )
-    upstream.on('error', () => res.destroy())
-    req.pipe(upstream)
-  })
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
-}
 
 /** A child process with its own environment: set/get/touch/destroy, plus calls on the SDK path. */
 function runChild(env) {
@@ -83,8 +65,8 @@ beforeAll(async () => {
   const made = makeCertificates()
   dir = made.dir
   ca = made.ca
-  front = await startFront(made)
-  frontUrl = `https://localhost:${front.address().port}`
+  front = await dynamoDBFront(endpoint(), () => null, { tls: made })
+  frontUrl = front.endpoint
 })
 afterAll(() => {
   if (front) front.close()

@@ -7,12 +7,11 @@
 // `--only bun` (or node, deno) runs one.
 
 const fs = require('node:fs')
-const http = require('node:http')
-const https = require('node:https')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { startDynamoDBLocal } = require('../support/dynamodb-local')
 const { makeCertificates } = require('../__test__/fixtures/certificates')
+const { dynamoDBFront } = require('../__test__/fixtures/dynamodb-front')
 
 const root = path.join(__dirname, '..')
 const bin = (name) => path.join(root, 'node_modules', '.bin', name)
@@ -27,22 +26,6 @@ const RUNTIMES = {
   },
   bun: { command: bin('bun'), args: (suite) => [suite], transport: 'node' },
   deno: { command: bin('deno'), args: (suite) => ['run', '--allow-all', suite], transport: 'node' },
-}
-
-/** Passes every HTTPS request on to DynamoDB Local over plain HTTP. */
-function startFront(target, { key, cert }) {
-  const server = https.createServer({ key, cert }, (req, res) => {
-    const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode, answer.headers)
-        answer.pipe(res)
-      },
-    )
-    upstream.on('error', () => res.destroy())
-    req.pipe(upstream)
-  })
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
 }
 
 function run(name, suite, env) {
@@ -66,10 +49,10 @@ async function main() {
   const made = makeCertificates()
   let front
   try {
-    front = await startFront(new URL(local.endpoint), made)
+    front = await dynamoDBFront(local.endpoint, () => null, { tls: made })
     const env = {
       DYNAMODB_TEST_ENDPOINT: local.endpoint,
-      HTTPS_TEST_ENDPOINT: `https://localhost:${front.address().port}`,
+      HTTPS_TEST_ENDPOINT: front.endpoint,
       NODE_EXTRA_CA_CERTS: made.ca,
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_REGION: 'us-east-1',
