@@ -20,13 +20,17 @@
 // shared too.
 
 const { storeOf, toExpress, fromExpress, sameData, reportDropped, VERSION_PROPERTY } = require('./lib/frameworks')
+const { invalidArgument } = require('./lib/errors')
 
-/** hono-sessions' own fields; everything else in its session lives in `_data`. */
-const FLASH = '_flash'
-const ACCESSED = '_accessed'
+/** Where hono-sessions' own fields (flash keys, `_accessed`) live in the item, beside the session's. */
+const HONO = '__honoSessions'
 
-/** How many sessions' last reads a DynamoDBHonoStore remembers, to tell a save from a touch. */
-const READS_KEPT = 10_000
+/**
+ * What a read found, on the object it returned: hono-sessions hands that same object back to
+ * `persistSessionData` (and @hono/session's updates spread it), so each request carries its
+ * own read. A symbol: no JSON, no hash, no clash with a session's fields.
+ */
+const READ = Symbol('connect-dynamodb-rs read')
 
 /**
  * The store for hono-sessions' `store` option. A request that changes nothing but the
@@ -36,8 +40,6 @@ const READS_KEPT = 10_000
  */
 class DynamoDBHonoStore {
   #store
-  /** sid -> { data, version } of its last read, oldest first. */
-  #reads = new Map()
 
   /** `options`: the store's options (docs/options.md), or `{ store }` to share a store already made. */
   constructor(options) {
@@ -53,16 +55,17 @@ class DynamoDBHonoStore {
     if (!sid) return null
     const sess = await this.#store.get(sid)
     if (!sess) return null
-    const { data, version, expires } = fromExpress(sess)
-    this.#remember(sid, { data, version })
-    const { [FLASH]: flashed, [ACCESSED]: accessed, ...fields } = data
-    const flash = new Set(Array.isArray(flashed) ? flashed : [])
+    const { data, version, cookie, expires } = fromExpress(sess)
+    const { [HONO]: hono, ...fields } = data
+    const meta = hono && typeof hono === 'object' ? hono : {}
+    const flash = new Set(Array.isArray(meta.flash) ? meta.flash : [])
     const entries = Object.entries(fields).map(([key, value]) => [key, { value, flash: flash.has(key) }])
     return {
       _data: Object.fromEntries(entries),
       _expire: expires == null ? null : new Date(expires).toISOString(),
       _delete: false,
-      _accessed: typeof accessed === 'string' ? accessed : null,
+      _accessed: typeof meta.accessed === 'string' ? meta.accessed : null,
+      [READ]: { sid, fields, flash: [...flash].sort(), version, cookie },
     }
   }
 
@@ -78,21 +81,20 @@ class DynamoDBHonoStore {
   }
 
   async persistSessionData(sid, sessionData) {
-    const { data, expires } = this.#toStore(sessionData)
-    const express = toExpress(data, expires, null)
-    const read = this.#reads.get(sid)
-    this.#reads.delete(sid)
-    if (read && read.version !== undefined) express[VERSION_PROPERTY] = read.version
-    const { [ACCESSED]: _was, ...before } = (read && read.data) || {}
-    const { [ACCESSED]: _now, ...after } = data
+    const { fields, meta, expires } = this.#toStore(sessionData)
+    // What this request read of this session (a rotated key's new id read nothing).
+    const found = sessionData && sessionData[READ]
+    const read = found && found.sid === sid ? found : undefined
     // A new session that holds nothing is not kept (as express-session's saveUninitialized: false).
-    if (!read && Object.keys(after).length === 0) return
-    if (read && sameData(before, after)) return void (await this.#store.touch(sid, express))
+    if (!read && Object.keys(fields).length === 0) return
+    const express = toExpress({ ...fields, [HONO]: meta }, expires, null, read && read.cookie)
+    if (read && read.version !== undefined) express[VERSION_PROPERTY] = read.version
+    const unchanged = read && sameData(read.fields, fields) && sameData(read.flash, [...meta.flash].sort())
+    if (unchanged) return void (await this.#store.touch(sid, express))
     await this.#store.set(sid, express)
   }
 
   async deleteSession(sid) {
-    this.#reads.delete(sid)
     await this.#store.destroy(sid)
   }
 
@@ -100,27 +102,31 @@ class DynamoDBHonoStore {
     return this.#store.close()
   }
 
-  /** hono-sessions' session in express-session's shape: its values at the top, flash keys listed. */
+  /**
+   * hono-sessions' session in express-session's shape: its values at the top; its flash keys
+   * and `_accessed` under one name of their own, so that no session field can be taken for them.
+   */
   #toStore(sessionData) {
     const { _data = {}, _expire, _accessed } = sessionData || {}
-    const data = {}
-    const flash = []
-    for (const [key, entry] of Object.entries(_data)) {
-      data[key] = entry && typeof entry === 'object' ? entry.value : entry
-      if (entry && entry.flash) flash.push(key)
+    const entries = Object.entries(_data)
+    if (entries.some(([key]) => key === HONO)) {
+      throw invalidArgument(
+        `a session field may not be named "${HONO}": the store keeps hono-sessions' own fields there`,
+      )
     }
-    if (flash.length > 0) data[FLASH] = flash
-    if (typeof _accessed === 'string') data[ACCESSED] = _accessed
+    // fromEntries: a field named __proto__ stays a field.
+    const fields = Object.fromEntries(
+      entries.map(([key, entry]) => [key, entry && typeof entry === 'object' ? entry.value : entry]),
+    )
+    const meta = { flash: entries.filter(([, entry]) => entry && entry.flash).map(([key]) => key) }
+    if (typeof _accessed === 'string') meta.accessed = _accessed
     const at = _expire == null ? Number.NaN : Date.parse(_expire)
-    return { data, expires: Number.isFinite(at) ? at : null }
-  }
-
-  #remember(sid, read) {
-    this.#reads.delete(sid)
-    this.#reads.set(sid, read)
-    if (this.#reads.size > READS_KEPT) this.#reads.delete(this.#reads.keys().next().value)
+    return { fields, meta, expires: Number.isFinite(at) ? at : null }
   }
 }
+
+/** The longest `maxAge` DynamoDBSessionStorage takes: 100 years, in ms. */
+const MAX_AGE_LIMIT = 100 * 365.25 * 24 * 3600 * 1000
 
 /**
  * Storage for @hono/session. Its `set` and `delete` return nothing and are not awaited:
@@ -138,9 +144,11 @@ class DynamoDBSessionStorage {
   /** `options`: the store's options (docs/options.md) and `maxAge`, or `{ store, maxAge }`. */
   constructor(options = {}) {
     const { maxAge, ...storeOptions } = options
-    if (maxAge !== undefined && !(Number.isFinite(maxAge) && maxAge > 0)) {
-      const err = new TypeError('connect-dynamodb-rs/hono: maxAge must be a positive number of milliseconds')
-      err.code = 'ERR_INVALID_ARG_VALUE'
+    if (maxAge !== undefined && !(Number.isSafeInteger(maxAge) && maxAge > 0 && maxAge <= MAX_AGE_LIMIT)) {
+      const err = new TypeError(
+        'connect-dynamodb-rs/hono: "maxAge" must be a whole number of milliseconds from 1 to 100 years',
+      )
+      err.code = 'ERR_INVALID_OPTION'
       throw err
     }
     this.#store = storeOf(storeOptions)
@@ -154,7 +162,9 @@ class DynamoDBSessionStorage {
 
   async get(sid) {
     const sess = await this.#store.get(sid)
-    return sess ? fromExpress(sess).data : null
+    if (!sess) return null
+    const { data, cookie } = fromExpress(sess)
+    return { ...data, [READ]: { sid, cookie } }
   }
 
   set(sid, value) {
@@ -185,9 +195,15 @@ class DynamoDBSessionStorage {
     return this.#store.close()
   }
 
+  /** The save of `value` (its read's cookie kept when it carries one), as a promise even when refused. */
   #write(sid, value) {
-    const expires = this.#maxAge === undefined ? null : Date.now() + this.#maxAge
-    return this.#store.set(sid, toExpress(value, expires, this.#maxAge ?? null))
+    try {
+      const expires = this.#maxAge === undefined ? null : Date.now() + this.#maxAge
+      const read = value && value[READ] && value[READ].sid === sid ? value[READ] : undefined
+      return this.#store.set(sid, toExpress(value, expires, this.#maxAge ?? null, read && read.cookie))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   #track(promise, operation) {

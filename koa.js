@@ -16,7 +16,7 @@
 const { createHmac, timingSafeEqual } = require('node:crypto')
 const { storeOf, toExpress, fromExpress, sameData, VERSION_PROPERTY } = require('./lib/frameworks')
 
-/** What a request's `get` read, for its `set`: ctx -> { key, data, version }. */
+/** What a request's `get` read, for its `set`: ctx -> { key, data, version, cookie }. */
 const reads = new WeakMap()
 
 class DynamoDBKoaStore {
@@ -35,24 +35,27 @@ class DynamoDBKoaStore {
   async get(key, _maxAge, { ctx } = {}) {
     const sess = await this.#store.get(key)
     if (!sess) return null
-    const { data, version, expires, maxAge } = fromExpress(sess)
-    if (ctx) reads.set(ctx, { key, data, version })
+    const { data, version, cookie, expires, maxAge } = fromExpress(sess)
+    if (ctx) reads.set(ctx, { key, data, version, cookie })
     const session = { ...data }
     // The item's own expiry, to the millisecond: a touch moves it, not the `_expire` inside.
     if (expires != null) session._expire = expires
-    if (maxAge != null) session._maxAge = maxAge
+    // koa-session's maxAge is the session's own (kept in its data); a session Express wrote has its cookie's.
+    if (session._maxAge == null && maxAge != null) session._maxAge = maxAge
     return session
   }
 
   async set(key, sess, maxAge, { changed = true, ctx } = {}) {
-    const { _expire, _maxAge, ...data } = sess
+    // `_maxAge` stays in the data: a new maxAge alone is a change (the cookie is not compared).
+    const { _expire, ...data } = sess
+    const { _maxAge } = data
     const expires = typeof _expire === 'number' ? _expire : typeof maxAge === 'number' ? Date.now() + maxAge : null
-    const express = toExpress(data, expires, _maxAge)
     const read = ctx && reads.get(ctx)
     const same = read && read.key === key
+    const express = toExpress(data, expires, _maxAge, same ? read.cookie : undefined)
     if (same && read.version !== undefined) express[VERSION_PROPERTY] = read.version
-    // koa-session says "unchanged" also for a forced save (ctx.session.save()): only what the
-    // request read, unchanged, is a touch.
+    // koa-session says "unchanged" also for a forced save (ctx.session.save()) and for a new
+    // ctx.session.maxAge: only what the request read, unchanged, is a touch.
     if (!changed && same && sameData(read.data, data)) return void (await this.#store.touch(key, express))
     await this.#store.set(key, express)
   }
@@ -60,6 +63,8 @@ class DynamoDBKoaStore {
   async destroy(key, { ctx } = {}) {
     if (ctx) reads.delete(ctx)
     await this.#store.destroy(key)
+    const external = ctx && ctx.sessionOptions && ctx.sessionOptions.externalKey
+    if (external && typeof external.clear === 'function') external.clear(ctx)
   }
 
   close() {
@@ -84,6 +89,9 @@ function expressCookie({ name = 'connect.sid', secret, cookie = {} } = {}) {
   const options = { httpOnly: true, path: '/', overwrite: true, ...cookie, signed: false }
   return {
     get(ctx) {
+      // koa-session's own cookie carries no id here; it only clears it on logout, and unsigned,
+      // an app without app.keys (it signs with express-session's secret) can log out.
+      if (ctx.sessionOptions) ctx.sessionOptions.signed = false
       const raw = ctx.cookies.get(name, { signed: false })
       if (!raw) return undefined
       let value
@@ -104,6 +112,10 @@ function expressCookie({ name = 'connect.sid', secret, cookie = {} } = {}) {
     },
     set(ctx, id) {
       ctx.cookies.set(name, encodeURIComponent(`s:${sign(id, secrets[0])}`), options)
+    },
+    /** Logout (DynamoDBKoaStore's destroy): express-session's cookie goes too. */
+    clear(ctx) {
+      ctx.cookies.set(name, '', { ...options, maxAge: undefined, expires: new Date(0) })
     },
   }
 }

@@ -35,9 +35,11 @@ function koaApp(storeOptions = {}, sessionOptions = {}) {
     if (ctx.path === '/save') {
       // Changed, then saved by hand: koa-session calls it a forced save, not a change.
       ctx.session.count = (ctx.session.count || 0) + 10
-      ctx.session.save()
+      await ctx.session.save()
     }
     if (ctx.path === '/login') ctx.session.user = 'ann'
+    if (ctx.path === '/remember') ctx.session.maxAge = 30 * 86_400_000
+    if (ctx.path === '/reserved') ctx.session.cookie = 'chocolate'
     if (ctx.path === '/logout') ctx.session = null
     ctx.body = ctx.session ? { count: ctx.session.count ?? null, user: ctx.session.user ?? null } : {}
   })
@@ -76,9 +78,10 @@ test('logging out destroys the item; the old cookie reads nothing', async () => 
 
 test("a short maxAge ends the session to the millisecond; the item's expiry is right", async () => {
   const { server, store } = koaApp({}, { maxAge: 400 })
-  const agent = request.agent(server)
-  await agent.get('/count').expect(200)
-  const sid = sidOf(agent)
+  // The cookies by hand: a jar may already call a 400 ms cookie expired (its Expires has whole seconds).
+  const first = await request(server).get('/count').expect(200)
+  const cookies = first.headers['set-cookie'].map((line) => line.split(';')[0])
+  const sid = cookies.find((cookie) => cookie.startsWith('koa.sess=')).slice('koa.sess='.length)
   const stored = await store.get(sid)
   expect(stored._expire).toBeGreaterThan(Date.now())
   expect(stored._expire).toBeLessThanOrEqual(Date.now() + 400)
@@ -86,7 +89,7 @@ test("a short maxAge ends the session to the millisecond; the item's expiry is r
   expect(Number(item.expires.N)).toBe(Math.ceil(stored._expire / 1000))
   await new Promise((resolve) => setTimeout(resolve, 450))
   expect(await store.get(sid)).toBeNull()
-  expect((await agent.get('/count')).body.count).toBe(1)
+  expect((await request(server).get('/count').set('Cookie', cookies.join('; '))).body.count).toBe(1)
   await store.close()
 })
 
@@ -117,6 +120,25 @@ test('a touch moves the expiry the next read sees, to the millisecond', async ()
   await new Promise((resolve) => setTimeout(resolve, 15))
   await agent.get('/peek').expect(200)
   expect((await store.get(sid))._expire).toBeGreaterThanOrEqual(first + 15)
+  await store.close()
+})
+
+test('a new maxAge alone is written, though koa-session calls the session unchanged', async () => {
+  const { server, store } = koaApp({}, { rolling: true })
+  const agent = request.agent(server)
+  await agent.get('/count').expect(200)
+  await agent.get('/remember').expect(200)
+  const stored = await store.get(sidOf(agent))
+  expect(stored._maxAge).toBe(30 * 86_400_000)
+  expect(stored._expire).toBeGreaterThan(Date.now() + 29 * 86_400_000)
+  await store.close()
+})
+
+test('a session field named "cookie" is refused with a code, not dropped', async () => {
+  const { server, store } = koaApp()
+  const res = await request(server).get('/reserved')
+  expect(res.status).toBe(500)
+  expect(res.body).toEqual({ code: 'ERR_INVALID_ARGUMENT' })
   await store.close()
 })
 
@@ -169,7 +191,8 @@ test('an Express app and a Koa app share one table and, through expressCookie, o
   const secret = 'shared secret'
   const expressStore = new (require('..')(session))({ table, AWSConfigJSON: connection() })
   const web = express()
-  web.use(session({ store: expressStore, secret, resave: false, saveUninitialized: false }))
+  const cookie = { sameSite: 'strict', domain: 'example.test' }
+  web.use(session({ store: expressStore, secret, resave: false, saveUninitialized: false, cookie }))
   web.get('/count', (req, res) => {
     req.session.count = (req.session.count || 0) + 1
     res.json({ count: req.session.count })
@@ -179,15 +202,26 @@ test('an Express app and a Koa app share one table and, through expressCookie, o
     { externalKey: expressCookie({ secret, cookie: { maxAge: 60_000 } }) },
   )
   const first = await request(web).get('/count')
-  const cookie = first.headers['set-cookie'][0].split(';')[0]
+  const sent = first.headers['set-cookie'][0].split(';')[0]
   expect(first.body.count).toBe(1)
-  const koa = await request(server).get('/count').set('Cookie', cookie)
+  const koa = await request(server).get('/count').set('Cookie', sent)
   expect(koa.body.count).toBe(2)
-  // The Koa app's save kept express-session's cookie fields: Express reads it back.
-  expect((await request(web).get('/count').set('Cookie', cookie)).body.count).toBe(3)
+  // The Koa app's save kept the cookie as express-session wrote it, flags and all: Express
+  // reads the session back and sends the same cookie.
+  const sid = decodeURIComponent(sent.split('=')[1]).slice(2).split('.')[0]
+  expect((await expressStore.get(sid)).cookie).toMatchObject({ sameSite: 'strict', domain: 'example.test' })
+  const again = await request(web).get('/count').set('Cookie', sent)
+  expect(again.body.count).toBe(3)
   // A forged cookie is no session.
-  const forged = cookie.replace(/\.[^.]+$/, '.forged')
+  const forged = sent.replace(/\.[^.]+$/, '.forged')
   expect((await request(server).get('/count').set('Cookie', forged)).body.count).toBe(1)
+  // Logging out in Koa, in an app without app.keys: the item and express-session's cookie go.
+  const keyless = koaApp({ store: expressStore }, { externalKey: expressCookie({ secret }), signed: undefined })
+  keyless.app.keys = undefined
+  const out = await request(keyless.server).get('/logout').set('Cookie', sent)
+  expect(out.status).toBe(200)
+  expect(out.headers['set-cookie'].join('\n')).toMatch(/connect\.sid=;.*expires=Thu, 01 Jan 1970/)
+  expect(await expressStore.get(sid)).toBeNull()
   await store.close()
 })
 

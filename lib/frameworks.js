@@ -8,6 +8,7 @@
 const { EventEmitter } = require('node:events')
 const connectDynamoDB = require('../index')
 const { VERSION_PROPERTY } = require('./session')
+const { invalidArgument } = require('./errors')
 
 /** The store class on a bare EventEmitter: no express-session needed. */
 const Store = connectDynamoDB({ Store: EventEmitter })
@@ -18,30 +19,43 @@ function storeOf(options = {}) {
   return new Store(options)
 }
 
+/** Names express-session and the store keep for themselves at the top of a session. */
+const RESERVED = ['cookie', VERSION_PROPERTY]
+
 /**
  * A session as the framework holds it (`data`), in express-session's shape: its fields at the
  * top, and a cookie whose `expires` (ms since the epoch, or null for the store's default
- * lifetime) the store turns into the item's expiry.
+ * lifetime) the store turns into the item's expiry. `cookie`: the cookie the session was read
+ * with, whose other fields (secure, sameSite, domain: an Express app sharing the table set
+ * them) are kept. A field with a reserved name is refused, not dropped.
  */
-function toExpress(data, expires, maxAge) {
+function toExpress(data, expires, maxAge, cookie) {
+  for (const name of RESERVED) {
+    if (Object.hasOwn(data, name)) {
+      throw invalidArgument(
+        `a session field may not be named "${name}": express-session and the store keep their own there`,
+      )
+    }
+  }
+  const base = cookie && typeof cookie === 'object' ? cookie : { httpOnly: true, path: '/' }
   return {
     ...data,
     cookie: {
+      ...base,
       originalMaxAge: typeof maxAge === 'number' ? maxAge : null,
       expires: expires == null ? null : new Date(expires).toISOString(),
-      httpOnly: true,
-      path: '/',
     },
   }
 }
 
-/** The other way: the session's fields, and its cookie's expiry (ms, or null) and maxAge. */
+/** The other way: the session's fields, its cookie, and the cookie's expiry (ms, or null) and maxAge. */
 function fromExpress(sess) {
   const { cookie, [VERSION_PROPERTY]: version, ...data } = sess
   const at = cookie && cookie.expires != null ? Date.parse(cookie.expires) : Number.NaN
   return {
     data,
     version,
+    cookie: cookie && typeof cookie === 'object' ? cookie : undefined,
     expires: Number.isFinite(at) ? at : null,
     maxAge: cookie && typeof cookie.originalMaxAge === 'number' ? cookie.originalMaxAge : null,
   }
@@ -73,4 +87,4 @@ function reportDropped(store, log, operation, err) {
   }
 }
 
-module.exports = { Store, storeOf, toExpress, fromExpress, sameData, reportDropped, VERSION_PROPERTY }
+module.exports = { Store, storeOf, toExpress, fromExpress, sameData, reportDropped, VERSION_PROPERTY, RESERVED }

@@ -62,6 +62,15 @@ function browser(app) {
   }
 }
 
+/** Requests that wait, after their session was read, until the test opens their gate: `?wait=name`. */
+const gates = new Map()
+const gate = (name) => {
+  let open
+  gates.set(name, new Promise((resolve) => (open = resolve)))
+  return open
+}
+const waitFor = (c) => gates.get(c.req.query('wait')) || Promise.resolve()
+
 /** A Hono app with hono-sessions on a DynamoDB store. */
 function honoSessionsApp(storeOptions = {}, middlewareOptions = {}) {
   const store = new DynamoDBHonoStore({ table: table(), AWSConfigJSON: connection, ...storeOptions })
@@ -82,6 +91,20 @@ function honoSessionsApp(storeOptions = {}, middlewareOptions = {}) {
   app.get('/logout', (c) => {
     c.get('session').deleteSession()
     return c.json({})
+  })
+  app.get('/set/:key/:value', async (c) => {
+    await waitFor(c)
+    c.get('session').set(c.req.param('key'), c.req.param('value'))
+    return c.json({})
+  })
+  app.get('/forget/:key', async (c) => {
+    await waitFor(c)
+    c.get('session').forget(c.req.param('key'))
+    return c.json({})
+  })
+  app.get('/get/:key', async (c) => {
+    await waitFor(c)
+    return c.json({ value: c.get('session').get(c.req.param('key')) })
   })
   return { app, store }
 }
@@ -208,17 +231,79 @@ check('hono-sessions: 50 requests at once on one session, versioning on: every l
   assert.equal((await client.get('/peek')).body.count, 1 + saved)
 })
 
+check('hono-sessions: a change made while another request of the session saves is not lost (a logout)', async () => {
+  const { app } = honoSessionsApp()
+  const client = browser(app)
+  await client.get('/set/user/alice')
+  const headers = { cookie: client.cookie() }
+  const open = gate('logout')
+  const logout = app.request('/forget/user?wait=logout', { headers })
+  await delay(50)
+  // Another request of the same session reads and saves (a touch) while the logout waits.
+  assert.equal((await (await app.request('/get/user', { headers })).json()).value, 'alice')
+  open()
+  assert.equal((await logout).status, 200)
+  assert.equal((await client.get('/get/user')).body.value, null)
+})
+
+check(
+  'hono-sessions: under versioning a stale save is refused, and a request that changed nothing is not',
+  async () => {
+    const { app } = honoSessionsApp({ versioning: true })
+    const client = browser(app)
+    await client.get('/set/cart/empty')
+    const headers = { cookie: client.cookie() }
+    // S reads, then waits; B saves a change; R reads that, then waits; S saves; R saves (unchanged).
+    const openStale = gate('stale')
+    const stale = app.request('/set/cart/A?wait=stale', { headers })
+    await delay(50)
+    assert.equal((await app.request('/set/cart/B', { headers })).status, 200)
+    const openReader = gate('reader')
+    const reader = app.request('/get/cart?wait=reader', { headers })
+    await delay(50)
+    openStale()
+    const refused = await stale
+    assert.deepEqual([refused.status, await refused.json()], [409, { code: 'ERR_SESSION_CONFLICT' }])
+    openReader()
+    assert.equal((await reader).status, 200)
+    assert.equal((await client.get('/get/cart')).body.value, 'B')
+  },
+)
+
+check(
+  "hono-sessions: fields named like the store's own (_flash, _accessed, cookie) are kept or refused, never lost",
+  async () => {
+    const { app } = honoSessionsApp()
+    const client = browser(app)
+    for (const key of ['_flash', '_accessed', 'user']) await client.get(`/set/${key}/${key}-value`)
+    for (let read = 0; read < 2; read++) {
+      for (const key of ['_flash', '_accessed', 'user']) {
+        assert.equal((await client.get(`/get/${key}`)).body.value, `${key}-value`, key)
+      }
+    }
+    const res = await client.get('/set/cookie/chocolate')
+    assert.deepEqual([res.status, res.body], [500, { code: 'ERR_INVALID_ARGUMENT' }])
+  },
+)
+
 check("hono-sessions: an Express app's session is the Hono app's, and back", async () => {
   const { app, store } = honoSessionsApp()
   await store.store.set('shared-sid', {
     count: 4,
-    cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() },
+    cookie: {
+      originalMaxAge: 60_000,
+      expires: new Date(Date.now() + 60_000).toISOString(),
+      sameSite: 'strict',
+      secure: true,
+    },
   })
   const res = await app.request('/count', { headers: { cookie: 'sid=shared-sid' } })
   assert.equal((await res.json()).count, 5)
   const back = await store.store.get('shared-sid')
   assert.equal(back.count, 5)
   assert.equal(typeof back.cookie.expires, 'string')
+  // The cookie Express wrote keeps its flags.
+  assert.deepEqual([back.cookie.sameSite, back.cookie.secure], ['strict', true])
 })
 
 check('hono-sessions: as a Lambda handler (hono/aws-lambda) fed API Gateway events, a session is kept', async () => {
@@ -258,6 +343,15 @@ check('@hono/session: a session is kept across requests; reading costs no write;
   const cookie = client.cookie()
   await client.get('/logout')
   assert.equal((await (await app.request('/peek', { headers: { cookie } })).json()).count, null)
+})
+
+check('@hono/session: a maxAge past what a date can hold is refused when the storage is made', () => {
+  for (const maxAge of [1e300, -1, 0, 1.5, Number.NaN]) {
+    assert.throws(
+      () => new DynamoDBSessionStorage({ table: table(), AWSConfigJSON: connection, maxAge }),
+      (err) => err.code === 'ERR_INVALID_OPTION' && /maxAge/.test(err.message),
+    )
+  }
 })
 
 check('@hono/session: a session lives maxAge after its last write', async () => {
