@@ -188,12 +188,18 @@ async function listen(framework, store) {
 
 /** One browser: logs in, then loads pages; returns how many requests it made. */
 async function browse(url, browser, startAt) {
-  let cookie = ''
+  // Every cookie the app sets, by name, as a browser keeps them (koa-session signs its
+  // cookie in a second one).
+  const jar = new Map()
   let requests = 0
   const request = async (route) => {
+    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ')
     const response = await fetch(url + route, { headers: cookie ? { cookie } : {} })
-    const setCookie = response.headers.get('set-cookie')
-    if (setCookie) cookie = setCookie.split(';')[0]
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';')
+      const at = pair.indexOf('=')
+      jar.set(pair.slice(0, at), pair.slice(at + 1))
+    }
     if (!response.ok) throw new Error(`${route}: HTTP ${response.status}`)
     await response.json()
     requests += 1
