@@ -9,8 +9,7 @@
 const net = require('node:net')
 const path = require('node:path')
 const { fork } = require('node:child_process')
-const { connection, endpoint, uniqueTable } = require('./helpers')
-const { DynamoDBClient, CreateTableCommand } = require('@aws-sdk/client-dynamodb')
+const { connection, endpoint, uniqueTable, rawClient, createTableWithoutTtl } = require('./helpers')
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -69,19 +68,9 @@ let relay
 let fn
 const table = uniqueTable('lambda')
 beforeAll(async () => {
-  const client = new DynamoDBClient({
-    endpoint: endpoint(),
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
-  })
-  await client.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  )
+  // The table exists before the function's first invocation, as a deployed one's does.
+  const client = rawClient()
+  await createTableWithoutTtl(client, table)
   client.destroy()
   relay = await idleClosingRelay(new URL(endpoint()), 300)
   const env = {
