@@ -427,6 +427,15 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
       return seen
     }, {})
     ;(async () => { ${body}; await store.close() })()`
+  /** The child lived through it: it exited by itself, printed "alive", and nothing aborted. */
+  const expectAlive = ({ code, signal, stdout, stderr }) => {
+    expect({
+      code,
+      signal,
+      stderr: stderr.split('\n').filter((l) => /abort|uv_loop|Assertion|panic/i.test(l)),
+    }).toEqual({ code: 0, signal: null, stderr: [] })
+    expect(stdout.trim()).toBe('alive')
+  }
   const carrierEnv = (carrier) => ({ CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' })
 
   test.each(CARRIERS)(
@@ -555,14 +564,9 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
         console.log('alive')
       })()`
       const env = { LD_PRELOAD: shim, CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
-      const { code, signal, stdout, stderr } = await runNode([], script, env)
+      const ran = await runNode([], script, env)
       await s.close()
-      expect({
-        code,
-        signal,
-        stderr: stderr.split('\n').filter((l) => /abort|uv_loop|Assertion|panic/i.test(l)),
-      }).toEqual({ code: 0, signal: null, stderr: [] })
-      expect(stdout.trim()).toBe('alive')
+      expectAlive(ran)
     },
   )
 
@@ -594,13 +598,7 @@ describe('the HTTP client in processes of its own (a shimmed network, workers, e
         console.log('alive')
       })()`
       const env = { CONNECT_DYNAMODB_RS_TRANSPORT: carrier === 'node' ? 'node' : '' }
-      const { code, signal, stdout, stderr } = await runNode([], script, env, 90_000)
-      expect({
-        code,
-        signal,
-        stderr: stderr.split('\n').filter((l) => /abort|uv_loop|Assertion|panic/i.test(l)),
-      }).toEqual({ code: 0, signal: null, stderr: [] })
-      expect(stdout.trim()).toBe('alive')
+      expectAlive(await runNode([], script, env, 90_000))
     },
   )
 
