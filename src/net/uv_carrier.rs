@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ffi::{c_int, c_void};
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,7 +37,7 @@ pub struct Target {
 }
 
 /// What the carrier's libuv callbacks call: the owner, which runs a turn
-/// around the event. Its `io` must never unwind.
+/// around the event. Its `io` should not unwind; if it does, the callback stops it.
 pub trait Events {
     fn io(&self, io: Io<'_>);
 }
@@ -465,15 +466,52 @@ unsafe fn link<'a>(handle: *mut c_void) -> Option<&'a Link> {
     uv::data_of::<Link>(handle).as_ref()
 }
 
+// libuv calls these: a panic must stop here, never unwind into libuv (that aborts Node).
+// The owner fails the calls a panic leaves behind (host.rs); here it is only contained.
+
 unsafe extern "C" fn on_poll(handle: *mut c_void, status: c_int, events: c_int) {
-    let Some((owner, conn)) = link(handle).and_then(|link| Some((link.events.upgrade()?, link.conn))) else {
-        return;
-    };
-    owner.io(Io::Poll { conn, status, events });
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let Some((owner, conn)) = link(handle).and_then(|link| Some((link.events.upgrade()?, link.conn))) else {
+            return;
+        };
+        owner.io(Io::Poll { conn, status, events });
+    }));
 }
 
 unsafe extern "C" fn on_timer(handle: *mut c_void) {
-    if let Some(owner) = link(handle).and_then(|link| link.events.upgrade()) {
-        owner.io(Io::Timer);
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        if let Some(owner) = link(handle).and_then(|link| link.events.upgrade()) {
+            owner.io(Io::Timer);
+        }
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An owner whose every event panics.
+    struct Panicking;
+    impl Events for Panicking {
+        fn io(&self, _io: Io<'_>) {
+            panic!("an owner that fails");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_owner_stops_at_the_libuv_callback() {
+        let owner: Rc<dyn Events> = Rc::new(Panicking);
+        let link = Link {
+            events: Rc::downgrade(&owner),
+            conn: 7,
+        };
+        // A handle as libuv hands it over: its first field is `data`, here the link.
+        let mut handle: *const Link = &link;
+        let handle = &mut handle as *mut *const Link as *mut c_void;
+        // Without the guard the panic unwinds out of an `extern "C"` fn: the test process aborts.
+        unsafe {
+            on_poll(handle, 0, 1);
+            on_timer(handle);
+        }
     }
 }
