@@ -275,3 +275,22 @@ test('an attempt announced by a retry always ends, even when a stalled event loo
   await store.close()
   await front.close()
 })
+
+test("a call's attempts are forgotten with the call: an end that comes after it is not published", () => {
+  const { RequestTracer } = require('../lib/diagnostics')
+  const tracer = new RequestTracer('t')
+  const seen = []
+  const handlers = { start: (m) => seen.push(['start', m.attempt]), asyncEnd: (m) => seen.push(['end', m.attempt]) }
+  const request = dc.tracingChannel('connect-dynamodb-rs:request')
+  request.subscribe(handlers)
+  try {
+    const event = { call: 1, sequence: 1, operation: 'GetItem', attempt: 1, time: Date.now() }
+    tracer.begin(1, { operation: 'get', table: 't' })
+    tracer.publish([{ ...event, kind: 'start', region: 'r', host: 'h', consistentRead: false }])
+    tracer.finish(1)
+    tracer.publish([{ ...event, kind: 'end', statusCode: 200 }])
+  } finally {
+    request.unsubscribe(handlers)
+  }
+  expect(seen).toEqual([['start', 1]])
+})

@@ -89,10 +89,11 @@ function traceStoreCall(context, cb, run) {
  * id, and publishes the attempts the core reports (`trace(events)`) as traced operations.
  */
 class RequestTracer {
-  /** Engine call id -> the store call's context. */
+  /**
+   * Engine call id -> the store call's context, and its attempts between their start and end
+   * (`${sequence}:${attempt}` -> the attempt's context): all of it goes when the call ends.
+   */
   #calls = new Map()
-  /** `${call}:${attempt}` -> the attempt's context, between its start and its end. */
-  #attempts = new Map()
   #table
 
   constructor(table) {
@@ -106,7 +107,7 @@ class RequestTracer {
 
   /** A traced call started as engine call `id`, for the store call of `context`. */
   begin(id, context) {
-    this.#calls.set(id, context)
+    this.#calls.set(id, { context, attempts: new Map() })
   }
 
   /** Engine call `id` ended: its attempts have all been reported. */
@@ -117,7 +118,9 @@ class RequestTracer {
   /** The core's events of one turn, in order. */
   publish(events) {
     for (const event of events) {
-      const key = `${event.call}:${event.sequence}:${event.attempt}`
+      const call = this.#calls.get(event.call)
+      if (!call) continue
+      const key = `${event.sequence}:${event.attempt}`
       if (event.kind === 'start') {
         const context = {
           operation: event.operation,
@@ -128,16 +131,16 @@ class RequestTracer {
           sequence: event.sequence,
           attempt: event.attempt,
           startTime: event.time,
-          storeOperation: this.#calls.get(event.call),
+          storeOperation: call.context,
         }
-        this.#attempts.set(key, context)
+        call.attempts.set(key, context)
         request.start.publish(context)
         request.end.publish(context)
         continue
       }
-      const context = this.#attempts.get(key)
+      const context = call.attempts.get(key)
       if (!context) continue
-      this.#attempts.delete(key)
+      call.attempts.delete(key)
       context.endTime = event.time
       if (event.statusCode != null) context.statusCode = event.statusCode
       if (event.requestId != null) context.requestId = event.requestId

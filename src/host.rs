@@ -254,13 +254,12 @@ impl Host {
                 }
             }
         }
-        if let Some(trace) = &self.trace {
-            let events = trace::take(&self.traces);
-            if !events.is_empty() {
-                match trace.borrow_back(&env) {
-                    Ok(trace) => note(trace.call(events.into_iter().map(TraceEvent::from).collect())),
-                    Err(err) => note(Err(err)),
-                }
+        // Taken every turn, so that nothing piles up even without a listener to hand it to.
+        let events = trace::take(&self.traces);
+        if let (Some(trace), false) = (&self.trace, events.is_empty()) {
+            match trace.borrow_back(&env) {
+                Ok(trace) => note(trace.call(events.into_iter().map(TraceEvent::from).collect())),
+                Err(err) => note(Err(err)),
             }
         }
         if !finished.is_empty() {

@@ -383,7 +383,11 @@ impl Wire {
         };
         let seen = Seen {
             status: Some(reply.status),
-            request_id: reply.request_id.clone().filter(|_| trace::tracing()),
+            request_id: if trace::tracing() {
+                reply.request_id.clone()
+            } else {
+                None
+            },
         };
         (self.judge(&reply), seen)
     }
