@@ -179,8 +179,9 @@ class ConnectDynamoDBRsInstrumentation {
   #requestStart(message) {
     const store = message.storeOperation
     if (message.attempt > 1) return
-    if (store) store[REQUESTS] = (store[REQUESTS] || 0) + 1
-    const parent = (store && store[PARENT]) || context.active()
+    store[REQUESTS] = (store[REQUESTS] || 0) + 1
+    // The store call's start was seen unless this instrumentation was enabled during the call.
+    const parent = store[PARENT] || context.active()
     const attributes = {
       'rpc.system': 'aws-api',
       'rpc.method': message.operation,
@@ -194,7 +195,7 @@ class ConnectDynamoDBRsInstrumentation {
     }
     if (message.consistentRead && ['GetItem', 'Scan', 'Query'].includes(message.operation))
       attributes['aws.dynamodb.consistent_read'] = true
-    if (store) attributes['connect_dynamodb_rs.operation'] = store.operation
+    attributes['connect_dynamodb_rs.operation'] = store.operation
     const span = this.#tracer.startSpan(
       `DynamoDB.${message.operation}`,
       { kind: SpanKind.CLIENT, attributes, startTime: message.startTime },
@@ -269,14 +270,9 @@ class ConnectDynamoDBRsInstrumentation {
   }
 }
 
-/** The spans of a store call's DynamoDB calls in flight, by sequence (without a store call: a map of its own). */
-const orphans = new Map()
+/** The spans of a store call's DynamoDB calls in flight, by sequence, kept on the store call's message. */
 const CALLS = Symbol('connect-dynamodb-rs otel calls')
-function calls(store) {
-  if (!store) return orphans
-  if (!store[CALLS]) store[CALLS] = new Map()
-  return store[CALLS]
-}
+const calls = (store) => (store[CALLS] ??= new Map())
 
 function instruments(meter) {
   return {
