@@ -171,4 +171,4 @@ function parseCapacity(json) {
   }
 }
 
-module.exports = { store, request, breaker, listened, traceStoreCall, RequestTracer, summary }
+module.exports = { store, request, breaker, listened, traceStoreCall, RequestTracer }

@@ -87,4 +87,4 @@ function reportDropped(store, log, operation, err) {
   }
 }
 
-module.exports = { Store, storeOf, toExpress, fromExpress, sameData, reportDropped, VERSION_PROPERTY, RESERVED }
+module.exports = { Store, storeOf, toExpress, fromExpress, sameData, reportDropped, VERSION_PROPERTY }
